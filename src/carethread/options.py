@@ -1,0 +1,87 @@
+"""Checks and conversions for the options every measure shares.
+
+One grammar for every measure: data positional, then keyword-only
+``settings, start, end, min_visits, level, as_of, lookback``. The checks live
+here so each measure validates them the same way and says how to fix them.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Iterable
+
+from carethread.errors import OptionError
+from carethread.schema import DEFAULT_VISIT_SETTINGS, SETTINGS
+
+LEVELS: tuple[str, ...] = ("clinician", "practice")
+
+
+def normalize_settings(settings: str | Iterable[str] | None) -> tuple[str, ...]:
+    """Return the settings as a sorted tuple of canonical names.
+
+    Accepts ``None`` (the default ``primary_care`` and ``virtual``), a comma
+    separated string, or an iterable.
+
+    >>> normalize_settings("virtual, primary_care")
+    ('primary_care', 'virtual')
+    """
+    if settings is None:
+        return DEFAULT_VISIT_SETTINGS
+    if isinstance(settings, str):
+        settings = settings.split(",")
+    chosen = {s.strip().lower().replace(" ", "_").replace("-", "_") for s in settings if s.strip()}
+    unknown = sorted(chosen - set(SETTINGS))
+    if unknown:
+        raise OptionError(f"Unknown setting {', '.join(unknown)}; choose from {', '.join(SETTINGS)}.")
+    if not chosen:
+        raise OptionError(f"No setting given; choose from {', '.join(SETTINGS)}.")
+    return tuple(sorted(chosen))
+
+
+def as_timestamp(value, name: str) -> _dt.datetime | None:
+    """Parse a window bound (date, datetime or ISO string); ``None`` stays ``None``.
+
+    >>> as_timestamp("2024-03-01", "start")
+    datetime.datetime(2024, 3, 1, 0, 0)
+    """
+    if value is None:
+        return None
+    if isinstance(value, _dt.datetime):
+        return value.replace(tzinfo=None)
+    if isinstance(value, _dt.date):
+        return _dt.datetime(value.year, value.month, value.day)
+    try:
+        return _dt.datetime.fromisoformat(str(value).strip())
+    except ValueError:
+        raise OptionError(f"--{name} {value!s:.40} is not a date; write it as YYYY-MM-DD.") from None
+
+
+def check_window(start, end) -> tuple[_dt.datetime | None, _dt.datetime | None]:
+    """Parse and check a ``[start, end)`` window."""
+    s, e = as_timestamp(start, "start"), as_timestamp(end, "end")
+    if s is not None and e is not None and e <= s:
+        raise OptionError(f"--end ({e:%Y-%m-%d}) must be after --start ({s:%Y-%m-%d}).")
+    return s, e
+
+
+def check_min_visits(min_visits: int) -> int:
+    """``min_visits`` must be a whole number of at least 1."""
+    if isinstance(min_visits, bool) or int(min_visits) != min_visits or min_visits < 1:
+        raise OptionError(f"--min-visits must be a whole number of at least 1, not {min_visits!r}.")
+    return int(min_visits)
+
+
+def check_level(level: str) -> str:
+    """``level`` is ``clinician`` or ``practice``."""
+    if level not in LEVELS:
+        raise OptionError(f"--level must be one of {', '.join(LEVELS)}, not {level!r}.")
+    return level
+
+
+def check_lookback_days(days: int | None, name: str = "known-lookback-days") -> int | None:
+    """A look-back in whole days (at least 1), or ``None`` for unbounded."""
+    if days is None:
+        return None
+    if isinstance(days, bool) or int(days) != days or days < 1:
+        raise OptionError(f"--{name} must be a whole number of days of at least 1, not {days!r}.")
+    return int(days)
