@@ -197,3 +197,110 @@ def patient_continuity(
         k_index=gated(k_index(n, m)),
         known_provider=gated(known_provider_continuity(n, c.known_visits)),
     )
+
+
+def patient_continuity_remarks(
+    encounters: ibis.Table,
+    result: ibis.Table,
+    *,
+    settings=None,
+    start=None,
+    end=None,
+    min_visits: int = 2,
+    level: str = "clinician",
+) -> list[str]:
+    """Plain-language caveats that travel with a :func:`patient_continuity` result.
+
+    Counts only, never an identifier: encounters left out for want of a
+    clinician, patients below ``min_visits``, patients with no visit in the
+    chosen settings.
+    """
+    from carethread.data import format_count, plural
+    from carethread.options import normalize_settings
+
+    provider = provider_column(level)
+    e = encounters_in_window(encounters, start=start, end=end)
+    e = e.filter(e.setting.isin(normalize_settings(settings)))
+    missing = int(e.filter(e[provider].isnull()).count().execute())
+    stats = result.aggregate(
+        patients=result.count(),
+        below=(result.n_visits < min_visits).cast("int64").sum(),
+        none=(result.n_visits == 0).cast("int64").sum(),
+    ).to_pyarrow().to_pylist()[0]
+    remarks = []
+    if missing:
+        who = "clinician" if level == "clinician" else "practice"
+        remarks.append(f"{plural(missing, 'encounter')} in the chosen settings had no {who} and were left out of every index.")
+    if stats["below"]:
+        remarks.append(
+            f"{format_count(stats['below'] or 0)} of {plural(stats['patients'], 'patient')} had fewer than "
+            f"{min_visits} visits; their indices are null (their visit counts are kept)."
+        )
+    if stats["none"]:
+        remarks.append(
+            f"{plural(stats['none'], 'patient')} had encounters in the window but no visit in the chosen "
+            "settings (for example emergency-only care)."
+        )
+    return remarks
+
+
+#: How each index pools over patients: the weight that turns a patient's score
+#: back into its numerator (``None`` = no pooled form).
+_POOLING_WEIGHT = {
+    "upc": lambda n: n,
+    "coc": lambda n: n * (n - 1),
+    "secon": lambda n: n - 1,
+    "mmci": None,
+    "hhi": lambda n: n,
+    "k_index": lambda n: n - 1,
+    "known_provider": lambda n: n - 1,
+}
+
+
+def continuity_summary(patients: ibis.Table) -> ibis.Table:
+    """Population summary of a :func:`patient_continuity` table, one row per index.
+
+    Columns: ``index, patients_included, patients_excluded, mean, q1, median,
+    q3, pooled``. ``mean`` is the mean of patient scores; ``pooled`` is the
+    visit-weighted ratio of summed numerators over summed denominators (for
+    UPC ``sum max n_j / sum N``, for COC ``sum (sum n_j^2 - N) / sum N(N-1)``,
+    for SECON, K and known-provider over ``sum (N - 1)``, for HHI weighted by
+    ``N``); MMCI has no pooled form (null). The two differ whenever
+    continuity varies with utilisation, so both are reported. Patients with a
+    null index are excluded from that index's row and counted as excluded.
+
+    Examples
+    --------
+    >>> import ibis
+    >>> t = ibis.memtable({"patient_id": ["a", "b", "c"], "n_visits": [2, 4, 1],
+    ...     "upc": [1.0, 0.5, None], "coc": [1.0, 1 / 3, None], "secon": [1.0, 0.0, None],
+    ...     "mmci": [1.0, 0.5, None], "hhi": [1.0, 0.5, None], "k_index": [1.0, 2 / 3, None],
+    ...     "known_provider": [1.0, 2 / 3, None]})
+    >>> row = continuity_summary(t).filter(ibis._.index == "upc").to_pyarrow().to_pylist()[0]
+    >>> row["patients_included"], row["patients_excluded"], row["mean"], row["pooled"]
+    (2, 1, 0.75, 0.6666666666666666)
+    """
+    parts = []
+    n = patients.n_visits
+    for position, (name, weight) in enumerate(_POOLING_WEIGHT.items()):
+        x = patients[name]
+        included = x.notnull()
+        if weight is None:
+            pooled = ibis.null("float64")
+        else:
+            w = weight(n).cast("float64")
+            pooled = (x * w).sum(where=included) / w.sum(where=included)
+        parts.append(
+            patients.aggregate(
+                position=ibis.literal(position),
+                index=ibis.literal(name),
+                patients_included=included.sum().cast("int64"),
+                patients_excluded=(~included).sum().cast("int64"),
+                mean=x.mean(),
+                q1=x.quantile(0.25),
+                median=x.quantile(0.5),
+                q3=x.quantile(0.75),
+                pooled=pooled.cast("float64"),
+            )
+        )
+    return ibis.union(*parts).order_by("position").drop("position")

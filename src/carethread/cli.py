@@ -1,0 +1,214 @@
+"""The ``carethread`` command line: a thin layer over the library.
+
+Each command parses its options, calls one library function, and formats the
+result. Library errors become one line and an exit code here and nowhere else:
+0 ok, 1 data problem, 2 usage error (DESIGN.md section 5).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+
+from carethread import __version__
+from carethread.errors import CarethreadError, OptionError
+
+app = typer.Typer(
+    name="carethread",
+    help="Measure, explain and protect the doctor-patient relationship from encounter data.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+out_console = Console(highlight=False, soft_wrap=True)
+if not out_console.is_terminal:
+    # Piped output is read by programs and people alike: never truncate columns.
+    out_console = Console(highlight=False, soft_wrap=True, width=240)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+# Options shared by every command that reads data (DESIGN.md section 5).
+InputArg = Annotated[Path, typer.Argument(help="A file, a glob or a folder of encounter data.", show_default=False)]
+FormatOpt = Annotated[str, typer.Option("--format", help="auto, generic, synthea, fhir or omop.")]
+EngineOpt = Annotated[Optional[str], typer.Option("--engine", help="Ibis URL (e.g. postgres://...); default embedded DuckDB.")]
+DatabaseOpt = Annotated[Optional[Path], typer.Option("--database", help="DuckDB database file instead of memory.")]
+MapOpt = Annotated[Optional[str], typer.Option("--map", help="Column names: patient_id=PAT_ID,start=VISIT_DT.")]
+OutOpt = Annotated[Optional[Path], typer.Option("--out", help="Write to a .csv or .parquet file instead of printing.")]
+SettingsOpt = Annotated[Optional[str], typer.Option("--settings", help="Comma list of settings that count as visits [default: primary_care,virtual].")]
+StartOpt = Annotated[Optional[str], typer.Option("--start", help="Window start date, inclusive (YYYY-MM-DD).")]
+EndOpt = Annotated[Optional[str], typer.Option("--end", help="Window end date, exclusive (YYYY-MM-DD).")]
+MinVisitsOpt = Annotated[int, typer.Option("--min-visits", help="Patients with fewer visits get null indices.")]
+QuarantineOpt = Annotated[Optional[Path], typer.Option("--quarantine", help="Write rejected rows (with reasons) to this .csv or .parquet file.")]
+StrictOpt = Annotated[bool, typer.Option("--strict", help="Exit 1 if any row was rejected.")]
+ExtractionOpt = Annotated[Optional[str], typer.Option("--extraction-date", help="Day the data was extracted; later dates are rejected [default: today].")]
+DateFormatOpt = Annotated[Optional[str], typer.Option("--date-format", help="strptime pattern for dates, e.g. %d/%m/%Y.")]
+LimitOpt = Annotated[int, typer.Option("--limit", help="Rows to print when there is no --out.")]
+
+
+def _version(value: bool) -> None:
+    if value:
+        out_console.print(f"carethread {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")] = False,
+) -> None:
+    """Measure, explain and protect the doctor-patient relationship from encounter data."""
+
+
+@contextlib.contextmanager
+def _reported():
+    """Turn library errors into one line on stderr and the contract's exit code."""
+    try:
+        yield
+    except OptionError as exc:
+        err_console.print(f"Error: {exc}")
+        raise typer.Exit(2) from None
+    except CarethreadError as exc:
+        err_console.print(f"Error: {exc}")
+        raise typer.Exit(1) from None
+    except Exception as exc:
+        if os.environ.get("CARETHREAD_DEBUG"):
+            raise
+        # Engine messages can quote data values, so only the error's type is shown.
+        err_console.print(
+            f"Error: the computation failed ({type(exc).__name__}). "
+            "Re-run with CARETHREAD_DEBUG=1 for details (they may contain data values)."
+        )
+        raise typer.Exit(1) from None
+
+
+@contextlib.contextmanager
+def _step(message: str):
+    """A spinner on a terminal; nothing when piped."""
+    if err_console.is_terminal:
+        with err_console.status(message):
+            yield
+    else:
+        yield
+
+
+def _remarks(remarks: list[str]) -> None:
+    if remarks:
+        err_console.print("Remarks:")
+        for i, remark in enumerate(remarks, 1):
+            err_console.print(f"  {i}. {remark}")
+
+
+def _load(input, *, format, engine, database, mapping, quarantine, strict, extraction_date, date_format):
+    """Connect, read and validate; report reconciliation, write the quarantine."""
+    from carethread.engine import connect
+    from carethread.output import check_out_path, write_table
+    from carethread.readers import read
+
+    if quarantine is not None:
+        check_out_path(quarantine)
+    con = connect(engine, database=database)
+    with _step("Reading and validating"):
+        data = read(input, format=format, con=con, mapping=mapping,
+                    extraction_date=extraction_date, date_format=date_format)
+    err_console.print(data.reconciliation())
+    if quarantine is not None:
+        write_table(data.quarantine, quarantine)
+        err_console.print(f"Quarantine written to {quarantine}")
+    if strict and data.n_quarantined:
+        _remarks(data.remarks)
+        raise CarethreadError(f"{data.n_quarantined} rows were rejected and --strict is set; fix them or drop --strict.")
+    return data
+
+
+def _emit(table, out: Path | None, limit: int, title: str | None = None) -> None:
+    from carethread.output import print_table, write_table
+
+    if out is None:
+        print_table(table, out_console, limit=limit, title=title)
+    else:
+        with _step(f"Writing {out.name}"):
+            write_table(table, out)
+        err_console.print(f"Wrote {out}")
+
+
+@app.command()
+def patients(
+    input: InputArg,
+    format: FormatOpt = "auto",
+    engine: EngineOpt = None,
+    database: DatabaseOpt = None,
+    map: MapOpt = None,
+    out: OutOpt = None,
+    settings: SettingsOpt = None,
+    start: StartOpt = None,
+    end: EndOpt = None,
+    min_visits: MinVisitsOpt = 2,
+    level: Annotated[str, typer.Option("--level", help="clinician or practice.")] = "clinician",
+    known_lookback_days: Annotated[int, typer.Option("--known-lookback-days", help="Look-back of known-provider continuity.")] = 365,
+    quarantine: QuarantineOpt = None,
+    strict: StrictOpt = False,
+    extraction_date: ExtractionOpt = None,
+    date_format: DateFormatOpt = None,
+    limit: LimitOpt = 20,
+) -> None:
+    """One row per patient: visits, clinicians, usual clinician and every continuity index."""
+    from carethread.measures.continuity import patient_continuity, patient_continuity_remarks
+    from carethread.output import check_out_path
+
+    with _reported():
+        if out is not None:
+            check_out_path(out)
+        data = _load(input, format=format, engine=engine, database=database, mapping=map, quarantine=quarantine,
+                     strict=strict, extraction_date=extraction_date, date_format=date_format)
+        options = dict(settings=settings, start=start, end=end, min_visits=min_visits, level=level)
+        with _step("Computing patient continuity"):
+            result = patient_continuity(data.encounters, known_lookback_days=known_lookback_days, **options).cache()
+        _emit(result, out, limit)
+        _remarks(data.remarks + patient_continuity_remarks(data.encounters, result, **options))
+
+
+@app.command()
+def synth(
+    patients: Annotated[int, typer.Option("--patients", help="Patients in the system.")] = 20_000,
+    years: Annotated[float, typer.Option("--years", help="Years of encounters.")] = 3,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed, same data).")] = 0,
+    start: Annotated[str, typer.Option("--start", help="First day of the span.")] = "2022-01-01",
+    out: Annotated[Path, typer.Option("--out", help="Folder to write the Parquet tables to.")] = Path("carethread-synth"),
+    chunk_patients: Annotated[int, typer.Option("--chunk-patients", help="Patients per chunk for large systems.")] = 200_000,
+) -> None:
+    """Generate a synthetic health system (encounters, clinicians, patients, ground truth) as Parquet."""
+    from carethread.synth import write_chunked
+
+    with _reported():
+        with _step("Generating"):
+            paths = write_chunked(out, patients, years=years, seed=seed, start=start, chunk_patients=chunk_patients)
+        for name, path in paths.items():
+            out_console.print(f"{name}: {path}")
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option("--out", help="Folder for the data, tables and report.")] = Path("carethread-demo"),
+    patients: Annotated[int, typer.Option("--patients", help="Patients in the synthetic system.")] = 20_000,
+    years: Annotated[float, typer.Option("--years", help="Years of encounters.")] = 3,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
+) -> None:
+    """Generate a synthetic health system, run every measure, write the tables and print the headline."""
+    from carethread.demo import run_demo
+
+    with _reported():
+        run_demo(out, n_patients=patients, years=years, seed=seed, console=out_console, step=_step)
+
+
+def run() -> None:  # pragma: no cover - console entry point wrapper
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())

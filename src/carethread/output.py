@@ -1,0 +1,76 @@
+"""Results leave carethread here: files by extension, or a table on screen.
+
+Results stay lazy Ibis tables until this edge, so writing a large result goes
+straight from the engine to Parquet or CSV without passing through pandas.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import ibis
+from rich.console import Console
+from rich.table import Table as RichTable
+
+from carethread.data import format_count
+from carethread.errors import OptionError
+
+WRITABLE = (".csv", ".parquet")
+
+
+def check_out_path(path: str | os.PathLike) -> Path:
+    """The output path if its extension is one we write, else a clear error.
+
+    >>> check_out_path("out.parquet").suffix
+    '.parquet'
+    """
+    p = Path(path)
+    if p.suffix.lower() not in WRITABLE:
+        raise OptionError(f"--out {p.name}: write to a .csv or .parquet file (the extension decides the format).")
+    return p
+
+
+def write_table(table: ibis.Table, path: str | os.PathLike) -> Path:
+    """Write ``table`` to ``path`` (``.csv`` or ``.parquet``), creating folders.
+
+    Examples
+    --------
+    >>> import ibis, tempfile, pathlib
+    >>> out = pathlib.Path(tempfile.mkdtemp()) / "t.csv"
+    >>> _ = write_table(ibis.memtable({"patient_id": ["007"]}), out)
+    >>> out.read_text().splitlines()
+    ['patient_id', '007']
+    """
+    p = check_out_path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    if p.suffix.lower() == ".csv":
+        table.to_csv(p)
+    else:
+        table.to_parquet(p)
+    return p
+
+
+def _cell(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return format_count(value)
+    return str(value)
+
+
+def print_table(table: ibis.Table, console: Console, *, limit: int = 20, title: str | None = None) -> int:
+    """Print up to ``limit`` rows of ``table`` as a rich table; return the row count."""
+    total = int(table.count().execute())
+    rows = table.limit(limit).to_pyarrow().to_pylist() if limit else []
+    view = RichTable(title=title, show_lines=False, header_style="bold")
+    for column in table.columns:
+        view.add_column(column, justify="left")
+    for row in rows:
+        view.add_row(*(_cell(row[c]) for c in table.columns))
+    console.print(view)
+    if total > len(rows):
+        console.print(f"… {format_count(total - len(rows))} more rows; write them all with --out FILE.csv|.parquet")
+    return total
