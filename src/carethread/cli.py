@@ -159,11 +159,14 @@ def patients(
 ) -> None:
     """One row per patient: visits, clinicians, usual clinician and every continuity index."""
     from carethread.measures.continuity import patient_continuity, patient_continuity_remarks
+    from carethread.options import check_options
     from carethread.output import check_out_path
 
     with _reported():
         if out is not None:
             check_out_path(out)
+        check_options(settings=settings, start=start, end=end, min_visits=min_visits, level=level,
+                      known_lookback_days=known_lookback_days)
         data = _load(input, format=format, engine=engine, database=database, mapping=map, quarantine=quarantine,
                      strict=strict, extraction_date=extraction_date, date_format=date_format)
         options = dict(settings=settings, start=start, end=end, min_visits=min_visits, level=level)

@@ -85,3 +85,12 @@ def check_lookback_days(days: int | None, name: str = "known-lookback-days") -> 
     if isinstance(days, bool) or int(days) != days or days < 1:
         raise OptionError(f"--{name} must be a whole number of days of at least 1, not {days!r}.")
     return int(days)
+
+
+def check_options(*, settings=None, start=None, end=None, min_visits=2, level="clinician", known_lookback_days=None) -> None:
+    """Check every shared option at once, before any data is read."""
+    normalize_settings(settings)
+    check_window(start, end)
+    check_min_visits(min_visits)
+    check_level(level)
+    check_lookback_days(known_lookback_days)

@@ -64,7 +64,8 @@ def _cell(value) -> str:
 def print_table(table: ibis.Table, console: Console, *, limit: int = 20, title: str | None = None) -> int:
     """Print up to ``limit`` rows of ``table`` as a rich table; return the row count."""
     total = int(table.count().execute())
-    rows = table.limit(limit).to_pyarrow().to_pylist() if limit else []
+    # Sorted by the first column (the identifier) so the preview is the same every run.
+    rows = table.order_by(table.columns[0]).limit(limit).to_pyarrow().to_pylist() if limit else []
     view = RichTable(title=title, show_lines=False, header_style="bold")
     for column in table.columns:
         view.add_column(column, justify="left")

@@ -230,7 +230,8 @@ def patient_continuity_remarks(
     remarks = []
     if missing:
         who = "clinician" if level == "clinician" else "practice"
-        remarks.append(f"{plural(missing, 'encounter')} in the chosen settings had no {who} and were left out of every index.")
+        verb = "was" if missing == 1 else "were"
+        remarks.append(f"{plural(missing, 'encounter')} in the chosen settings had no {who} and {verb} left out of every index.")
     if stats["below"]:
         remarks.append(
             f"{format_count(stats['below'] or 0)} of {plural(stats['patients'], 'patient')} had fewer than "

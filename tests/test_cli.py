@@ -1,0 +1,113 @@
+"""The command line: exact output, exit codes, files written."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pyarrow.parquet as pq
+from typer.testing import CliRunner
+
+from carethread.cli import app
+
+FIXTURES = Path(__file__).parent / "fixtures" / "cli"
+runner = CliRunner()
+
+
+def invoke(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def test_patients_prints_table_reconciliation_and_remarks():
+    res = invoke("patients", FIXTURES / "encounters.csv", "--extraction-date", "2024-01-01")
+    assert res.exit_code == 0
+    lines = [line for line in res.stdout.splitlines() if line.startswith("│")]
+    assert lines == [
+        "│ 007        │ 5        │ 3            │ A                  │ 0.6000 │ 0.3000 │ 0.0000 │ 0.5122 │ 0.4400 │ 0.5000  │ 0.5000         │",
+        "│ 008        │ 1        │ 1            │ B                  │        │        │        │        │        │         │                │",
+        "│ 009        │ 0        │ 0            │                    │        │        │        │        │        │         │                │",
+    ]
+    assert res.stderr.splitlines() == [
+        "encounters.csv: 9 rows read = 9 accepted + 0 quarantined",
+        "Remarks:",
+        "  1. encounters.csv: 1 accepted encounter has no clinician_id: counted for outcomes, left out of clinician-level measures.",
+        "  2. 1 encounter in the chosen settings had no clinician and was left out of every index.",
+        "  3. 2 of 3 patients had fewer than 2 visits; their indices are null (their visit counts are kept).",
+        "  4. 1 patient had encounters in the window but no visit in the chosen settings (for example emergency-only care).",
+    ]
+
+
+def test_patients_writes_csv_with_contract_columns_and_leading_zeros(tmp_path):
+    out = tmp_path / "p.csv"
+    res = invoke("patients", FIXTURES / "encounters.csv", "--out", out, "--extraction-date", "2024-01-01")
+    assert res.exit_code == 0, res.stderr
+    rows = list(csv.DictReader(out.open()))
+    assert list(rows[0]) == ["patient_id", "n_visits", "n_clinicians", "usual_clinician_id", "upc", "coc",
+                             "secon", "mmci", "hhi", "k_index", "known_provider"]
+    assert sorted(r["patient_id"] for r in rows) == ["007", "008", "009"]
+    assert f"Wrote {out}" in res.stderr
+
+
+def test_patients_writes_parquet(tmp_path):
+    out = tmp_path / "p.parquet"
+    assert invoke("patients", FIXTURES / "encounters.csv", "--out", out).exit_code == 0
+    assert pq.read_table(out).num_rows == 3
+
+
+def test_bad_rows_are_quarantined_with_a_remark_and_exit_0(tmp_path):
+    q = tmp_path / "q.csv"
+    res = invoke("patients", FIXTURES / "bad.csv", "--quarantine", q, "--extraction-date", "2024-01-01")
+    assert res.exit_code == 0
+    assert "bad.csv: 5 rows read = 2 accepted + 3 quarantined" in res.stderr
+    assert "3 of 5 rows quarantined" in res.stderr
+    reasons = sorted(r["reason"] for r in csv.DictReader(q.open()))
+    assert len(reasons) == 3
+
+
+def test_strict_exits_1_on_bad_rows():
+    res = invoke("patients", FIXTURES / "bad.csv", "--strict", "--extraction-date", "2024-01-01")
+    assert res.exit_code == 1
+    assert res.stderr.splitlines()[-1] == "Error: 3 rows were rejected and --strict is set; fix them or drop --strict."
+
+
+def test_missing_file_exits_1_with_how_to_fix():
+    res = invoke("patients", FIXTURES / "nope.csv")
+    assert res.exit_code == 1
+    assert res.stderr.startswith("Error: ")
+    assert "does not exist" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_missing_required_column_exits_1_without_identifiers(tmp_path):
+    f = tmp_path / "enc.csv"
+    f.write_text("patientid,start\nSECRET-MRN-1,2023-01-01\n")
+    res = invoke("patients", f)
+    assert res.exit_code == 1
+    assert "patient_id" in res.stderr and "--map" in res.stderr
+    assert "SECRET-MRN-1" not in res.stderr + res.stdout
+
+
+def test_usage_errors_exit_2_before_reading():
+    res = invoke("patients", FIXTURES / "encounters.csv", "--min-visits", "0")
+    assert res.exit_code == 2
+    assert res.stderr.splitlines() == ["Error: --min-visits must be a whole number of at least 1, not 0."]
+    assert invoke("patients", FIXTURES / "encounters.csv", "--settings", "telepathy").exit_code == 2
+    assert invoke("patients", FIXTURES / "encounters.csv", "--out", "x.txt").exit_code == 2
+    assert invoke("patients", FIXTURES / "encounters.csv", "--start", "2024-01-01", "--end", "2023-01-01").exit_code == 2
+    assert invoke("patients", FIXTURES / "encounters.csv", "--no-such-flag").exit_code == 2
+
+
+def test_every_command_has_help():
+    res = invoke("--help")
+    assert res.exit_code == 0
+    for command in ("patients", "synth", "demo"):
+        assert command in res.stdout
+        sub = invoke(command, "--help")
+        assert sub.exit_code == 0 and len(sub.stdout) > 100
+
+
+def test_synth_then_patients_round_trip(tmp_path):
+    res = invoke("synth", "--patients", 300, "--years", 1, "--seed", 3, "--out", tmp_path / "s")
+    assert res.exit_code == 0, res.stderr
+    res = invoke("patients", tmp_path / "s", "--out", tmp_path / "p.parquet")
+    assert res.exit_code == 0, res.stderr
+    assert pq.read_table(tmp_path / "p.parquet").num_rows > 200
