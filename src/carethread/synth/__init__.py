@@ -1,0 +1,367 @@
+"""A synthetic health system with known ground truth.
+
+Public data sets such as Synthea give every organisation a single clinician, so
+they cannot exercise continuity of care. This generator builds primary-care
+practices with several clinicians, specialists, urgent care and a hospital;
+patients with a usual clinician who switch, move, die, register, or drift to
+emergency-only care; and clinicians who leave and join. Besides the canonical
+``encounters``, ``clinicians`` and ``patients`` tables it returns the truth the
+measures should recover: each patient's usual clinician per quarter and every
+relationship switch.
+
+Modules: :mod:`.population` (who exists), :mod:`.events` (what happens to
+them), :mod:`.encounters` (the encounters that follow), :mod:`.tables` (Arrow
+output).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from carethread import schema
+from carethread.errors import OptionError
+from carethread.synth import tables as tb
+from carethread.synth.encounters import assemble, other_care, primary_care, same_day_repeats
+from carethread.synth.events import simulate
+from carethread.synth.population import NEVER, SEXES, SPECIALTIES, Span, build_patients, build_system
+
+__all__ = ["SyntheticSystem", "generate", "write_chunked"]
+
+TABLES: tuple[str, ...] = ("encounters", "clinicians", "patients", "true_usual", "true_switches")
+SCHEMAS: dict[str, pa.Schema] = {
+    "encounters": tb.ENCOUNTERS,
+    "clinicians": tb.CLINICIANS,
+    "patients": tb.PATIENTS,
+    "true_usual": tb.TRUE_USUAL,
+    "true_switches": tb.TRUE_SWITCHES,
+}
+
+
+@dataclass(frozen=True)
+class SyntheticSystem:
+    """The generated tables.
+
+    Attributes
+    ----------
+    encounters, clinicians, patients : pyarrow.Table
+        Canonical tables (DESIGN.md section 2), ids as strings.
+    true_usual : pyarrow.Table
+        ``patient_id, quarter_start, clinician_id``: the clinician the patient
+        belongs to at the end of each calendar quarter (null before
+        registration, after moving away or dying, and when emergency-only).
+    true_switches : pyarrow.Table
+        ``patient_id, from_clinician_id, to_clinician_id, switch_date, kind,
+        cause``. ``kind`` is ``partner``, ``other_practice``,
+        ``emergency_only`` or ``lost``; ``cause`` is ``patient_choice``,
+        ``clinician_left``, ``moved_away``, ``died`` or ``disengaged``. A
+        switch is dated by the first visit with the new clinician (the first
+        ED or urgent-care encounter for ``emergency_only``; the day of the
+        move or death for ``lost``), or by the event itself when that visit
+        would fall after the span.
+    """
+
+    encounters: pa.Table
+    clinicians: pa.Table
+    patients: pa.Table
+    true_usual: pa.Table
+    true_switches: pa.Table
+
+    def write(self, out_dir: str | Path) -> dict[str, Path]:
+        """Write each table to ``out_dir/<name>.parquet``; returns the paths by name."""
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        paths = {}
+        for name in TABLES:
+            paths[name] = out / f"{name}.parquet"
+            pq.write_table(getattr(self, name), paths[name], compression="zstd")
+        return paths
+
+
+@dataclass
+class _Ids:
+    """Where a chunk's ids start, and their fixed widths for the whole run."""
+
+    patient: int = 0
+    clinician: int = 0
+    practice: int = 0
+    encounter: int = 0
+    widths: tuple[int, int, int, int] = (7, 5, 3, 9)
+
+    @classmethod
+    def for_run(cls, n_patients: int, years: float, patients_per_clinician: int) -> _Ids:
+        clinicians = 3 * n_patients / patients_per_clinician + n_patients / 1_000 + 50
+        practices = n_patients / patients_per_clinician + n_patients / 2_000 + 50
+        return cls(
+            widths=(
+                tb.id_width(7, n_patients),
+                tb.id_width(5, clinicians),
+                tb.id_width(3, practices),
+                tb.id_width(9, n_patients * max(years, 1) * 60),
+            )
+        )
+
+
+def _check(n_patients, years, patients_per_clinician, shares) -> None:
+    if int(n_patients) != n_patients or n_patients < 1:
+        raise OptionError(f"n_patients must be a positive whole number, got {n_patients!r}")
+    if not years > 0:
+        raise OptionError(f"years must be positive, got {years!r}")
+    if patients_per_clinician < 1:
+        raise OptionError(f"patients_per_clinician must be at least 1, got {patients_per_clinician!r}")
+    for name, value in shares.items():
+        if not 0 <= value < 1:
+            raise OptionError(f"{name} must be in [0, 1), got {value!r}")
+
+
+def _build(n_patients, years, seed, start, patients_per_clinician, ids: _Ids, shares) -> tuple[SyntheticSystem, int]:
+    """One independent system; also returns its number of practices."""
+    rng = np.random.default_rng(seed)
+    span = Span.of(start, years)
+    practices, cl = build_system(rng, n_patients, span, patients_per_clinician)
+    patients = build_patients(rng, n_patients, span)
+    hist = simulate(rng, span, practices, cl, patients)
+    pc = primary_care(rng, span, practices, cl, patients, hist, shares["virtual_share"])
+    parts = [pc, same_day_repeats(rng, pc, shares["same_day_repeat_share"])]
+    parts += other_care(rng, span, practices, cl, patients, hist)
+    enc = assemble(rng, parts, n_patients, shares["null_clinician_share"])
+
+    w_pat, w_cl, w_pr, w_enc = ids.widths
+    pat_ids = tb.format_ids("P", ids.patient + 1 + np.arange(n_patients), w_pat)
+    cl_ids = tb.format_ids("C", ids.clinician + 1 + np.arange(cl.kind.size), w_cl)
+    pr_ids = tb.format_ids("PR", ids.practice + 1 + np.arange(practices.kind.size), w_pr)
+    epoch = span.epoch_day
+
+    encounters = pa.table(
+        [
+            tb.format_ids("E", ids.encounter + 1 + np.arange(enc["day"].size), w_enc),
+            tb.lookup(pat_ids, enc["patient"]),
+            tb.lookup(cl_ids, enc["clin"]),
+            tb.lookup(pr_ids, enc["practice"]),
+            tb.timestamps(epoch, enc["day"], enc["minute"]),
+            tb.vocabulary(schema.SETTINGS, enc["setting"]),
+        ],
+        schema=tb.ENCOUNTERS,
+    )
+    clinicians = pa.table(
+        [
+            cl_ids,
+            tb.lookup(pr_ids, cl.practice),
+            tb.vocabulary(SPECIALTIES, cl.specialty),
+            tb.vocabulary(schema.ROLES, cl.role),
+            pa.array(cl.capacity, mask=cl.capacity < 0),
+            tb.dates(epoch, cl.active_from),
+            tb.dates(epoch, cl.leave - 1, missing=cl.leave == NEVER),
+        ],
+        schema=tb.CLINICIANS,
+    )
+    patients_t = pa.table(
+        [
+            pat_ids,
+            tb.dates(epoch, patients.birth),
+            tb.vocabulary(SEXES, patients.sex),
+            tb.dates(epoch, hist.death, missing=hist.death < 0),
+        ],
+        schema=tb.PATIENTS,
+    )
+
+    sw = hist.switches
+    order = np.lexsort((sw["date"], sw["patient"]))
+    true_switches = pa.table(
+        [
+            tb.lookup(pat_ids, sw["patient"][order]),
+            tb.lookup(cl_ids, sw["frm"][order]),
+            tb.lookup(cl_ids, sw["to"][order]),
+            tb.dates(epoch, sw["date"][order]),
+            tb.vocabulary(tb.SWITCH_KINDS, sw["kind"][order]),
+            tb.vocabulary(tb.SWITCH_CAUSES, sw["cause"][order]),
+        ],
+        schema=tb.TRUE_SWITCHES,
+    )
+    quarter_start, who, clin = _true_usual(span, n_patients, hist.changes)
+    true_usual = pa.table(
+        [tb.lookup(pat_ids, who), tb.dates(epoch, quarter_start), tb.lookup(cl_ids, clin)],
+        schema=tb.TRUE_USUAL,
+    )
+    return SyntheticSystem(encounters, clinicians, patients_t, true_usual, true_switches), practices.kind.size
+
+
+def _true_usual(span: Span, n_patients: int, changes: dict[str, np.ndarray]):
+    """Each patient's true clinician on the last day of every calendar quarter
+    the span touches (the span's last day for a quarter cut short)."""
+    first = np.datetime64(span.epoch_day, "D").astype("datetime64[M]").astype(np.int64)
+    last = np.datetime64(span.epoch_day + span.n_days - 1, "D").astype("datetime64[M]").astype(np.int64)
+    months = np.arange(first - first % 3, last + 1, 3).astype("datetime64[M]")
+    q_start = months.astype("datetime64[D]").astype(np.int64) - span.epoch_day
+    q_last = (months + 3).astype("datetime64[D]").astype(np.int64) - span.epoch_day - 1
+    probe = np.minimum(q_last, span.n_days - 1)
+
+    stride = span.n_days + 2
+    key = changes["patient"] * stride + changes["day"]
+    order = np.argsort(key, kind="stable")  # stable: a later change on the same day wins
+    key, c_patient, c_clin = key[order], changes["patient"][order], changes["clin"][order]
+    who = np.repeat(np.arange(n_patients), q_start.size)
+    at = np.searchsorted(key, who * stride + np.tile(probe, n_patients), side="right") - 1
+    found = (at >= 0) & (c_patient[np.maximum(at, 0)] == who)
+    return np.tile(q_start, n_patients), who, np.where(found, c_clin[np.maximum(at, 0)], -1)
+
+
+def generate(
+    n_patients: int = 20_000,
+    *,
+    years: float = 3,
+    seed: int = 0,
+    start: str | date = "2022-01-01",
+    patients_per_clinician: int = 1_500,
+    null_clinician_share: float = 0.01,
+    same_day_repeat_share: float = 0.01,
+    virtual_share: float = 0.12,
+) -> SyntheticSystem:
+    """Generate a synthetic health system with ground truth.
+
+    Parameters
+    ----------
+    n_patients
+        Patients in the ``patients`` table, including those who register
+        (newborns and newcomers) during the span.
+    years
+        Length of the span; encounters fall in ``[start, start + years)``.
+    seed
+        Seed of the numpy random generator; the same arguments give identical
+        tables.
+    start
+        First day of the span (ISO date string or :class:`datetime.date`).
+    patients_per_clinician
+        Sets the number of primary-care clinicians (about ``n_patients /
+        patients_per_clinician``) and their panel capacities.
+    null_clinician_share
+        Share of encounters whose clinician is unknown (null).
+    same_day_repeat_share
+        Share of primary-care encounters followed by a second one with the
+        same clinician on the same day.
+    virtual_share
+        Share of primary-care encounters that are ``virtual``.
+
+    Returns
+    -------
+    SyntheticSystem
+
+    Raises
+    ------
+    OptionError
+        If an argument is out of range.
+
+    Examples
+    --------
+    >>> s = generate(200, years=1, seed=1)
+    >>> s.encounters.column_names
+    ['encounter_id', 'patient_id', 'clinician_id', 'practice_id', 'start', 'setting']
+    >>> s.patients.num_rows
+    200
+    >>> s.encounters.num_rows == generate(200, years=1, seed=1).encounters.num_rows
+    True
+    >>> sorted(set(s.true_switches["kind"].to_pylist()) - {"partner", "other_practice", "emergency_only", "lost"})
+    []
+    """
+    shares = dict(
+        null_clinician_share=null_clinician_share,
+        same_day_repeat_share=same_day_repeat_share,
+        virtual_share=virtual_share,
+    )
+    _check(n_patients, years, patients_per_clinician, shares)
+    ids = _Ids.for_run(n_patients, years, patients_per_clinician)
+    system, _ = _build(int(n_patients), years, np.random.SeedSequence(seed), start, patients_per_clinician, ids, shares)
+    return system
+
+
+def write_chunked(
+    out_dir: str | Path,
+    n_patients: int,
+    *,
+    years: float = 3,
+    seed: int = 0,
+    start: str | date = "2022-01-01",
+    chunk_patients: int = 200_000,
+    patients_per_clinician: int = 1_500,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, Path]:
+    """Generate a large system chunk by chunk straight to Parquet.
+
+    Each chunk is an independent group of practices (with its own clinicians,
+    urgent care and hospital) serving about ``chunk_patients`` patients, drawn
+    from its own seed derived from ``seed``; ids continue across chunks, so they
+    are unique in the whole output. Only one chunk is in memory at a time.
+
+    Parameters
+    ----------
+    out_dir
+        Output folder. Encounters go to ``encounters/part-00000.parquet``,
+        ``part-00001.parquet``, ... (stale ``part-*.parquet`` files there are
+        removed first); the other tables to one Parquet file each.
+    n_patients, years, seed, start, patients_per_clinician
+        As in :func:`generate`.
+    chunk_patients
+        Patients per chunk (chunks are made equal in size). The same ``seed``
+        and ``chunk_patients`` give identical output.
+    progress
+        Called after each chunk with ``(patients_done, n_patients)``.
+
+    Returns
+    -------
+    dict
+        Path by table name: the ``encounters`` folder and the other files.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     paths = write_chunked(d, 300, years=1, chunk_patients=100)
+    ...     sorted(p.name for p in paths["encounters"].iterdir())
+    ['part-00000.parquet', 'part-00001.parquet', 'part-00002.parquet']
+    """
+    shares = dict(null_clinician_share=0.01, same_day_repeat_share=0.01, virtual_share=0.12)
+    _check(n_patients, years, patients_per_clinician, shares)
+    if chunk_patients < 1:
+        raise OptionError(f"chunk_patients must be at least 1, got {chunk_patients!r}")
+    n_patients = int(n_patients)
+    n_chunks = math.ceil(n_patients / chunk_patients)
+    sizes = np.full(n_chunks, n_patients // n_chunks)
+    sizes[: n_patients % n_chunks] += 1
+    seeds = np.random.SeedSequence(seed).spawn(n_chunks)
+
+    out = Path(out_dir)
+    enc_dir = out / "encounters"
+    enc_dir.mkdir(parents=True, exist_ok=True)
+    for stale in enc_dir.glob("part-*.parquet"):
+        stale.unlink()
+    paths: dict[str, Path] = {"encounters": enc_dir}
+    paths.update({name: out / f"{name}.parquet" for name in TABLES[1:]})
+    writers = {name: pq.ParquetWriter(paths[name], SCHEMAS[name], compression="zstd") for name in TABLES[1:]}
+    ids = _Ids.for_run(n_patients, years, patients_per_clinician)
+    done = 0
+    try:
+        for k, (size, chunk_seed) in enumerate(zip(sizes, seeds)):
+            part, n_practices = _build(int(size), years, chunk_seed, start, patients_per_clinician, ids, shares)
+            pq.write_table(part.encounters, enc_dir / f"part-{k:05d}.parquet", compression="zstd")
+            for name in TABLES[1:]:
+                writers[name].write_table(getattr(part, name))
+            ids.patient += int(size)
+            ids.clinician += part.clinicians.num_rows
+            ids.practice += n_practices
+            ids.encounter += part.encounters.num_rows
+            done += int(size)
+            del part
+            if progress is not None:
+                progress(done, n_patients)
+    finally:
+        for w in writers.values():
+            w.close()
+    return paths
+

@@ -1,0 +1,366 @@
+"""The synthetic health system: canonical output, realism, and ground truth."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from carethread import schema
+from carethread.errors import OptionError
+from carethread.synth import SyntheticSystem, generate, write_chunked
+
+TABLES = ("encounters", "clinicians", "patients", "true_usual", "true_switches")
+
+
+@pytest.fixture(scope="module")
+def system() -> SyntheticSystem:
+    return generate(5_000, years=3, seed=7, patients_per_clinician=500)
+
+
+@pytest.fixture(scope="module")
+def db(system):
+    con = duckdb.connect()
+    for name in TABLES:
+        con.register(name, getattr(system, name))
+    yield con
+    con.close()
+
+
+def one(con, sql):
+    return con.execute(sql).fetchone()
+
+
+def test_tables_have_exactly_the_canonical_schema(system):
+    assert system.encounters.schema == schema.ENCOUNTERS.to_pyarrow()
+    assert system.clinicians.schema == schema.CLINICIANS.to_pyarrow()
+    assert system.patients.schema == schema.PATIENTS.to_pyarrow()
+    assert system.true_usual.schema == pa.schema(
+        [
+            pa.field("patient_id", pa.string(), nullable=False),
+            pa.field("quarter_start", pa.date32(), nullable=False),
+            pa.field("clinician_id", pa.string()),
+        ]
+    )
+    assert system.true_switches.schema.names == [
+        "patient_id",
+        "from_clinician_id",
+        "to_clinician_id",
+        "switch_date",
+        "kind",
+        "cause",
+    ]
+    assert system.encounters.schema.field("start").type == pa.timestamp("us")
+    assert system.true_switches.schema.field("switch_date").type == pa.date32()
+
+
+def test_same_seed_same_tables_other_seed_other_tables():
+    a, b, c = generate(300, years=1, seed=5), generate(300, years=1, seed=5), generate(300, years=1, seed=6)
+    for name in TABLES:
+        assert getattr(a, name).equals(getattr(b, name)), name
+    assert not a.encounters.equals(c.encounters)
+
+
+def test_ids_are_zero_padded_strings_and_encounter_ids_unique(system):
+    enc = system.encounters
+    assert pc.count_distinct(enc["encounter_id"]).as_py() == enc.num_rows
+    patterns = {
+        "encounter_id": r"E\d{9}",
+        "patient_id": r"P\d{7}",
+        "clinician_id": r"C\d{5}",
+        "practice_id": r"PR\d{3}",
+    }
+    for col, pattern in patterns.items():
+        values = pc.unique(enc[col].drop_null()).to_pylist()
+        assert all(re.fullmatch(pattern, v) for v in values), col
+    assert "P0000001" in system.patients["patient_id"].to_pylist()
+
+
+def test_settings_and_roles_come_from_the_vocabulary(system, db):
+    settings_seen = set(pc.unique(system.encounters["setting"]).to_pylist())
+    assert settings_seen <= set(schema.SETTINGS)
+    assert {"primary_care", "virtual", "specialty", "urgent_care", "emergency", "inpatient"} <= settings_seen
+    assert set(pc.unique(system.clinicians["role"]).to_pylist()) <= set(schema.ROLES)
+    # Primary-care practices have several panel clinicians of mixed roles.
+    sizes = db.execute(
+        "select practice_id, count(*) n from clinicians where capacity is not null group by 1"
+    ).fetchall()
+    assert min(n for _, n in sizes) >= 2
+    roles = {r for (r,) in db.execute("select distinct role from clinicians where capacity is not null").fetchall()}
+    assert "physician" in roles and roles & {"np", "pa"}
+    # Urgent care, ED and hospital clinicians work in practices of their own.
+    assert one(
+        db,
+        """select count(*) from (select practice_id from encounters
+           group by 1 having count(distinct setting) filter (where setting in ('primary_care','virtual')) > 0
+           and count(*) filter (where setting in ('urgent_care','emergency','inpatient','specialty')) > 0)""",
+    ) == (0,)
+
+
+def test_about_one_percent_null_clinicians(system):
+    share = system.encounters["clinician_id"].null_count / system.encounters.num_rows
+    assert 0.005 < share < 0.02
+
+
+def test_same_day_repeats_with_the_same_clinician_exist(db):
+    (n,) = one(
+        db,
+        """select count(*) from (select patient_id, clinician_id, start::date from encounters
+           where clinician_id is not null and setting in ('primary_care', 'virtual')
+           group by all having count(*) > 1)""",
+    )
+    assert n > 0
+
+
+def test_clinic_encounters_fall_in_clinic_hours_on_weekdays_at_whole_minutes(db):
+    bad = one(
+        db,
+        """select count(*) filter (where hour(start) < 8 or hour(start) >= 18 or isodow(start) > 5),
+                  count(*) filter (where second(start) <> 0 or microsecond(start) <> 0)
+           from encounters where setting in ('primary_care', 'virtual', 'specialty')""",
+    )
+    assert bad == (0, 0)
+    assert one(db, "select count(*) from encounters where second(start) <> 0") == (0,)
+
+
+def test_encounters_stay_in_the_span_and_reference_known_entities(db):
+    assert one(
+        db, "select min(start) >= '2022-01-01', max(start) < date '2022-01-01' + interval 1096 day from encounters"
+    ) == (True, True)
+    assert one(db, "select count(*) from encounters anti join patients using (patient_id)") == (0,)
+    assert one(
+        db, "select count(*) from encounters e anti join clinicians c using (clinician_id) where e.clinician_id is not null"
+    ) == (0,)
+
+
+def test_clinicians_see_patients_only_while_active(db):
+    assert one(
+        db,
+        """select count(*) from encounters e join clinicians c using (clinician_id)
+           where e.start::date < c.active_from or e.start::date > c.active_to""",
+    ) == (0,)
+    # Some leave and some join during the span.
+    left, joined = one(
+        db,
+        """select count(*) filter (where active_to between '2022-01-01' and '2024-12-31'),
+                  count(*) filter (where active_from between '2022-01-01' and '2024-12-31') from clinicians""",
+    )
+    assert left > 0 and joined > 0
+
+
+def test_every_kind_and_cause_of_switch_occurs(system):
+    pairs = set(zip(system.true_switches["kind"].to_pylist(), system.true_switches["cause"].to_pylist()))
+    assert pairs >= {
+        ("partner", "patient_choice"),
+        ("other_practice", "patient_choice"),
+        ("partner", "clinician_left"),
+        ("emergency_only", "disengaged"),
+        ("lost", "moved_away"),
+        ("lost", "died"),
+    }
+    assert {k for k, _ in pairs} == {"partner", "other_practice", "emergency_only", "lost"}
+
+
+def test_switch_targets_are_consistent_with_kind(db):
+    rows = db.execute(
+        """select s.kind, s.to_clinician_id is null, f.practice_id = t.practice_id, t.clinician_id is null
+           from true_switches s join clinicians f on f.clinician_id = s.from_clinician_id
+           left join clinicians t on t.clinician_id = s.to_clinician_id"""
+    ).fetchall()
+    assert rows
+    for kind, to_null, same_practice, to_unknown in rows:
+        if kind in ("partner", "other_practice"):
+            assert not to_null and not to_unknown
+            assert same_practice == (kind == "partner")
+        else:
+            assert to_null
+
+
+def test_true_usual_is_consistent_with_switches(system, db):
+    n_quarters = 12
+    assert system.true_usual.num_rows == system.patients.num_rows * n_quarters
+    # The quarter of a switch ends with the new clinician, the one before with the old.
+    assert one(
+        db,
+        """select count(*) from true_switches s join true_usual u
+           on u.patient_id = s.patient_id and u.quarter_start = date_trunc('quarter', s.switch_date)
+           where u.clinician_id is distinct from s.to_clinician_id""",
+    ) == (0,)
+    assert one(
+        db,
+        """select count(*) from true_switches s join true_usual u
+           on u.patient_id = s.patient_id and u.quarter_start = date_trunc('quarter', s.switch_date) - interval 3 month
+           where u.clinician_id is distinct from s.from_clinician_id""",
+    ) == (0,)
+    # Patients registering during the span have no clinician before they do.
+    assert one(db, "select count(*) from true_usual where clinician_id is null and quarter_start = '2022-01-01'")[0] > 0
+
+
+def test_switches_are_about_a_year_apart(db):
+    (closest,) = one(
+        db,
+        """select min(gap) from (select switch_date - lag(switch_date) over (partition by patient_id
+           order by switch_date) gap from true_switches)""",
+    )
+    assert closest >= 300
+
+
+def test_switch_is_dated_by_first_visit_with_the_new_clinician(db):
+    # Switches before the last weeks of the span have that visit on the switch date.
+    missing = one(
+        db,
+        """select count(*) from true_switches s where kind in ('partner', 'other_practice')
+           and switch_date < '2024-11-01' and not exists (select 1 from encounters e
+           where e.patient_id = s.patient_id and e.clinician_id = s.to_clinician_id
+           and e.start::date = s.switch_date)""",
+    )
+    assert missing == (0,)
+
+
+def test_new_clinician_is_the_plurality_clinician_after_a_switch(db):
+    """Ties count as failures, so break detection can find the switch."""
+    total, ok = one(
+        db,
+        """with sw as (select * from true_switches where kind in ('partner', 'other_practice')
+                       and switch_date < '2024-01-01'),
+           v as (select distinct patient_id, clinician_id, start::date d from encounters
+                 where setting in ('primary_care', 'virtual') and clinician_id is not null),
+           c as (select sw.patient_id, sw.switch_date, v.clinician_id = sw.to_clinician_id is_new, count(*) n
+                 from sw join v on v.patient_id = sw.patient_id
+                 and v.d >= sw.switch_date and v.d < sw.switch_date + interval 365 day group by all),
+           r as (select patient_id, switch_date, max(n) filter (where is_new) new_n,
+                 max(n) filter (where not is_new) other_n from c group by all)
+           select count(*), count(*) filter (where new_n > coalesce(other_n, 0)) from r""",
+    )
+    assert total > 100
+    assert ok / total >= 0.9
+
+
+def test_nobody_is_seen_after_death_or_moving_away(db):
+    assert one(
+        db,
+        """select count(*) from encounters e join patients p using (patient_id)
+           where e.start::date > p.death_date""",
+    ) == (0,)
+    assert one(
+        db,
+        """select count(*) from encounters e join true_switches s using (patient_id)
+           where s.kind = 'lost' and e.start::date > s.switch_date""",
+    ) == (0,)
+    (dead,) = one(db, "select count(*) from patients where death_date is not null")
+    assert dead > 0
+
+
+def test_emergency_only_patients_use_only_ed_and_urgent_care_afterwards(db):
+    assert one(
+        db,
+        """select count(*) from encounters e join true_switches s using (patient_id)
+           where s.kind = 'emergency_only' and e.start::date >= s.switch_date
+           and e.setting not in ('emergency', 'urgent_care')""",
+    ) == (0,)
+
+
+def test_visit_counts_are_heavy_tailed_and_grow_with_age(db):
+    mean, var, top_share = one(
+        db,
+        """with n as (select p.patient_id, count(e.patient_id) n from patients p
+                      left join encounters e using (patient_id) group by 1)
+           select avg(n), var_samp(n),
+                  (select sum(n) from (select n from n order by n desc limit (select count(*) // 10 from n)))
+                  / sum(n) from n""",
+    )
+    assert var / mean > 3  # overdispersed: far from Poisson
+    assert top_share > 0.3
+    young, old = one(
+        db,
+        """with n as (select p.patient_id, date_diff('year', p.birth_date, date '2022-01-01') age,
+                      count(e.patient_id) n from patients p left join encounters e using (patient_id)
+                      where p.death_date is null group by all)
+           select avg(n) filter (where age between 18 and 44), avg(n) filter (where age >= 65) from n""",
+    )
+    assert old > 1.3 * young
+
+
+def test_write_round_trips(tmp_path, system):
+    paths = system.write(tmp_path / "out")
+    assert set(paths) == set(TABLES)
+    for name, path in paths.items():
+        assert path.name == f"{name}.parquet"
+        assert pq.read_table(path).equals(getattr(system, name))
+
+
+def test_write_chunked_makes_parts_with_unique_ids(tmp_path):
+    paths = write_chunked(tmp_path / "a", 900, years=1, seed=3, chunk_patients=300)
+    parts = sorted(paths["encounters"].glob("part-*.parquet"))
+    assert [p.name for p in parts] == [f"part-{i:05d}.parquet" for i in range(3)]
+    enc = pa.concat_tables(pq.read_table(p) for p in parts)
+    assert enc.schema == schema.ENCOUNTERS.to_pyarrow()
+    assert pc.count_distinct(enc["encounter_id"]).as_py() == enc.num_rows
+    patients = pq.read_table(paths["patients"])
+    clinicians = pq.read_table(paths["clinicians"])
+    assert patients.num_rows == 900 == pc.count_distinct(patients["patient_id"]).as_py()
+    assert pc.count_distinct(clinicians["clinician_id"]).as_py() == clinicians.num_rows
+    # Chunks are independent systems: no clinician or practice is shared between parts.
+    seen: set[str] = set()
+    for p in parts:
+        own = set(pc.unique(pq.read_table(p)["practice_id"]).to_pylist())
+        assert not own & seen
+        seen |= own
+    assert pq.read_table(paths["true_usual"]).num_rows == 900 * 4
+    again = write_chunked(tmp_path / "b", 900, years=1, seed=3, chunk_patients=300)
+    for name in TABLES[1:]:
+        assert pq.read_table(again[name]).equals(pq.read_table(paths[name]))
+    assert pa.concat_tables(pq.read_table(p) for p in sorted(again["encounters"].iterdir())).equals(enc)
+
+
+def test_write_chunked_reports_progress_and_replaces_stale_parts(tmp_path):
+    calls = []
+    write_chunked(tmp_path, 400, years=0.5, chunk_patients=100, progress=lambda d, t: calls.append((d, t)))
+    assert calls == [(100, 400), (200, 400), (300, 400), (400, 400)]
+    write_chunked(tmp_path, 150, years=0.5, chunk_patients=100)
+    assert len(list((tmp_path / "encounters").iterdir())) == 2
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(n_patients=0),
+        dict(n_patients=10, years=0),
+        dict(n_patients=10, patients_per_clinician=0),
+        dict(n_patients=10, null_clinician_share=1.5),
+    ],
+)
+def test_bad_arguments_raise_option_error(kwargs):
+    with pytest.raises(OptionError):
+        generate(**kwargs)
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    n=st.integers(1, 400),
+    years=st.sampled_from([0.05, 0.4, 1.0, 2.5]),
+    seed=st.integers(0, 2**32 - 1),
+    start=st.dates(date(1990, 1, 1), date(2030, 12, 31)),
+)
+def test_invariants_hold_for_any_size_span_and_seed(n, years, seed, start):
+    s = generate(n, years=years, seed=seed, start=start)
+    enc = s.encounters
+    assert enc.schema == schema.ENCOUNTERS.to_pyarrow()
+    assert s.patients.num_rows == n
+    assert pc.count_distinct(enc["encounter_id"]).as_py() == enc.num_rows
+    assert set(pc.unique(enc["setting"]).to_pylist()) <= set(schema.SETTINGS)
+    assert set(pc.unique(enc["patient_id"]).to_pylist()) <= set(s.patients["patient_id"].to_pylist())
+    known = set(s.clinicians["clinician_id"].to_pylist())
+    assert set(pc.unique(enc["clinician_id"].drop_null()).to_pylist()) <= known
+    assert set(s.true_switches["to_clinician_id"].drop_null().to_pylist()) <= known
+    if enc.num_rows:
+        first = pa.scalar(start, pa.date32()).cast(pa.timestamp("us"))
+        assert pc.min(enc["start"]).as_py() >= first.as_py()
+    assert pc.min(s.true_usual["quarter_start"]).as_py() <= start
