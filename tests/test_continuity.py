@@ -271,3 +271,26 @@ def test_order_free_indices_ignore_visit_order(con, sequences, seed):
     for p in a:
         for c in ("upc", "coc", "mmci", "hhi", "k_index"):
             assert (a[p][c] is None and b[p][c] is None) or a[p][c] == pytest.approx(b[p][c], abs=TOL)
+
+
+# --- population summary --------------------------------------------------------------
+
+def test_summary_pooled_and_mean_match_hand_computation(con):
+    from carethread.measures.continuity import continuity_summary
+
+    # AABAC: N=5, UPC 3/5; AB: N=2, UPC 1/2; A: N=1 (excluded).
+    table = encounters_table(con, rows_from_sequences({"p1": "AABAC", "p2": "AB", "p3": "A"}))
+    rows = {r["index"]: r for r in continuity_summary(patient_continuity(table)).to_pyarrow().to_pylist()}
+    assert list(rows) == ["upc", "coc", "secon", "mmci", "hhi", "k_index", "known_provider"]
+    upc = rows["upc"]
+    assert (upc["patients_included"], upc["patients_excluded"]) == (2, 1)
+    assert upc["mean"] == pytest.approx((0.6 + 0.5) / 2, abs=TOL)
+    assert upc["pooled"] == pytest.approx((3 + 1) / (5 + 2), abs=TOL)
+    assert upc["median"] == pytest.approx(0.55, abs=TOL)
+    # COC pooled: (sum n_j^2 - N) summed over patients / N(N-1) summed: (6 + 0) / (20 + 2)
+    assert rows["coc"]["pooled"] == pytest.approx(6 / 22, abs=TOL)
+    # SECON pooled over N-1: (1 + 0) / (4 + 1)
+    assert rows["secon"]["pooled"] == pytest.approx(1 / 5, abs=TOL)
+    assert rows["k_index"]["pooled"] == pytest.approx((2 + 0) / (4 + 1), abs=TOL)
+    assert rows["hhi"]["pooled"] == pytest.approx((0.44 * 5 + 0.5 * 2) / 7, abs=TOL)
+    assert rows["mmci"]["pooled"] is None
