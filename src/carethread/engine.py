@@ -112,6 +112,18 @@ import ibis.expr.datatypes as _dt  # noqa: E402
 #: What DuckDB raises when a file cannot be read; readers turn it into InputError.
 BackendError = _duckdb.Error
 
+_OUR_BUGS = tuple(
+    getattr(_duckdb, name)
+    for name in ("BinderException", "CatalogException", "ParserException", "ResourceInUseException")
+    if hasattr(_duckdb, name)
+)
+
+
+def is_data_error(exc: BaseException) -> bool:
+    """Whether a DuckDB error comes from the data (corrupt file, bad bytes),
+    not from a query carethread built wrongly (which must surface as a bug)."""
+    return isinstance(exc, _duckdb.Error) and not isinstance(exc, _OUR_BUGS)
+
 
 def require_duckdb(con: BaseBackend) -> None:
     """Raise :class:`OptionError` unless ``con`` is an embedded DuckDB connection."""
@@ -167,8 +179,37 @@ def parquet_table(con: BaseBackend, paths: _Sequence[str]) -> ibis.Table:
     return con.table(name)
 
 
+def parquet_minimums(con: BaseBackend, paths: _Sequence[str], columns: _Sequence[str]) -> dict[str, list[str]]:
+    """Per-row-group minimum of each column, from Parquet statistics (no scan).
+
+    Returns column → list of minimums (as text) of the row groups that hold a
+    non-NULL value; a column is left out when some such row group has no
+    statistics. A truncated statistic is still a lower bound (a prefix).
+    """
+    if not columns or not paths:
+        return {}
+    files = ", ".join(_literal(p) for p in paths)
+    wanted = ", ".join(_literal(c) for c in columns)
+    rows = _raw(con).execute(
+        "SELECT path_in_schema, stats_min_value, num_values, stats_null_count "
+        f"FROM parquet_metadata([{files}]) WHERE path_in_schema IN ({wanted})"
+    ).fetchall()
+    out: dict[str, list[str]] = {c: [] for c in columns}
+    for column, smallest, values, nulls in rows:
+        if column not in out:
+            continue
+        if smallest is None:
+            if nulls is not None and values is not None and nulls >= values:
+                continue  # an all-NULL row group
+            out.pop(column)
+            continue
+        out[column].append(smallest)
+    seen = {row[0] for row in rows}
+    return {c: v for c, v in out.items() if c in seen}
+
+
 def csv_table(
-    con: BaseBackend, files: _Sequence[tuple[str, _Sequence[str], str]]
+    con: BaseBackend, files: _Sequence[tuple[str, _Sequence[str], str]], *, strict: bool = True
 ) -> tuple[ibis.Table, list[tuple[str, str]]]:
     """A lazy view over CSV files, every column ``VARCHAR``, with ``__file`` and ``__row``.
 
@@ -179,14 +220,22 @@ def csv_table(
 
     ``__row`` numbers data rows from 1 (the header is not a row) in file
     order. It comes from ``row_number() OVER ()`` directly above each file's
-    scan; DuckDB runs that as an order-preserving streaming window, so the
-    numbers follow the file even with a parallel CSV scan (checked on
-    3 000 000 rows with 8 threads). Rows DuckDB cannot parse (wrong number of
-    fields, unbalanced quotes, invalid UTF-8) are not numbered here but stored
-    in reject tables, one ``(errors, scans)`` pair per file, whose names are
-    returned; read them with
-    :func:`csv_rejects` after the view has been scanned once, and renumber
-    with :func:`renumber_after_rejects`.
+    scan. DuckDB runs an empty ``OVER ()`` as its streaming window operator,
+    which is not a parallel operator and declares a fixed order, so the rows
+    reach it one after the other in file order (checked on 3 000 000 rows
+    with 8 threads). The price is that the CSV parse itself runs on one
+    thread.
+
+    Rows DuckDB cannot parse (wrong number of fields, unbalanced quotes,
+    invalid UTF-8) are not numbered here but stored in reject tables, one
+    ``(errors, scans)`` pair per file, whose names are returned; read them
+    with :func:`csv_rejects` after the view has been scanned once, and
+    renumber with :func:`renumber_after_rejects`.
+
+    ``strict=False`` is the fallback for files DuckDB's strict parser gives
+    up on (a bare carriage return inside an unquoted value, for example):
+    such characters then end a row, and extra fields are dropped instead of
+    the row being rejected.
     """
     name = new_name("csv")
     parts, rejects = [], []
@@ -198,6 +247,7 @@ def csv_table(
             f"SELECT *, CAST({index} AS INTEGER) AS __file, row_number() OVER () AS __row "
             f"FROM read_csv({_literal(path)}, columns = {{{spec}}}, header = true, "
             f"auto_detect = false, delim = {_literal(delimiter)}, quote = '\"', escape = '\"', "
+            f"strict_mode = {'true' if strict else 'false'}, "
             f"store_rejects = true, rejects_table = {_literal(reject_table)}, "
             f"rejects_scan = {_literal(reject_scan)})"
         )
@@ -210,10 +260,10 @@ def csv_rejects(
 ) -> list[tuple[int, int, str, str | None, str | None]]:
     """Rows DuckDB could not parse, then drop the reject tables.
 
-    Returns ``(file index, data row, error type, column, raw line)`` tuples in
-    file and row order. DuckDB reports the record number counting the header
-    as 1 (a quoted value spanning lines is still one record), so the data row
-    is one less.
+    Returns one ``(file index, data row, error type, column, raw line)`` tuple
+    per rejected row, in file and row order. DuckDB reports the record number
+    counting the header as 1 (a quoted value spanning lines is still one
+    record), so the data row is one less.
     """
     raw = _raw(con)
     out: list[tuple[int, int, str, str | None, str | None]] = []
@@ -223,9 +273,14 @@ def csv_rejects(
             continue
         rows = raw.execute(
             f"SELECT line, error_type, column_name, csv_line FROM {_ident(table)} "
-            f"WHERE scan_id = (SELECT max(scan_id) FROM {_ident(table)}) ORDER BY line"
+            f"WHERE scan_id = (SELECT max(scan_id) FROM {_ident(table)}) "
+            "ORDER BY line, byte_position"
         ).fetchall()
-        out += [(index, int(line) - 1, str(kind), col, text) for line, kind, col, text in rows]
+        seen: set[int] = set()
+        for line, kind, col, text in rows:
+            if line not in seen:  # a line with several extra fields is reported once per field
+                seen.add(line)
+                out.append((index, int(line) - 1, str(kind), col, text))
     drop(con, [name for pair in reject_tables for name in pair], kind="TABLE")
     return out
 
@@ -257,6 +312,29 @@ def renumber_after_rejects(con: BaseBackend, table: str, rejected: _Sequence[tup
     drop(con, [gaps], kind="TABLE")
 
 
+def strictly_increasing(con: BaseBackend, table: ibis.Table, column: str, *, limit: int | None = None) -> bool:
+    """Whether ``column`` has no NULL and strictly increases in scan order.
+
+    That proves the values are distinct without a hash table: one sequential
+    pass (``lag() OVER ()`` runs as DuckDB's streaming window, a non-parallel
+    operator with fixed order, so each row is compared with the row really
+    before it). With ``limit``, only the first rows are looked at (a cheap
+    test of whether the full pass is worth it).
+    """
+    try:
+        source = _ident(table.get_name())
+    except Exception:  # an expression, not a named table or view: no cheap proof
+        return False
+    head = f"(SELECT {_ident(column)} AS k FROM {source} LIMIT {int(limit)})" if limit else (
+        f"(SELECT {_ident(column)} AS k FROM {source})"
+    )
+    bad, n, k, prev = _raw(con).execute(
+        "SELECT count(*) FILTER (WHERE prev >= k), count(*), count(k), count(prev) "
+        f"FROM (SELECT k, lag(k) OVER () AS prev FROM {head})"
+    ).fetchall()[0]
+    return bad == 0 and k == n and prev == max(n - 1, 0)
+
+
 def materialize(con: BaseBackend, expr: ibis.Table, prefix: str) -> tuple[ibis.Table, str]:
     """Run ``expr`` once into a temporary table; returns the table and its name.
 
@@ -265,7 +343,7 @@ def materialize(con: BaseBackend, expr: ibis.Table, prefix: str) -> tuple[ibis.T
     """
     raw = _raw(con)
     name = new_name(prefix)
-    setting = raw.execute("SELECT current_setting('preserve_insertion_order')").fetchone()[0]
+    setting = raw.execute("SELECT current_setting('preserve_insertion_order')").fetchall()[0][0]
     if not setting:
         raw.execute("SET preserve_insertion_order = true")
     try:
@@ -290,6 +368,12 @@ def try_strptime(value: str, format: str) -> _datetime:  # noqa: A002
 @ibis.udf.scalar.builtin(name="timezone")
 def utc_wall_time(zone: str, value) -> _datetime:
     """DuckDB ``timezone(zone, timestamptz)``: the wall-clock time in ``zone``."""
+
+
+@ibis.udf.scalar.builtin(name="trim")
+def trim_spaces(value: str) -> str:
+    """DuckDB one-argument ``trim``: strips spaces only, several times faster than
+    the characters form Ibis' ``strip()`` compiles to (and ids rarely hold tabs)."""
 
 
 @ibis.udf.scalar.builtin(name="hash")

@@ -1,0 +1,95 @@
+"""Readers: files in, :class:`~carethread.data.CanonicalData` out.
+
+Each input format has one module with one ``read_<format>`` function taking
+the same keyword arguments; :func:`read` picks it. Adding a format is one line
+in :data:`READERS` (and one in :func:`detect_format` if it can be recognised).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from collections.abc import Mapping
+
+from carethread.data import CanonicalData
+from carethread.errors import OptionError
+from carethread.readers.generic import check_mapping, parse_mapping, read_generic
+
+__all__ = ["FORMATS", "READERS", "detect_format", "parse_mapping", "read", "read_generic"]
+
+#: Format name → ``"module:function"`` of its reader.
+READERS: dict[str, str] = {
+    "generic": "carethread.readers.generic:read_generic",
+}
+
+#: Every value ``format`` (``--format``) accepts.
+FORMATS: tuple[str, ...] = ("auto", "generic", "synthea", "fhir", "omop")
+
+
+def detect_format(path: str | os.PathLike) -> str:
+    """The format of ``path`` for ``format="auto"``.
+
+    Only the generic reader exists so far, so this is always ``'generic'``;
+    the Synthea, FHIR and OMOP readers will add their signatures here.
+    """
+    return "generic"
+
+
+def read(
+    path: str | os.PathLike,
+    *,
+    format: str = "auto",  # noqa: A002  (the CLI option is --format)
+    con=None,
+    mapping: Mapping[str, str] | str | None = None,
+    extraction_date=None,
+    date_format: str | None = None,
+) -> CanonicalData:
+    """Read an input in any supported format into canonical tables.
+
+    Parameters
+    ----------
+    path
+        A file, a glob or a folder.
+    format
+        One of :data:`FORMATS`; ``"auto"`` (the default) detects it.
+    con, mapping, extraction_date, date_format
+        As for :func:`~carethread.readers.generic.read_generic`.
+
+    Raises
+    ------
+    OptionError
+        For an unknown format (the message lists the valid ones) or a format
+        whose reader does not exist yet.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "encounters.csv"
+    >>> _ = path.write_text("patient_id,start\\n007,2024-01-02\\n")
+    >>> data = read(path, extraction_date="2024-06-30")
+    >>> data.format, data.encounters.count().execute()
+    ('generic', 1)
+    >>> read(path, format="excel")
+    Traceback (most recent call last):
+    ...
+    carethread.errors.OptionError: Unknown format 'excel'. Valid formats: auto, generic, synthea, fhir, omop.
+    """
+    name = str(format).strip().lower()
+    if name not in FORMATS:
+        raise OptionError(f"Unknown format {format!r}. Valid formats: {', '.join(FORMATS)}.")
+    if name == "auto":
+        name = detect_format(path)
+    if name not in READERS:
+        raise OptionError(
+            f"The {name} format is not supported yet. Export the data to CSV or Parquet with "
+            "canonical column names and use --format generic (with --map for other names)."
+        )
+    module, _, function = READERS[name].partition(":")
+    reader = getattr(importlib.import_module(module), function)
+    return reader(
+        path,
+        con=con,
+        mapping=check_mapping(mapping),
+        extraction_date=extraction_date,
+        date_format=date_format,
+    )

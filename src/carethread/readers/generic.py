@@ -1,0 +1,636 @@
+"""The generic reader: canonical tables from plain CSV or Parquet files.
+
+Input layouts
+-------------
+- **One file** (``visits.csv``, ``encounters.parquet``): the encounters.
+- **A glob** (``'extract/*.csv'``): every CSV or Parquet file it matches holds
+  encounters.
+- **A folder**: ``encounters.csv`` / ``encounters.parquet``, or an
+  ``encounters/`` folder of parts (``encounters/part-0.parquet``, ...), plus
+  optional ``clinicians`` and ``patients`` tables laid out the same way. If the
+  folder has no ``encounters`` table, every CSV or Parquet file directly in it
+  holds encounters. Other files (the synthetic generator's ``true_*.parquet``
+  ground truth, for example) are ignored.
+
+Column names must match the canonical ones (:mod:`carethread.schema`) or be
+given with ``mapping`` (``--map patient_id=PAT_ID,start=VISIT_DT``). Nothing is
+guessed: a near-miss such as ``PatientID`` is suggested in the error, never
+used silently.
+
+Row numbers
+-----------
+Quarantine rows and messages count **data rows from 1**, the header excluded:
+in a CSV file row 1 is the line after the header (line 2 of the file, when no
+quoted value spans lines); in Parquet it is the first row of the file.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as _dt
+import difflib
+import glob
+import gzip
+import os
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from carethread import engine, validate
+from carethread.data import CanonicalData, ReadCount
+from carethread.errors import InputError, OptionError, SchemaError
+
+#: File name endings the reader understands, and how it reads them.
+SUFFIXES: dict[str, str] = {
+    ".csv": "csv",
+    ".csv.gz": "csv",
+    ".tsv": "csv",
+    ".tsv.gz": "csv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+}
+TABLES: tuple[str, ...] = ("encounters", "clinicians", "patients")
+
+#: Every canonical column a mapping may name.
+CANONICAL_COLUMNS: tuple[str, ...] = tuple(
+    dict.fromkeys(name for spec in validate.SPECS.values() for name in spec.schema.names)
+)
+
+#: Source column names worth suggesting for a canonical column (never used silently).
+ALIASES: dict[str, tuple[str, ...]] = {
+    "patient_id": ("patient", "pat_id", "mrn", "person_id", "member_id", "subject_id", "client_id"),
+    "start": (
+        "date", "start_date", "visit_date", "encounter_date", "service_date", "admit_date",
+        "appointment_date", "datetime", "timestamp", "start_time", "period_start",
+    ),
+    "clinician_id": (
+        "clinician", "provider", "provider_id", "npi", "doctor", "physician", "physician_id",
+        "practitioner", "practitioner_id", "prescriber_id", "gp",
+    ),
+    "practice_id": ("practice", "site", "site_id", "clinic", "clinic_id", "organization", "organization_id"),
+    "setting": ("care_setting", "encounter_class", "encounter_type", "visit_type", "class", "place_of_service"),
+    "encounter_id": ("encounter", "visit_id", "id", "appointment_id"),
+    "birth_date": ("dob", "birthdate", "date_of_birth"),
+    "death_date": ("dod", "deathdate", "date_of_death"),
+    "sex": ("gender",),
+}
+
+_DATA_LIKE = re.compile(r"^\s*[-+]?\d+([.,:/\- T]\d+)*(Z|[+-]\d\d:?\d\d)?\s*$")
+
+
+@dataclass
+class SourceFile:
+    """One input file: where it is, how messages name it, what it holds."""
+
+    path: Path
+    source: str
+    kind: str
+    columns: list[str] = field(default_factory=list)
+    delimiter: str = ","
+    header_looks_like_data: bool = False
+
+    @property
+    def stem(self) -> str:
+        """The source name without its suffix (``encounters/part-0``)."""
+        for suffix in SUFFIXES:
+            if self.source.lower().endswith(suffix):
+                return self.source[: -len(suffix)]
+        return self.source
+
+
+# --- mapping -------------------------------------------------------------------
+
+
+def parse_mapping(text: str) -> dict[str, str]:
+    """Parse ``--map``: ``"patient_id=PAT_ID,start=VISIT_DT"`` → a dict.
+
+    Keys are canonical columns (see :data:`CANONICAL_COLUMNS`), values the
+    column names in the file. Spaces around names are ignored.
+
+    Raises
+    ------
+    OptionError
+        For an item without ``=``, an empty name, a repeated key or an
+        unknown canonical column (with a suggestion).
+
+    Examples
+    --------
+    >>> parse_mapping("patient_id=PAT_ID, start=VISIT_DT")
+    {'patient_id': 'PAT_ID', 'start': 'VISIT_DT'}
+    >>> parse_mapping("patientid=PAT_ID")
+    Traceback (most recent call last):
+    ...
+    carethread.errors.OptionError: --map: `patientid` is not a canonical column; did you mean `patient_id`? ...
+    """
+    out: dict[str, str] = {}
+    for item in (part.strip() for part in str(text).split(",")):
+        if not item:
+            continue
+        if "=" not in item:
+            raise OptionError(
+                f"--map: `{item}` has no `=`; write canonical=source pairs separated by commas, "
+                "e.g. --map patient_id=PAT_ID,start=VISIT_DT."
+            )
+        key, _, value = (s.strip() for s in item.partition("="))
+        if not key or not value:
+            raise OptionError(f"--map: `{item}` needs a name on both sides of `=` (e.g. patient_id=PAT_ID).")
+        if key in out:
+            raise OptionError(f"--map: `{key}` is given twice; keep one source column for it.")
+        out[key] = value
+    return check_mapping(out)
+
+
+def check_mapping(mapping: Mapping[str, str] | str | None) -> dict[str, str]:
+    """Validate a mapping given as a dict (or parse one given as a string)."""
+    if mapping is None:
+        return {}
+    if isinstance(mapping, str):
+        return parse_mapping(mapping)
+    out = {}
+    for key, value in mapping.items():
+        if key not in CANONICAL_COLUMNS:
+            hint = ""
+            if value in CANONICAL_COLUMNS:
+                hint = f"; it looks reversed: write --map {value}={key} (canonical=source)."
+            else:
+                near = _suggest(key, CANONICAL_COLUMNS, aliases=False)
+                hint = f"; did you mean `{near}`?" if near else "."
+            raise OptionError(
+                f"--map: `{key}` is not a canonical column{hint} "
+                f"Canonical columns: {', '.join(CANONICAL_COLUMNS)}."
+            )
+        if not isinstance(value, str) or not value.strip():
+            raise OptionError(f"--map: the source column for `{key}` is empty.")
+        out[key] = value.strip()
+    return out
+
+
+def _norm(name: str) -> str:
+    return re.sub(r"[\s_\-.]+", "", name).lower()
+
+
+def _suggest(wanted: str, present: Sequence[str], *, aliases: bool = True) -> str | None:
+    """The column in ``present`` most likely meant by ``wanted``, if any."""
+    if not present:
+        return None
+    by_norm = {}
+    for column in present:
+        by_norm.setdefault(_norm(column), column)
+    if _norm(wanted) in by_norm:
+        return by_norm[_norm(wanted)]
+    close = difflib.get_close_matches(_norm(wanted), list(by_norm), n=1, cutoff=0.8)
+    if close:
+        return by_norm[close[0]]
+    if aliases:
+        for alias in ALIASES.get(wanted, ()):
+            if _norm(alias) in by_norm:
+                return by_norm[_norm(alias)]
+    return None
+
+
+# --- finding and opening files -------------------------------------------------
+
+
+def _kind(path: Path) -> str | None:
+    name = path.name.lower()
+    for suffix, kind in SUFFIXES.items():
+        if name.endswith(suffix):
+            return kind
+    return None
+
+
+def _data_files(folder: Path, *, recursive: bool) -> list[Path]:
+    found = folder.rglob("*") if recursive else folder.iterdir()
+    return sorted(
+        p for p in found
+        if p.is_file() and _kind(p) and not p.name.startswith((".", "_"))
+    )
+
+
+def _named(base: Path, files: Sequence[Path]) -> list[SourceFile]:
+    return [
+        SourceFile(p, Path(os.path.relpath(p, base)).as_posix(), _kind(p))  # type: ignore[arg-type]
+        for p in files
+    ]
+
+
+def _table_in_folder(folder: Path, table: str) -> list[Path]:
+    direct = [p for p in _data_files(folder, recursive=False) if _norm_stem(p) == table]
+    sub = folder / table
+    parts = _data_files(sub, recursive=True) if sub.is_dir() else []
+    if len(direct) > 1 or (direct and parts):
+        names = [p.name for p in direct] + ([f"{table}/"] if parts else [])
+        raise InputError(
+            f"{folder} has more than one {table} table ({', '.join(names)}). "
+            "Keep one, or pass the file to read as INPUT."
+        )
+    if sub.is_dir() and not parts:
+        raise InputError(f"{sub} is a folder but holds no CSV or Parquet file.")
+    return direct or parts
+
+
+def _norm_stem(path: Path) -> str:
+    name = path.name.lower()
+    for suffix in SUFFIXES:
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+def discover(path: str | os.PathLike) -> dict[str, list[SourceFile]]:
+    """Which files hold which canonical table (see the module docstring)."""
+    text = os.fspath(path)
+    target = Path(text).expanduser()
+    if not target.exists() and glob.has_magic(text):
+        matches = sorted(Path(p) for p in glob.glob(os.path.expanduser(text), recursive=True))
+        files = [p for p in matches if p.is_file() and _kind(p)]
+        if not files:
+            raise InputError(
+                f"No CSV or Parquet file matches {text!s}. Check the pattern; "
+                "files must end in .csv, .csv.gz, .tsv or .parquet."
+            )
+        base = Path(os.path.commonpath([p.parent for p in files]))
+        return {"encounters": _named(base, files)}
+    if not target.exists():
+        raise InputError(
+            f"{text} does not exist. Pass a CSV or Parquet file, a folder that holds "
+            "encounters.csv or encounters.parquet, or a glob such as 'data/*.parquet'."
+        )
+    if target.is_file():
+        if _kind(target) is None:
+            raise InputError(
+                f"{target.name} is neither CSV nor Parquet (expected a name ending in "
+                ".csv, .csv.gz, .tsv or .parquet). Rename it, or convert it to one of these."
+            )
+        return {"encounters": _named(target.parent, [target])}
+    out = {}
+    for table in TABLES:
+        files = _table_in_folder(target, table)
+        if files:
+            out[table] = _named(target, files)
+    if "encounters" not in out:
+        others = [
+            p for p in _data_files(target, recursive=False)
+            if _norm_stem(p) not in TABLES and not _norm_stem(p).startswith("true_")
+        ]
+        if not others:
+            raise InputError(
+                f"{target} holds no encounters: expected encounters.csv, encounters.parquet, "
+                "an encounters/ folder of parts, or other CSV or Parquet files."
+            )
+        out["encounters"] = _named(target, others)
+    return out
+
+
+def _sniff_delimiter(line: str, path: Path) -> str:
+    if path.name.lower().endswith((".tsv", ".tsv.gz")):
+        return "\t"
+    counts = {d: line.count(d) for d in (",", ";", "\t", "|")}
+    best = max(counts, key=lambda d: (counts[d], d == ","))
+    return best if counts[best] else ","
+
+
+def _open_csv(file: SourceFile) -> None:
+    """Read the header of a CSV file (names, delimiter) without DuckDB's sniffer."""
+    opener = gzip.open if file.path.name.lower().endswith(".gz") else open
+    try:
+        with opener(file.path, "rb") as fh:
+            head = fh.read(1 << 16)
+    except gzip.BadGzipFile:
+        raise InputError(f"{file.source} is not a valid gzip file. Decompress it or export it again.") from None
+    except OSError as exc:
+        raise InputError(
+            f"{file.source} could not be opened ({exc.strerror or 'read error'}). "
+            "Check the path and its permissions."
+        ) from None
+    if not head.strip():
+        raise InputError(
+            f"{file.source} is empty: it has no header row and no data. "
+            "Export the data again, or remove the file."
+        )
+    first = head.split(b"\n", 1)[0].rstrip(b"\r")
+    try:
+        line = first.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InputError(
+            f"The header of {file.source} is not UTF-8 text. Re-save the file as UTF-8 "
+            "(in Excel: CSV UTF-8)."
+        ) from None
+    file.delimiter = _sniff_delimiter(line, file.path)
+    names = next(csv.reader([line], delimiter=file.delimiter), [])
+    names = [n.strip() or f"column{i}" for i, n in enumerate(names, 1)]
+    seen: dict[str, int] = {}
+    for position, name in enumerate(names, 1):
+        if name.lower() in seen:
+            raise SchemaError(
+                f"{file.source} has two columns named `{name}` (columns {seen[name.lower()]} and "
+                f"{position}; names are compared ignoring case). Rename one of them."
+            )
+        seen[name.lower()] = position
+    file.columns = names
+    file.header_looks_like_data = any(_DATA_LIKE.match(n) for n in names)
+
+
+def _open_parquet(con, file: SourceFile) -> None:
+    try:
+        file.columns = engine.parquet_columns(con, str(file.path))
+    except engine.BackendError:
+        raise InputError(
+            f"{file.source} is not a readable Parquet file (it may be truncated, corrupt, or "
+            "not Parquet at all). Export it again, or check that the right file was given."
+        ) from None
+
+
+# --- columns -------------------------------------------------------------------
+
+
+def _resolve(
+    spec: validate.TableSpec, files: Sequence[SourceFile], mapping: Mapping[str, str]
+) -> tuple[dict[str, str | None], list[str]]:
+    """Canonical → source column for a table, and remarks on near-miss columns."""
+    union = list(dict.fromkeys(c for f in files for c in f.columns))
+    columns: dict[str, str | None] = {}
+    for name in spec.schema.names:
+        wanted = mapping.get(name)
+        if wanted is not None and wanted in union:
+            columns[name] = wanted
+        elif name in union and (wanted is None or name not in mapping.values()):
+            columns[name] = name
+        else:
+            columns[name] = None
+    for name in spec.required:
+        for file in files:
+            if columns[name] is None or columns[name] not in file.columns:
+                raise SchemaError(_missing_column(file, name, mapping, columns))
+    used = {c for c in columns.values() if c is not None}
+    free = [c for c in union if c not in used and c not in CANONICAL_COLUMNS]
+    label = files[0].source if len(files) == 1 else spec.name
+    remarks = []
+    for name, source in columns.items():
+        if source is None and name not in mapping:
+            near = _suggest(name, free)
+            if near is not None:
+                remarks.append(
+                    f"{label}: column `{near}` was not used; if it holds {name}, "
+                    f"pass --map {name}={near}."
+                )
+    return columns, remarks
+
+
+def _missing_column(
+    file: SourceFile, name: str, mapping: Mapping[str, str], columns: Mapping[str, str | None]
+) -> str:
+    wanted = mapping.get(name, name)
+    if name in mapping:
+        head = f"{file.source} has no column `{wanted}` (given for {name} by --map {name}={wanted})."
+    else:
+        head = f"{file.source} has no column `{name}`, which is required."
+    if file.header_looks_like_data:
+        return (
+            f"{head} Its first line looks like data rather than column names: add a header row "
+            "naming the columns (patient_id, start, ...) as the first line."
+        )
+    taken = {c for c in columns.values() if c is not None}
+    candidates = [c for c in file.columns if c not in taken and c not in CANONICAL_COLUMNS]
+    shown = ", ".join(f"`{c}`" for c in file.columns[:30]) + (", ..." if len(file.columns) > 30 else "")
+    body = f" Columns present: {shown or '(none)'}."
+    near = _suggest(wanted, candidates) or (_suggest(name, candidates) if wanted != name else None)
+    if near is not None:
+        fix = f" `{near}` looks like {name}: pass --map {name}={near}, or rename the column."
+    else:
+        fix = f" Rename the column that holds {name}, or pass --map {name}=<column>."
+    return head + body + fix
+
+
+def _check_mapping_used(mapping: Mapping[str, str], plans: Mapping[str, tuple]) -> None:
+    for key, value in mapping.items():
+        relevant = [(files, cols) for table, (files, cols) in plans.items() if key in validate.SPECS[table].schema]
+        if any(cols.get(key) == value for _files, cols in relevant):
+            continue
+        if not relevant:
+            tables = [t for t in TABLES if key in validate.SPECS[t].schema]
+            raise SchemaError(
+                f"--map {key}={value}: {key} belongs to the {' or '.join(tables)} table, "
+                "which the input does not have. Remove it from --map, or add that table."
+            )
+        files, _cols = relevant[0]
+        file = files[0]
+        raise SchemaError(_missing_column(file, key, mapping, {}))
+
+
+# --- reading -------------------------------------------------------------------
+
+
+def _extraction_date(value) -> _dt.date:
+    if value is None:
+        return _dt.date.today()
+    if isinstance(value, _dt.datetime):
+        return value.date()
+    if isinstance(value, _dt.date):
+        return value
+    try:
+        parsed = _dt.date.fromisoformat(str(value).strip()[:10])
+    except ValueError:
+        raise OptionError(
+            f"extraction_date {str(value)!r} is not a date; write it as YYYY-MM-DD (e.g. 2024-06-30)."
+        ) from None
+    if parsed.year < 1900:
+        raise OptionError("extraction_date must be 1900-01-01 or later.")
+    return parsed
+
+
+def _read_table(
+    con, table: str, files: Sequence[SourceFile], columns: Mapping[str, str | None],
+    *, extraction_date: _dt.date, date_format: str | None,
+) -> validate.Finished:
+    spec = validate.SPECS[table]
+    kinds = {f.kind for f in files}
+    label = files[0].source if len(files) == 1 else f"{table} ({len(files)} files)"
+    if len(kinds) > 1:
+        raise InputError(f"The {table} files mix CSV and Parquet; convert them to one format.")
+    check = validate.CHECKS[table]
+    sources = [f.source for f in files]
+    try:
+        if kinds == {"parquet"}:
+            paths = [str(f.path) for f in files]
+            raw = engine.parquet_table(con, paths)
+            facts = validate.profile(con, raw, columns, spec, paths=paths)
+            checked = check(raw, columns, extraction_date=extraction_date, date_format=date_format,
+                            source=label, profile=facts)
+            rejected: list = []
+        else:
+            checked, rejected, lenient = _stage_csv(
+                con, check, files, columns, extraction_date=extraction_date, date_format=date_format, label=label
+            )
+            if lenient:
+                checked.notes.append(
+                    f"{label} is not strictly valid CSV (a carriage return or quote inside an unquoted "
+                    "value?); it was read leniently: such characters ended a row and extra fields were "
+                    "dropped, so row numbers may not match a text editor's."
+                )
+        return validate.finish(
+            con, checked, sources=sources, stems=[f.stem for f in files], rejected=rejected,
+            extraction_date=extraction_date,
+        )
+    except engine.BackendError as exc:
+        if not engine.is_data_error(exc):
+            raise
+        raise InputError(
+            f"{label} could not be read to the end (the file may be truncated or corrupt). "
+            "Export it again, or check that the right file was given."
+        ) from None
+
+
+def _stage_csv(con, check, files, columns, *, extraction_date, date_format, label):
+    """Parse CSV files once into a temporary table of checked rows.
+
+    Returns ``(checked, rejected rows, lenient)``. DuckDB's strict parser is
+    tried first (rows with the wrong number of fields are rejected and
+    quarantined); if it gives up on the file, a lenient parse follows.
+    """
+    specs = [(str(f.path), f.columns, f.delimiter) for f in files]
+    for strict in (True, False):
+        raw, reject_tables = engine.csv_table(con, specs, strict=strict)
+        checked = check(raw, columns, extraction_date=extraction_date, date_format=date_format, source=label)
+        try:
+            # The checked rows are stored, so later queries never re-read the text.
+            _stored, name = engine.materialize(con, checked.table, checked.spec.name)
+        except engine.BackendError as exc:
+            engine.drop(con, [raw.get_name()])
+            engine.drop(con, [n for pair in reject_tables for n in pair], kind="TABLE")
+            if strict and engine.is_data_error(exc):
+                continue
+            raise
+        unparsed = engine.csv_rejects(con, reject_tables)
+        engine.renumber_after_rejects(con, name, [(f, r) for f, r, *_ in unparsed])
+        engine.drop(con, [raw.get_name()])
+        checked.table = con.table(name)
+        rejected = [
+            (f, r, "invalid_encoding" if "ENCODING" in kind.upper() else "malformed_row", col, text)
+            for f, r, kind, col, text in unparsed
+        ]
+        return checked, rejected, not strict
+    raise AssertionError("unreachable")
+
+
+def read_generic(
+    path: str | os.PathLike,
+    *,
+    con=None,
+    mapping: Mapping[str, str] | str | None = None,
+    extraction_date: _dt.date | str | None = None,
+    date_format: str | None = None,
+) -> CanonicalData:
+    """Read encounters (and optional clinicians and patients) from CSV or Parquet.
+
+    Parameters
+    ----------
+    path
+        A CSV or Parquet file, a glob, or a folder (see the module docstring).
+    con
+        An Ibis DuckDB connection; default :func:`carethread.engine.connect`.
+        The tables stay on it as lazy expressions.
+    mapping
+        Canonical column → source column, e.g. ``{"patient_id": "PAT_ID"}``,
+        or the ``--map`` text ``"patient_id=PAT_ID,start=VISIT_DT"``.
+    extraction_date
+        The day the data was extracted; later dates are rejected. Default:
+        today.
+    date_format
+        A strptime pattern (``"%d/%m/%Y"``) tried before the ISO forms for
+        every date column.
+
+    Returns
+    -------
+    CanonicalData
+        Validated tables, the quarantine, one :class:`~carethread.data.ReadCount`
+        per file and plain-language remarks.
+
+    Raises
+    ------
+    InputError
+        The input does not exist, is empty, unreadable, or has no valid row.
+    SchemaError
+        A required column (``patient_id``, ``start``; ``clinician_id`` or
+        ``patient_id`` in the side tables) is missing; the message lists the
+        columns present and suggests a near-miss.
+    OptionError
+        An invalid mapping, extraction date or date format.
+
+    Notes
+    -----
+    Every rejected row goes to the quarantine with a reason code (see
+    :mod:`carethread.validate`), and for every file ``read == accepted +
+    quarantined``. Identifiers stay strings: CSV is read as text so leading
+    zeros survive, and CSV values lose surrounding spaces; Parquet values
+    are used as stored (only empty or all-space strings count as missing).
+
+    Parquet stays lazy: the returned tables are views that re-apply the
+    (cheap) checks on each query, because DuckDB scans Parquet faster than
+    a copy in memory and keeps its dictionary encoding; facts gathered once
+    (no blank ids, a strictly increasing key, the distinct settings) keep
+    those checks minimal. CSV is parsed once into a temporary table of
+    checked rows. Call ``.cache()`` on a table that many queries will scan.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (folder / "visits.csv").write_text(
+    ...     "PAT_ID,clinician_id,start\\n007,c1,2024-01-02\\n007,c2,2024-02-30\\n")
+    >>> data = read_generic(folder / "visits.csv", mapping="patient_id=PAT_ID",
+    ...                     extraction_date="2024-06-30")
+    >>> print(data.reconciliation())
+    visits.csv: 2 rows read = 1 accepted + 1 quarantined
+    >>> data.encounters.select("encounter_id", "patient_id", "setting").to_pyarrow().to_pylist()
+    [{'encounter_id': 'visits:1', 'patient_id': '007', 'setting': 'primary_care'}]
+    >>> data.quarantine.to_pyarrow().to_pylist()
+    [{'source': 'visits.csv', 'row': '2', 'column': 'start', 'value': '2024-02-30', 'reason': 'unparseable_start'}]
+    """
+    mapping = check_mapping(mapping)
+    extraction = _extraction_date(extraction_date)
+    con = engine.connect() if con is None else con
+    engine.require_duckdb(con)
+    if date_format is not None and not engine.check_strptime_format(con, date_format):
+        raise OptionError(
+            f"--date-format {date_format!r} is not a strptime pattern DuckDB understands "
+            "(e.g. %d/%m/%Y or %m/%d/%Y %H:%M)."
+        )
+    found = discover(path)
+    plans: dict[str, tuple[list[SourceFile], dict[str, str | None]]] = {}
+    remarks: list[str] = []
+    for table, files in found.items():
+        for file in files:
+            if file.kind == "csv":
+                _open_csv(file)
+            else:
+                _open_parquet(con, file)
+        columns, notes = _resolve(validate.SPECS[table], files, mapping)
+        plans[table] = (files, columns)
+        remarks += notes
+    _check_mapping_used(mapping, plans)
+
+    finished = {
+        table: _read_table(con, table, files, columns, extraction_date=extraction, date_format=date_format)
+        for table, (files, columns) in plans.items()
+    }
+    counts: list[ReadCount] = []
+    quarantines = []
+    for table in TABLES:
+        if table in finished:
+            counts += finished[table].counts
+            remarks += finished[table].remarks
+            quarantines.append(finished[table].quarantine)
+    quarantine = quarantines[0]
+    for more in quarantines[1:]:
+        quarantine = quarantine.union(more)
+    return CanonicalData(
+        encounters=finished["encounters"].accepted,
+        clinicians=finished["clinicians"].accepted if "clinicians" in finished else None,
+        patients=finished["patients"].accepted if "patients" in finished else None,
+        quarantine=quarantine,
+        counts=counts,
+        remarks=remarks,
+        format="generic",
+    )
