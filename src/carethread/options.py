@@ -94,3 +94,40 @@ def check_options(*, settings=None, start=None, end=None, min_visits=2, level="c
     check_min_visits(min_visits)
     check_level(level)
     check_lookback_days(known_lookback_days)
+
+
+def check_rule(rule: str, rules: Iterable[str], name: str = "rule") -> str:
+    """``rule`` must be one of ``rules``; the message lists them.
+
+    >>> check_rule("plurality", ("plurality", "majority"))
+    'plurality'
+    """
+    rules = tuple(rules)
+    if rule not in rules:
+        raise OptionError(f"--{name} must be one of {', '.join(rules)}, not {rule!r}.")
+    return rule
+
+
+def check_months(months: int, name: str = "lookback") -> int:
+    """A number of whole months, at least 1 (a look-back, a waiting time).
+
+    >>> check_months(18)
+    18
+    """
+    if isinstance(months, bool) or not isinstance(months, (int, float)) or int(months) != months or months < 1:
+        raise OptionError(f"--{name} must be a whole number of months of at least 1, not {months!r}.")
+    return int(months)
+
+
+def months_before(moment: _dt.datetime, months: int) -> _dt.datetime:
+    """``moment`` moved back by whole calendar months, the day clamped to the month's end.
+
+    >>> months_before(_dt.datetime(2024, 8, 31), 18)
+    datetime.datetime(2023, 2, 28, 0, 0)
+    """
+    import calendar
+
+    index = moment.year * 12 + moment.month - 1 - months
+    year, month = divmod(index, 12)
+    day = min(moment.day, calendar.monthrange(year, month + 1)[1])
+    return moment.replace(year=year, month=month + 1, day=day)

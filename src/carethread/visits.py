@@ -91,3 +91,16 @@ def visits(
 def visit_order(v: ibis.Table, provider: str = "clinician_id") -> list:
     """Sort keys of a patient's visits: earliest start that day, then provider id."""
     return [v.first_start, v[provider]]
+
+
+def default_as_of(encounters: ibis.Table):
+    """The day after the last encounter: the default attribution date (``None`` if empty).
+
+    >>> import ibis, datetime as dt
+    >>> default_as_of(ibis.memtable({"start": [dt.datetime(2024, 3, 1, 9)]}))
+    datetime.date(2024, 3, 2)
+    """
+    import datetime as _dt
+
+    last = encounters.aggregate(last=encounters.start.max()).to_pyarrow()["last"][0].as_py()
+    return None if last is None else last.date() + _dt.timedelta(days=1)
