@@ -23,6 +23,7 @@ _API = {
     "patient_continuity": "carethread.measures.continuity",
     "continuity_summary": "carethread.measures.continuity",
     "generate": "carethread.synth",
+    "report": "carethread.report",
 }
 
 __all__ = ["__version__", *_API]
