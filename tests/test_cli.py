@@ -111,3 +111,42 @@ def test_synth_then_patients_round_trip(tmp_path):
     res = invoke("patients", tmp_path / "s", "--out", tmp_path / "p.parquet")
     assert res.exit_code == 0, res.stderr
     assert pq.read_table(tmp_path / "p.parquet").num_rows > 200
+
+
+def test_relationship_commands_run_on_synthetic_data(tmp_path):
+    assert invoke("synth", "--patients", 600, "--years", 2, "--seed", 5, "--out", tmp_path / "s").exit_code == 0
+    data = tmp_path / "s"
+    res = invoke("attribute", data, "--as-of", "2023-07-01", "--rule", "majority", "--out", tmp_path / "a.csv",
+                 "--ranking", tmp_path / "r.csv")
+    assert res.exit_code == 0, res.stderr
+    header = (tmp_path / "a.csv").read_text().splitlines()[0]
+    assert header == "patient_id,clinician_id,rule,visits_with_clinician,visits_total,share,last_visit,tie_broken"
+    assert (tmp_path / "r.csv").read_text().startswith("patient_id,clinician_id,visits,last_visit,rank,reason")
+    for command, columns in [
+        ("panels", "clinician_id,practice_id,panel_size,visits,visits_with_own_panel,provider_side_continuity"),
+        ("dyads", "patient_id,clinician_id,dyad_visits,patient_visits,clinician_visits,patient_dependence"),
+        ("breaks", "patient_id,from_clinician_id,to_clinician_id,break_date,kind"),
+    ]:
+        out = tmp_path / f"{command}.csv"
+        res = invoke(command, data, "--out", out)
+        assert res.exit_code == 0, (command, res.stderr)
+        assert out.read_text().splitlines()[0].startswith(columns), command
+    res = invoke("summary", data, "--bootstrap", 20)
+    assert res.exit_code == 0, res.stderr
+    assert "clinician" in res.stdout.splitlines()[0]
+
+
+def test_relationship_commands_reject_bad_options():
+    f = FIXTURES / "encounters.csv"
+    assert invoke("attribute", f, "--rule", "loudest").exit_code == 2
+    assert invoke("panels", f, "--rollup", "galaxy").exit_code == 2
+    res = invoke("attribute", f, "--rule", "tiered", "--as-of", "2024-01-01")
+    assert res.exit_code == 1 and "clinicians" in res.stderr
+
+
+def test_cli_reference_is_current():
+    """docs/cli.md is generated from --help; regenerate with python -m carethread.cli_reference."""
+    from carethread.cli_reference import render
+
+    committed = (Path(__file__).resolve().parents[1] / "docs" / "cli.md").read_text()
+    assert committed == render(), "docs/cli.md is stale: python -m carethread.cli_reference > docs/cli.md"

@@ -126,11 +126,11 @@ def _load(input, *, format, engine, database, mapping, quarantine, strict, extra
     return data
 
 
-def _emit(table, out: Path | None, limit: int, title: str | None = None) -> None:
+def _emit(table, out: Path | None, limit: int, title: str | None = None, keep_order: bool = False) -> None:
     from carethread.output import print_table, write_table
 
     if out is None:
-        print_table(table, out_console, limit=limit, title=title)
+        print_table(table, out_console, limit=limit, title=title, sort=not keep_order)
     else:
         with _step(f"Writing {out.name}"):
             write_table(table, out)
@@ -176,6 +176,221 @@ def patients(
         _remarks(data.remarks + patient_continuity_remarks(data.encounters, result, **options))
 
 
+AsOfOpt = Annotated[Optional[str], typer.Option("--as-of", help="Attribution date (YYYY-MM-DD) [default: the day after the last encounter].")]
+RuleOpt = Annotated[str, typer.Option("--rule", help="plurality, majority, recent or tiered.")]
+LookbackOpt = Annotated[int, typer.Option("--lookback", help="Attribution look-back in months.")]
+
+
+def _as_of(as_of, data):
+    from carethread.visits import default_as_of
+
+    return as_of if as_of is not None else default_as_of(data.encounters)
+
+
+@app.command()
+def attribute(
+    input: InputArg,
+    as_of: AsOfOpt = None,
+    rule: RuleOpt = "plurality",
+    lookback: LookbackOpt = 18,
+    ranking: Annotated[Optional[Path], typer.Option("--ranking", help="Also write the full auditable ranking (.csv or .parquet).")] = None,
+    format: FormatOpt = "auto",
+    engine: EngineOpt = None,
+    database: DatabaseOpt = None,
+    map: MapOpt = None,
+    out: OutOpt = None,
+    settings: SettingsOpt = None,
+    quarantine: QuarantineOpt = None,
+    strict: StrictOpt = False,
+    extraction_date: ExtractionOpt = None,
+    date_format: DateFormatOpt = None,
+    limit: LimitOpt = 20,
+) -> None:
+    """Assign each patient to one clinician (panel attribution) as of a date."""
+    from carethread.measures import attribution
+    from carethread.options import check_options, check_rule
+    from carethread.output import check_out_path, write_table
+
+    with _reported():
+        for path in (out, ranking):
+            if path is not None:
+                check_out_path(path)
+        check_options(settings=settings, start=as_of)
+        check_rule(rule, attribution.RULES)
+        data = _load(input, format=format, engine=engine, database=database, mapping=map, quarantine=quarantine,
+                     strict=strict, extraction_date=extraction_date, date_format=date_format)
+        options = dict(as_of=_as_of(as_of, data), rule=rule, lookback=lookback, settings=settings,
+                       clinicians=data.clinicians)
+        with _step("Attributing patients"):
+            result = attribution.attribute(data.encounters, **options).cache()
+        _emit(result, out, limit)
+        if ranking is not None:
+            write_table(attribution.attribution_ranking(data.encounters, **options), ranking)
+            err_console.print(f"Ranking written to {ranking}")
+        counts = attribution.attribution_summary(data.encounters, **options).to_pyarrow().to_pylist()[0]
+        _remarks(data.remarks + attribution.attribution_remarks(counts, rule=rule))
+
+
+@app.command()
+def panels(
+    input: InputArg,
+    as_of: AsOfOpt = None,
+    rule: RuleOpt = "plurality",
+    lookback: LookbackOpt = 18,
+    rollup: Annotated[str, typer.Option("--rollup", help="clinician (one row each), practice or system.")] = "clinician",
+    format: FormatOpt = "auto",
+    engine: EngineOpt = None,
+    database: DatabaseOpt = None,
+    map: MapOpt = None,
+    out: OutOpt = None,
+    settings: SettingsOpt = None,
+    quarantine: QuarantineOpt = None,
+    strict: StrictOpt = False,
+    extraction_date: ExtractionOpt = None,
+    date_format: DateFormatOpt = None,
+    limit: LimitOpt = 20,
+) -> None:
+    """One row per clinician: panel size, provider- and patient-side continuity, load."""
+    from carethread.measures import attribution
+    from carethread.measures.panels import panel_rollup
+    from carethread.measures.panels import panels as panel_table
+    from carethread.options import check_options, check_rule
+    from carethread.output import check_out_path
+
+    with _reported():
+        if out is not None:
+            check_out_path(out)
+        if rollup not in ("clinician", "practice", "system"):
+            raise OptionError(f"--rollup must be clinician, practice or system, not {rollup!r}.")
+        check_options(settings=settings, start=as_of)
+        check_rule(rule, attribution.RULES)
+        data = _load(input, format=format, engine=engine, database=database, mapping=map, quarantine=quarantine,
+                     strict=strict, extraction_date=extraction_date, date_format=date_format)
+        with _step("Computing panels"):
+            result = panel_table(data.encounters, as_of=_as_of(as_of, data), rule=rule, lookback=lookback,
+                                 settings=settings, clinicians=data.clinicians)
+            if rollup != "clinician":
+                result = panel_rollup(result, by=rollup)
+        _emit(result.cache(), out, limit)
+        _remarks(data.remarks)
+
+
+@app.command()
+def dyads(
+    input: InputArg,
+    format: FormatOpt = "auto",
+    engine: EngineOpt = None,
+    database: DatabaseOpt = None,
+    map: MapOpt = None,
+    out: OutOpt = None,
+    settings: SettingsOpt = None,
+    start: StartOpt = None,
+    end: EndOpt = None,
+    quarantine: QuarantineOpt = None,
+    strict: StrictOpt = False,
+    extraction_date: ExtractionOpt = None,
+    date_format: DateFormatOpt = None,
+    limit: LimitOpt = 20,
+) -> None:
+    """Every patient-clinician pair: visits, dependence on each side, duration and gaps."""
+    from carethread.measures.dyads import dyads as dyad_table
+    from carethread.options import check_options
+    from carethread.output import check_out_path
+
+    with _reported():
+        if out is not None:
+            check_out_path(out)
+        check_options(settings=settings, start=start, end=end)
+        data = _load(input, format=format, engine=engine, database=database, mapping=map, quarantine=quarantine,
+                     strict=strict, extraction_date=extraction_date, date_format=date_format)
+        with _step("Computing dyads"):
+            result = dyad_table(data.encounters, settings=settings, start=start, end=end)
+        _emit(result, out, limit)
+        _remarks(data.remarks)
+
+
+@app.command()
+def breaks(
+    input: InputArg,
+    period: Annotated[str, typer.Option("--period", help="month, quarter or year.")] = "quarter",
+    lookback: LookbackOpt = 18,
+    format: FormatOpt = "auto",
+    engine: EngineOpt = None,
+    database: DatabaseOpt = None,
+    map: MapOpt = None,
+    out: OutOpt = None,
+    settings: SettingsOpt = None,
+    start: StartOpt = None,
+    end: EndOpt = None,
+    quarantine: QuarantineOpt = None,
+    strict: StrictOpt = False,
+    extraction_date: ExtractionOpt = None,
+    date_format: DateFormatOpt = None,
+    limit: LimitOpt = 20,
+) -> None:
+    """Relationship breaks: each move of a patient's attributed clinician, dated and classified."""
+    from carethread.measures.breaks import relationship_breaks
+    from carethread.options import check_options
+    from carethread.output import check_out_path
+
+    with _reported():
+        if out is not None:
+            check_out_path(out)
+        check_options(settings=settings, start=start, end=end)
+        data = _load(input, format=format, engine=engine, database=database, mapping=map, quarantine=quarantine,
+                     strict=strict, extraction_date=extraction_date, date_format=date_format)
+        with _step("Tracking attribution period by period"):
+            result = relationship_breaks(data.encounters, clinicians=data.clinicians, period=period,
+                                         lookback=lookback, start=start, end=end, settings=settings)
+        _emit(result.cache(), out, limit)
+        _remarks(data.remarks)
+
+
+@app.command()
+def summary(
+    input: InputArg,
+    as_of: AsOfOpt = None,
+    bootstrap: Annotated[int, typer.Option("--bootstrap", help="Bootstrap resamples over patients for the intervals.")] = 200,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the bootstrap.")] = 0,
+    format: FormatOpt = "auto",
+    engine: EngineOpt = None,
+    database: DatabaseOpt = None,
+    map: MapOpt = None,
+    out: OutOpt = None,
+    settings: SettingsOpt = None,
+    start: StartOpt = None,
+    end: EndOpt = None,
+    quarantine: QuarantineOpt = None,
+    strict: StrictOpt = False,
+    extraction_date: ExtractionOpt = None,
+    date_format: DateFormatOpt = None,
+) -> None:
+    """Who needs the relationship more? The population answer, with bootstrap intervals."""
+    from carethread.options import check_options
+    from carethread.output import check_out_path
+    from carethread.summary import who_needs_whom
+
+    with _reported():
+        if out is not None:
+            check_out_path(out)
+        check_options(settings=settings, start=start, end=end)
+        data = _load(input, format=format, engine=engine, database=database, mapping=map, quarantine=quarantine,
+                     strict=strict, extraction_date=extraction_date, date_format=date_format)
+        with _step("Weighing both sides of every relationship"):
+            answer = who_needs_whom(data.encounters, as_of=as_of, settings=settings, start=start, end=end,
+                                    clinicians=data.clinicians, bootstrap=bootstrap, seed=seed)
+        out_console.print(answer.headline)
+        _emit(ibis_table(answer.table), out, limit=50, keep_order=True)
+        _remarks(data.remarks + list(answer.remarks))
+
+
+def ibis_table(table):
+    """A small in-memory result (pyarrow or pandas) as an Ibis table for output."""
+    import ibis
+
+    return ibis.memtable(table)
+
+
 @app.command()
 def synth(
     patients: Annotated[int, typer.Option("--patients", help="Patients in the system.")] = 20_000,
@@ -207,6 +422,51 @@ def demo(
 
     with _reported():
         run_demo(out, n_patients=patients, years=years, seed=seed, console=out_console, step=_step)
+
+
+@app.command()
+def report(
+    input: InputArg,
+    out: Annotated[Path, typer.Option("--out", help="The HTML file to write.")] = Path("report.html"),
+    no_privacy: Annotated[bool, typer.Option("--no-privacy", help="Show real clinician and practice ids and exact small counts; every page then says NOT FOR SHARING.")] = False,
+    key_file: Annotated[Optional[Path], typer.Option("--key-file", help="File holding the pseudonym key (hex) [default: .carethread-key beside the data, created on first use].")] = None,
+    title: Annotated[Optional[str], typer.Option("--title", help="Title of the report [default: Care relationships: <input name>].")] = None,
+    as_of: AsOfOpt = None,
+    lookback: LookbackOpt = 18,
+    bootstrap: Annotated[int, typer.Option("--bootstrap", help="Bootstrap resamples for the who-needs-whom intervals.")] = 200,
+    format: FormatOpt = "auto",
+    engine: EngineOpt = None,
+    database: DatabaseOpt = None,
+    map: MapOpt = None,
+    settings: SettingsOpt = None,
+    start: StartOpt = None,
+    end: EndOpt = None,
+    min_visits: MinVisitsOpt = 2,
+    quarantine: QuarantineOpt = None,
+    strict: StrictOpt = False,
+    extraction_date: ExtractionOpt = None,
+    date_format: DateFormatOpt = None,
+) -> None:
+    """One self-contained HTML report to share: who needs the relationship more, and where relationships break."""
+    from carethread.options import check_options
+    from carethread.privacy import load_or_create_key
+    from carethread.report import report as write_report
+
+    with _reported():
+        if out.suffix.lower() not in (".html", ".htm"):
+            raise OptionError(f"--out {out.name}: the report is an HTML file; give a name ending in .html.")
+        check_options(settings=settings, start=start, end=end, min_visits=min_visits)
+        if key_file is not None and not key_file.is_file():
+            raise OptionError(f"--key-file {key_file}: no such file; write the key (hex) into it or leave the option out.")
+        key = key_file.read_text().strip() if key_file is not None else None
+        data = _load(input, format=format, engine=engine, database=database, mapping=map, quarantine=quarantine,
+                     strict=strict, extraction_date=extraction_date, date_format=date_format)
+        path = write_report(
+            data, out=out, settings=settings, start=start, end=end, min_visits=min_visits, as_of=as_of,
+            lookback=lookback, privacy=not no_privacy, title=title or f"Care relationships: {input.name}",
+            key=load_or_create_key(input, key=key) if not no_privacy else None, bootstrap=bootstrap,
+        )
+        err_console.print(f"Wrote {path}" + ("" if not no_privacy else " (privacy protections OFF: not for sharing)"))
 
 
 def run() -> None:  # pragma: no cover - console entry point wrapper

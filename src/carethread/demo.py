@@ -6,6 +6,7 @@ import contextlib
 import time
 from pathlib import Path
 
+import ibis
 from rich.console import Console
 from rich.table import Table as RichTable
 
@@ -35,8 +36,8 @@ def run_demo(
     """Generate a synthetic system, compute every measure, write the tables.
 
     Writes ``data/`` (the synthetic input with ground truth), ``patients.parquet``
-    and ``continuity_summary.csv`` into ``out_dir`` and prints the population
-    summary. Returns the paths written.
+    ``continuity_summary.csv`` and the shareable ``report.html`` into
+    ``out_dir`` and prints the population summary. Returns the paths written.
     """
     from carethread.engine import connect
     from carethread.measures.continuity import continuity_summary, patient_continuity, patient_continuity_remarks
@@ -69,5 +70,17 @@ def run_demo(
     )
     for i, remark in enumerate(data.remarks + patient_continuity_remarks(data.encounters, patients), 1):
         console.print(f"  {i}. {remark}")
-    console.print(f"Done in {time.perf_counter() - began:.1f} s. Tables in {out}/")
+    from carethread.privacy import load_or_create_key
+    from carethread.report import report
+    from carethread.summary import who_needs_whom
+
+    with step("Weighing both sides of every relationship"):
+        answer = who_needs_whom(data.encounters, clinicians=data.clinicians, seed=seed)
+        paths["who_needs_whom"] = write_table(ibis.memtable(answer.table), out / "who_needs_whom.csv")
+    console.print(f"Who needs whom: {answer.headline}")
+
+    paths["report"] = report(data, out=out / "report.html", con=con, key=load_or_create_key(out / "data"),
+                             title="Care relationships: synthetic demo health system")
+    console.print(f"Report: {paths['report']} (open it in a browser)")
+    console.print(f"Done in {time.perf_counter() - began:.1f} s. Tables and report in {out}/")
     return paths

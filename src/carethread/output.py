@@ -61,11 +61,16 @@ def _cell(value) -> str:
     return str(value)
 
 
-def print_table(table: ibis.Table, console: Console, *, limit: int = 20, title: str | None = None) -> int:
-    """Print up to ``limit`` rows of ``table`` as a rich table; return the row count."""
+def print_table(table: ibis.Table, console: Console, *, limit: int = 20, title: str | None = None,
+                sort: bool = True) -> int:
+    """Print up to ``limit`` rows of ``table`` as a rich table; return the row count.
+
+    With ``sort`` (the default) rows are ordered by the first column (the
+    identifier) so the preview is the same every run.
+    """
     total = int(table.count().execute())
-    # Sorted by the first column (the identifier) so the preview is the same every run.
-    rows = table.order_by(table.columns[0]).limit(limit).to_pyarrow().to_pylist() if limit else []
+    preview = table.order_by(table.columns[0]) if sort else table
+    rows = preview.limit(limit).to_pyarrow().to_pylist() if limit else []
     view = RichTable(title=title, show_lines=False, header_style="bold")
     for column in table.columns:
         view.add_column(column, justify="left")
