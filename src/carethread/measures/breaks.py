@@ -424,9 +424,9 @@ def relationship_breaks(
     >>> days = [dt.datetime(2022, m, 10) for m in range(1, 13)] + [dt.datetime(2023, m, 10) for m in range(2, 13)]
     >>> enc = ibis.memtable({"patient_id": ["p"] * 23, "clinician_id": ["A"] * 12 + ["B"] * 11,
     ...     "practice_id": ["X"] * 23, "setting": ["primary_care"] * 23, "start": days})
-    >>> relationship_breaks(enc, lookback=12).to_pandas().to_dict("records")  # doctest: +NORMALIZE_WHITESPACE
-    [{'patient_id': 'p', 'from_clinician_id': 'A', 'to_clinician_id': 'B',
-      'break_date': datetime.date(2023, 2, 10), 'kind': 'partner'}]
+    >>> [row] = relationship_breaks(enc, lookback=12).to_pyarrow().to_pylist()
+    >>> row["from_clinician_id"], row["to_clinician_id"], row["break_date"], row["kind"]
+    ('A', 'B', datetime.date(2023, 2, 10), 'partner')
     """
     detail = breaks_detail(
         encounters,
