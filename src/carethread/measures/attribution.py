@@ -6,8 +6,8 @@ a rule then picks at most one clinician per patient:
 
 ``plurality``
     Most visits; ties go to the most recent visit (calendar day), then the
-    smallest clinician id. This is exactly the usual-clinician rule of
-    :mod:`carethread.measures.continuity` (one definition, shared).
+    smallest clinician id: the usual-clinician rule of
+    :mod:`carethread.measures.continuity` (a test checks that both agree).
 ``majority``
     The plurality clinician only if they have more than half of the visits
     (``2 n > N``); otherwise the patient is not attributed. A majority cannot

@@ -84,9 +84,11 @@ def clinician_practices(encounters: ibis.Table, clinicians=None) -> ibis.Table:
     """
     e = encounters.filter(encounters.clinician_id.notnull(), encounters.practice_id.notnull())
     counts = e.group_by("clinician_id", "practice_id").aggregate(n=e.count())
-    fewer = (ibis.literal(10**12) - counts.n).cast("string").lpad(13, "0")
+    # The smallest key (fewest-first complement of the count, then the id) is
+    # the most frequent practice, ties to the smallest id.
+    fewer = (ibis.literal(2 * 10**13) - counts.n).cast("string")  # 14 digits
     derived = counts.group_by("clinician_id").aggregate(
-        derived=counts.practice_id.argmin(fewer.concat(counts.practice_id))
+        derived=fewer.concat(counts.practice_id).min().substr(14)
     )
     if clinicians is not None and not isinstance(clinicians, ibis.Table):
         clinicians = ibis.memtable(clinicians)
@@ -140,7 +142,9 @@ def _attribution_at_boundaries(v: ibis.Table, grid: _Grid) -> tuple[ibis.Table, 
     offsets = ibis.memtable({"offset": list(range(1, grid.width + 1))})
     fed = per_bucket.cross_join(offsets)
     fed = fed.select("patient_id", "clinician_id", "n", "last_start", k=fed.bucket + fed.offset)
-    fed = fed.filter(fed.k % grid.step == 0, fed.k * grid.size <= grid.last)
+    fed = fed.filter(fed.k * grid.size <= grid.last)
+    if grid.step > 1:
+        fed = fed.filter(fed.k % grid.step == 0)
     at_k = fed.group_by("patient_id", "k", "clinician_id").aggregate(n=fed.n.sum(), last_start=fed.last_start.max())
     attributed = choose(at_k.mutate(tier=ibis.literal(1)), ["patient_id", "k"], "plurality")
     return per_bucket, attributed.select("patient_id", "k", "clinician_id", "last_visit")
@@ -404,14 +408,19 @@ def relationship_breaks(
     only about 75 % of patient-boundaries (many partner visits, many
     patients with under one visit a year), so plurality also moves between
     partners without a true switch: partner precision is low there (0.15)
-    while other-practice precision is 0.999; a quarter of the true switches
+    while other-practice precision is 0.999; a fifth of the true switches
     leave no visit with the old clinician and cannot be seen at all.
 
-    Every step is an Ibis aggregate, join or window: visits per patient,
-    clinician and bucket (``gcd(lookback, period)`` months) feed the
-    ``lookback / period`` boundaries that follow, so attribution at every
-    boundary costs one aggregate over a few copies of the buckets rather
-    than one query per boundary.
+    Cost: every step is an Ibis aggregate, join or window. Visits per
+    patient, clinician and bucket (``gcd(lookback, period)`` months) feed the
+    ``lookback / period`` boundaries that follow (6 with the defaults), so
+    attribution at every boundary is one aggregate over that many copies of
+    the buckets, then one ``min`` per patient and boundary; lapses need one
+    window over patient-days. On 10 million random encounters (1 million
+    patients, 3 years, 2 cores) this took about 4 times the CPU time of
+    :func:`~carethread.measures.continuity.patient_continuity`, three
+    fifths of it in the attribution-per-boundary aggregates. A shorter
+    ``lookback`` or a longer ``period`` makes it proportionally cheaper.
 
     Examples
     --------
