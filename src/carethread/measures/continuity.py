@@ -36,8 +36,8 @@ from carethread.measures.indices import (
     sequential_continuity,
     usual_provider_continuity,
 )
-from carethread.options import check_lookback_days, check_min_visits
-from carethread.visits import encounters_in_window, provider_column, visit_order, visits
+from carethread.options import check_lookback_days, check_min_visits, normalize_settings
+from carethread.visits import encounters_in_window, provider_column, visit_order
 
 #: Index columns of :func:`patient_continuity`, in output order.
 INDEX_COLUMNS: tuple[str, ...] = ("upc", "coc", "secon", "mmci", "hhi", "k_index", "known_provider")
@@ -64,32 +64,90 @@ def visit_counts(
     """
     lookback = check_lookback_days(known_lookback_days)
     provider = provider_column(level)
-    v = visits(encounters, settings=settings, start=start, end=end, level=level)
+    eligible = _eligible_encounters(encounters, settings=settings, start=start, end=end, provider=provider)
+    return _patient_counts(_visit_rows(eligible.filter(eligible[provider].notnull()), provider, lookback), provider)
 
-    by_patient = ibis.window(group_by=v.patient_id, order_by=visit_order(v, provider))
-    by_pair = ibis.window(group_by=[v.patient_id, v[provider]], order_by=v.visit_date)
-    repeat = (v[provider].lag().over(by_patient) == v[provider]).fill_null(False)
-    previous_same = v.visit_date.lag().over(by_pair)
+
+def _eligible_encounters(encounters: ibis.Table, *, settings, start, end, provider: str) -> ibis.Table:
+    """Encounters in the window as ``patient_id, start, <provider>``.
+
+    ``<provider>`` is null unless the encounter counts as a visit (a chosen
+    setting, with a provider): the rule of :func:`carethread.visits.visits`,
+    applied without dropping the other encounters, so one scan serves both
+    the visits and the list of every patient in the window.
+    """
+    e = encounters_in_window(encounters, start=start, end=end)
+    counts = e.setting.isin(normalize_settings(settings)) & e[provider].notnull()
+    return e.select("patient_id", "start", **{provider: ibis.ifelse(counts, e[provider], ibis.null("string"))})
+
+
+def _visit_rows(e: ibis.Table, provider: str, lookback: int | None) -> ibis.Table:
+    """One row per visit, carrying everything the patient counts need.
+
+    ``e`` holds encounters that count as visits. The result has the same
+    visits as :func:`carethread.visits.visits` but is built with two sorts
+    and no aggregation:
+
+    1. Each (patient, provider) pair's encounters by day, then start (one
+       window). The first encounter of a day starts a visit (DESIGN.md
+       section 3: a visit is a distinct patient, provider and day) and its
+       ``start`` is the visit's earliest start. The encounter before it is
+       on the pair's previous visit day, which is all known-provider
+       continuity needs. ``dense_rank`` by day numbers the pair's visits
+       (``visit_no``, 1-based) and ``last_value`` gives its last visit day;
+       both share the sort of the ``lag``.
+    2. The visits in the patient's order (earliest start, then provider id,
+       :func:`carethread.visits.visit_order`): ``lag`` of the provider marks
+       repeats for SECON.
+
+    Per-pair totals then follow from per-visit values, so no
+    (patient, provider) aggregation is needed: a pair with ``n`` visits has
+    ``visit_no`` 1..n, so ``n_j^2 = sum(2 visit_no - 1)``, ``max n_j =
+    max(visit_no)``, the number of pairs is the number of visits with
+    ``visit_no = 1``, and the pair's last visit has ``visit_no = n``.
+    """
+    day = e.start.cast("date")
+    by_pair = ibis.window(group_by=[e.patient_id, e[provider]], order_by=[day, e.start])
+    by_pair_day = ibis.window(group_by=[e.patient_id, e[provider]], order_by=day)
+    previous_day = e.start.lag().over(by_pair).cast("date")
     if lookback is None:
-        known = previous_same.notnull()
+        known = previous_day.notnull()
     else:
-        known = (v.visit_date.delta(previous_same, unit="day") <= lookback).fill_null(False)
-    flagged = v.mutate(repeat=repeat.cast("int64"), known=known.cast("int64"))
-
-    pairs = flagged.group_by("patient_id", provider).aggregate(
-        n=flagged.count(),
-        last_start=flagged.first_start.max(),
-        repeats=flagged.repeat.sum(),
-        known=flagged.known.sum(),
+        known = (day.delta(previous_day, unit="day") <= lookback).fill_null(False)
+    marked = e.mutate(
+        first_start=e.start,
+        new_visit=previous_day.isnull() | (previous_day != day),
+        known=known.cast("int64"),
+        visit_no=ibis.dense_rank().over(by_pair_day) + 1,
+        last_of_pair=e.start.last().over(by_pair).cast("date") == day,
     )
-    return pairs.group_by("patient_id").aggregate(
-        n_visits=pairs.n.sum(),
-        n_clinicians=pairs.count(),
-        max_visits_one=pairs.n.max(),
-        sum_sq_visits=(pairs.n * pairs.n).sum(),
-        same_as_previous=pairs.repeats.sum(),
-        known_visits=pairs.known.sum(),
-        **{f"usual_{provider}": pairs[provider].argmin(_usual_rank_key(pairs, provider))},
+    v = marked.filter(marked.new_visit).select(
+        "patient_id", provider, "first_start", "known", "visit_no", "last_of_pair"
+    )
+    by_patient = ibis.window(group_by=v.patient_id, order_by=visit_order(v, provider))
+    repeat = (v[provider].lag().over(by_patient) == v[provider]).fill_null(False)
+    return v.mutate(repeat=repeat.cast("int64"))
+
+
+def _patient_counts(v: ibis.Table, provider: str) -> ibis.Table:
+    """Per-patient counts from :func:`_visit_rows`.
+
+    Rows with a null provider (patients without a visit, see
+    :func:`patient_continuity`) add the patient and nothing else.
+    """
+    # The usual provider from each pair's last visit (visit_no = n there):
+    # the smallest key wins. MIN of a fixed-width key followed by the id,
+    # not argmin: Ibis compiles argmin for DuckDB to an ordered aggregate
+    # (FIRST(... ORDER BY key)), which sorts every group.
+    usual = ibis.ifelse(v.last_of_pair, _usual_key(v.visit_no, v.first_start, v[provider]), ibis.null("string"))
+    return v.group_by("patient_id").aggregate(
+        n_visits=v[provider].count(),
+        n_clinicians=(v.visit_no == 1).cast("int64").sum(),
+        max_visits_one=v.visit_no.max(),
+        sum_sq_visits=(2 * v.visit_no - 1).sum(),
+        same_as_previous=v.repeat.sum(),
+        known_visits=v.known.sum(),
+        **{f"usual_{provider}": usual.min().substr(_USUAL_KEY_PREFIX)},
     )
 
 
@@ -105,6 +163,25 @@ def _usual_rank_key(pairs: ibis.Table, provider: str) -> ibis.Value:
     days_since = pairs.last_start.cast("date").delta(ibis.date(1900, 1, 1), unit="day")
     older = (ibis.literal(10**7) - days_since).cast("string").lpad(8, "0")
     return fewer.concat(older, pairs[provider])
+
+
+#: Characters of :func:`_usual_rank_key` and :func:`_usual_key` before the provider id.
+_USUAL_KEY_PREFIX = 21
+
+
+def _usual_key(n: ibis.Value, last_start: ibis.Value, provider_id: ibis.Value) -> ibis.StringValue:
+    """:func:`_usual_rank_key` from column values, built without padding.
+
+    Sorts the same way (most visits, then most recent last visit, then the
+    smallest id) and has the same 21-character prefix, but each number is
+    offset so its decimal form has a fixed width (13 and 8 digits for up to
+    10**12 visits and last visits before the year 29 000), which avoids
+    ``lpad``: Ibis spells ``lpad`` for DuckDB as a CASE with three casts.
+    """
+    fewer = (ibis.literal(2 * 10**12) - n).cast("string")
+    days_since = last_start.cast("date").delta(ibis.date(1900, 1, 1), unit="day")
+    older = (ibis.literal(2 * 10**7) - days_since).cast("string")
+    return fewer.concat(older, provider_id)
 
 
 def patient_continuity(
@@ -163,20 +240,29 @@ def patient_continuity(
     (0.6, 0.3, 0.25, 0.44, 0.5, 'A')
     """
     min_visits = check_min_visits(min_visits)
+    lookback = check_lookback_days(known_lookback_days)
     provider = provider_column(level)
-    counts = visit_counts(
-        encounters, settings=settings, start=start, end=end, level=level, known_lookback_days=known_lookback_days
+    # One scan of the encounters feeds both the visits and the list of every
+    # patient in the window: patients with no visit come in as one row with a
+    # null provider, which every count ignores.
+    eligible = _eligible_encounters(encounters, settings=settings, start=start, end=end, provider=provider)
+    v = _visit_rows(eligible.filter(eligible[provider].notnull()), provider, lookback)
+    no_visit = eligible.filter(eligible[provider].isnull()).select("patient_id").distinct()
+    loose = {name: dtype.copy(nullable=True) for name, dtype in v.schema().items()}
+    no_visit = no_visit.select(
+        patient_id=no_visit.patient_id.cast(loose["patient_id"]),
+        **{name: ibis.null(dtype) for name, dtype in loose.items() if name != "patient_id"},
     )
-    everyone = encounters_in_window(encounters, start=start, end=end).select("patient_id").distinct()
-    c = everyone.left_join(counts, "patient_id").select(
+    counts = _patient_counts(v.cast(loose).union(no_visit), provider)
+    c = counts.select(
         "patient_id",
-        n_visits=ibis._.n_visits.fill_null(0),
-        n_clinicians=ibis._.n_clinicians.fill_null(0),
-        **{f"usual_{provider}": ibis._[f"usual_{provider}"]},
-        max_visits_one=ibis._.max_visits_one,
-        sum_sq_visits=ibis._.sum_sq_visits,
-        same_as_previous=ibis._.same_as_previous,
-        known_visits=ibis._.known_visits,
+        n_visits=counts.n_visits.fill_null(0),
+        n_clinicians=counts.n_clinicians.fill_null(0),
+        **{f"usual_{provider}": counts[f"usual_{provider}"]},
+        max_visits_one=counts.max_visits_one,
+        sum_sq_visits=counts.sum_sq_visits,
+        same_as_previous=counts.same_as_previous,
+        known_visits=counts.known_visits,
     )
     n, m = c.n_visits, c.n_clinicians
     enough = n >= min_visits
