@@ -92,14 +92,17 @@ def main() -> None:
     con = connect()
     read_wall, read_cpu, data = _timed(lambda: read(args.input, con=con))
     glob = str(Path(args.input) / "*.parquet")
-    candidates = {"floor": None, "measure": continuity}
+    candidates = {"floor": None, "floor_arrow": None, "measure": continuity}
     if args.legacy:
         candidates["legacy"] = legacy_continuity
     results = {name: [] for name in candidates}
     for rep in range(args.reps):
         for name, module in candidates.items():
-            if module is None:
+            if name == "floor":
                 wall, cpu, _ = _timed(lambda: run_floor(con.con, glob))
+            elif name == "floor_arrow":  # the same aggregation, its result fetched as an Arrow table
+                sql = floor_sql(glob).replace("SELECT count(*) FROM (", "SELECT * FROM (", 1)
+                wall, cpu, _ = _timed(lambda: con.con.execute(sql).to_arrow_table())
             else:
                 wall, cpu, cached = _timed(lambda m=module: m.patient_continuity(data.encounters).cache())
                 cached.release()

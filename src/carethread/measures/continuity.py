@@ -2,12 +2,16 @@
 
 The computation has three layers, each one Ibis expression:
 
-1. :func:`carethread.visits.visits` turns encounters into visits.
+1. Encounters become visits: the visits of :func:`carethread.visits.visits`,
+   found with a window rather than an aggregation (:func:`_visit_rows`).
 2. :func:`visit_counts` reduces visits to exact integer counts per patient
    (``N``, ``M``, ``max n_j``, ``sum n_j^2``, repeats of the previous
    clinician, visits to a recently seen clinician) plus the usual clinician.
 3. :func:`patient_continuity` applies the index formulas of
    :mod:`carethread.measures.indices` to those counts.
+
+Layers 1 and 2 cost two sorts and one aggregation in all (see ``bench/``
+for the benchmark and the formulations that were measured against it).
 
 Edge-case policy (INDICES.md, DESIGN.md section 3):
 
