@@ -67,7 +67,7 @@ def test_every_reason_has_readable_text_and_a_column():
         assert code == code.lower() and " " not in code
         assert text and text[0].islower()
         column = validate._column_of(code)
-        if code in ("malformed_row", "invalid_encoding"):
+        if code in ("malformed_row", "invalid_encoding", "malformed_json", "unexpected_resource_type"):
             assert column is None
         else:
             assert any(column in spec.schema for spec in validate.SPECS.values()), code
@@ -80,6 +80,50 @@ def test_checks_run_in_documented_order():
         t, {"patient_id": "pid", "start": "when", "setting": "where"}, extraction_date=EXTRACTION
     )
     assert reasons_of(checked) == ["missing_patient_id", "start_before_1900"]
+
+
+@pytest.mark.parametrize(
+    ("code", "column"),
+    [
+        ("malformed_json", None),
+        ("unexpected_resource_type", None),
+        ("unknown_patient_reference", "pid"),
+        ("unknown_clinician_reference", "doc"),
+        ("unknown_practice_reference", "site"),
+        ("unknown_encounter_class", "kind"),
+        ("unknown_visit_concept", "kind"),
+    ],
+)
+def test_format_reason_codes_name_the_source_column(code, column):
+    t = raw(pid=["P1", "P2"], when=["2024-01-02"] * 2, doc=["c1"] * 2, site=["s1"] * 2, kind=["9999", "virtual"])
+    t = t.mutate(__reject=ibis.cases((t.__row == 1, code), else_=ibis.null("string")), __reject_value=ibis.literal("v"))
+    checked = validate.check_encounters(
+        t, {"patient_id": "pid", "start": "when", "clinician_id": "doc", "practice_id": "site", "setting": "kind"},
+        extraction_date=EXTRACTION,
+    )
+    row = validate.finish(ibis.duckdb.connect(), checked, sources=["f"]).quarantine.to_pyarrow().to_pylist()[0]
+    assert (row["reason"], row["column"], row["value"]) == (code, column, "v")
+
+
+def test_a_readers_own_rejection_runs_first_and_reaches_the_quarantine():
+    """Format readers mark rows with ``__reject``; it wins over the generic checks."""
+    t = raw(pid=["", "P1", "P2"], when=["", "2024-01-02", "2024-01-03"], doc=["x", "ghost", "c1"])
+    t = t.mutate(
+        __reject=ibis.cases((t.__row == 1, "malformed_json"), (t.__row == 2, "unknown_clinician_reference"),
+                            else_=ibis.null("string")),
+        __reject_value=ibis.cases((t.__row == 2, t.doc), else_=ibis.null("string")),
+    )
+    checked = validate.check_encounters(
+        t, {"patient_id": "pid", "start": "when", "clinician_id": "doc"}, extraction_date=EXTRACTION
+    )
+    assert reasons_of(checked) == ["malformed_json", "unknown_clinician_reference", None]
+    finished = validate.finish(ibis.duckdb.connect(), checked, sources=["Encounter.ndjson"])
+    assert [str(c) for c in finished.counts] == ["Encounter.ndjson: 3 rows read = 1 accepted + 2 quarantined"]
+    rows = finished.quarantine.order_by("row").to_pyarrow().to_pylist()
+    assert [(r["row"], r["column"], r["value"], r["reason"]) for r in rows] == [
+        ("1", None, None, "malformed_json"),
+        ("2", "doc", "ghost", "unknown_clinician_reference"),
+    ]
 
 
 @pytest.mark.parametrize(

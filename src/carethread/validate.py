@@ -32,7 +32,18 @@ code                                    meaning
 ``malformed_row``                       a CSV line with the wrong number of fields or
                                         unbalanced quotes
 ``invalid_encoding``                    a CSV line that is not UTF-8
+``malformed_json``                      an NDJSON line that is not a JSON object
+``unexpected_resource_type``            a FHIR resource in the wrong type's file
+``unknown_<what>_reference``            a reference (patient, clinician, practice)
+                                        that resolves to nothing in the input
+``unknown_encounter_class``             a Synthea/FHIR encounter class with no setting
+``unknown_visit_concept``               an OMOP visit_concept_id with no setting
 ======================================  ===========================================
+
+Format readers pass their own rejections in: a raw table may carry a
+``__reject`` column (a reason code, NULL when the row is fine) and a
+``__reject_value`` column (the offending value as text); that check runs
+before all others.
 
 Empty and whitespace-only strings count as missing. A missing clinician_id is
 not a rejection; the count goes into a remark instead.
@@ -81,6 +92,14 @@ REASONS: dict[str, str] = {
     "duplicate_patient_id": "patient_id repeats an earlier row",
     "malformed_row": "the line has the wrong number of fields or unbalanced quotes",
     "invalid_encoding": "the line is not UTF-8 text",
+    # Format readers (Synthea, FHIR, OMOP) set these through a ``__reject`` column.
+    "malformed_json": "the line is not a complete JSON object",
+    "unexpected_resource_type": "the resource is not of the type its file holds",
+    "unknown_patient_reference": "the patient reference matches no patient",
+    "unknown_clinician_reference": "the clinician reference matches no clinician",
+    "unknown_practice_reference": "the practice reference matches no organisation",
+    "unknown_encounter_class": "the encounter class has no care setting",
+    "unknown_visit_concept": "visit_concept_id has no care setting in the mapping",
 }
 
 #: Role spellings mapped to :data:`carethread.schema.ROLES` (after lower-casing
@@ -144,7 +163,7 @@ class Finished:
 
 @dataclass
 class _Rule:
-    code: str
+    code: str | ibis.StringValue
     failed: ibis.BooleanValue
     value: ibis.Value | None
 
@@ -291,6 +310,14 @@ class _Source:
         if latest is not None:
             rules.append(_Rule(f"{name}_after_extraction", value >= latest, shown))
         return value, rules
+
+
+def _format_rules(raw: ibis.Table) -> list[_Rule]:
+    """The reader's own rejection (``__reject``), checked before anything else."""
+    if "__reject" not in raw.columns:
+        return []
+    value = raw.__reject_value if "__reject_value" in raw.columns else ibis.null("string")
+    return [_Rule(raw.__reject, raw.__reject.notnull(), value.cast("string"))]
 
 
 def _day_after(extraction_date: _dt.date) -> _dt.datetime:
@@ -461,7 +488,7 @@ def check_encounters(
     patient = src.text("patient_id")
     start, start_missing, start_bad = src.timestamp("start", date_format)
     start_shown = src.shown("start")
-    rules = [
+    rules = _format_rules(raw) + [
         _Rule("missing_patient_id", patient.isnull(), src.shown("patient_id")),
         _Rule("missing_start", start_missing, start_shown),
         _Rule("unparseable_start", start_bad, start_shown),
@@ -530,7 +557,7 @@ def check_clinicians(
     """
     src = _Source(raw, columns, profile)
     clinician = src.text("clinician_id")
-    rules = [_Rule("missing_clinician_id", clinician.isnull(), src.shown("clinician_id"))]
+    rules = _format_rules(raw) + [_Rule("missing_clinician_id", clinician.isnull(), src.shown("clinician_id"))]
     values: dict[str, ibis.Value] = {"clinician_id": clinician}
     extra: dict[str, ibis.Value] = {}
     for name in ("practice_id", "specialty"):
@@ -577,7 +604,7 @@ def check_patients(
     """Check patient rows: id present and unique, birth and death dates valid."""
     src = _Source(raw, columns, profile)
     patient = src.text("patient_id")
-    rules = [_Rule("missing_patient_id", patient.isnull(), src.shown("patient_id"))]
+    rules = _format_rules(raw) + [_Rule("missing_patient_id", patient.isnull(), src.shown("patient_id"))]
     values: dict[str, ibis.Value] = {"patient_id": patient}
     if src.has("sex"):
         values["sex"] = src.text("sex")
@@ -798,10 +825,12 @@ def finish(
 
 def _column_of(code: str) -> str | None:
     """The canonical column a reason code is about (``missing_start`` → ``start``)."""
-    if code in ("malformed_row", "invalid_encoding"):
+    if code in ("malformed_row", "invalid_encoding", "malformed_json", "unexpected_resource_type"):
         return None
-    if code == "unknown_setting":
+    if code in ("unknown_setting", "unknown_encounter_class", "unknown_visit_concept"):
         return "setting"
+    if code.startswith("unknown_") and code.endswith("_reference"):
+        return code[len("unknown_"):-len("_reference")] + "_id"
     if code == "invalid_capacity":
         return "capacity"
     for prefix in ("missing_", "unparseable_", "duplicate_"):

@@ -2,7 +2,7 @@
 
 Each input format has one module with one ``read_<format>`` function taking
 the same keyword arguments; :func:`read` picks it. Adding a format is one line
-in :data:`READERS` (and one in :func:`detect_format` if it can be recognised).
+in :data:`READERS` and, if it can be recognised, one in :data:`DETECTORS`.
 """
 
 from __future__ import annotations
@@ -25,13 +25,29 @@ READERS: dict[str, str] = {
 #: Every value ``format`` (``--format``) accepts.
 FORMATS: tuple[str, ...] = ("auto", "generic", "synthea", "fhir", "omop")
 
+#: Format name → ``"module:function"`` of a predicate ``looks_like(path) -> bool``,
+#: tried in this order by :func:`detect_format`; the generic reader is the fallback.
+DETECTORS: dict[str, str] = {}
+
+
+def _load(target: str):
+    module, _, function = target.partition(":")
+    return getattr(importlib.import_module(module), function)
+
 
 def detect_format(path: str | os.PathLike) -> str:
-    """The format of ``path`` for ``format="auto"``.
+    """The format of ``path`` for ``format="auto"``: the first detector that
+    recognises it (:data:`DETECTORS`), else ``'generic'``.
 
-    Only the generic reader exists so far, so this is always ``'generic'``;
-    the Synthea, FHIR and OMOP readers will add their signatures here.
+    Examples
+    --------
+    >>> import tempfile
+    >>> detect_format(tempfile.mkdtemp())
+    'generic'
     """
+    for name, target in DETECTORS.items():
+        if _load(target)(path):
+            return name
     return "generic"
 
 
@@ -84,8 +100,7 @@ def read(
             f"The {name} format is not supported yet. Export the data to CSV or Parquet with "
             "canonical column names and use --format generic (with --map for other names)."
         )
-    module, _, function = READERS[name].partition(":")
-    reader = getattr(importlib.import_module(module), function)
+    reader = _load(READERS[name])
     return reader(
         path,
         con=con,
