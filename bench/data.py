@@ -8,6 +8,7 @@ what "encounters from Parquet" means in the issue.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from pathlib import Path
@@ -22,6 +23,16 @@ SIZES = {"1m": (102_000, 3), "10m": (1_020_000, 3)}
 SEED = 2024
 
 
+def generator_version() -> str:
+    """A digest of the generator's source: cached inputs are remade when it changes."""
+    import carethread.synth
+
+    digest = hashlib.sha256()
+    for path in sorted(Path(carethread.synth.__file__).parent.glob("*.py")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def encounters_dir(name: str) -> Path:
     return DATA / name / "encounters"
 
@@ -31,7 +42,7 @@ def ensure(name: str, log=print) -> Path:
     patients, years = SIZES[name]
     folder = DATA / name
     stamp = folder / "DONE.json"
-    meta = {"patients": patients, "years": years, "seed": SEED}
+    meta = {"patients": patients, "years": years, "seed": SEED, "generator": generator_version()}
     if stamp.exists() and json.loads(stamp.read_text()).get("meta") == meta:
         return encounters_dir(name)
     from carethread.synth import write_chunked

@@ -1,6 +1,7 @@
-"""The carethread benchmark (``make bench``): ``carethread patients`` against two baselines.
+"""The carethread benchmark (``make bench``): every measure, and ``patients`` against two baselines.
 
-    python bench/run.py [--sizes 1m,10m] [--reps 3] [--pandas-reps 1] [--no-pandas] [--no-legacy]
+    python bench/run.py [--sizes 1m,10m] [--reps 3] [--measures patients,attribute,...]
+                        [--pandas-reps 1] [--no-pandas] [--no-legacy]
 
 For each input size (synthetic encounters from Parquet, generated once into
 ``bench/data/``), interleaved ``--reps`` times:
@@ -11,6 +12,9 @@ For each input size (synthetic encounters from Parquet, generated once into
   peak RSS of the process tree.
 * **Floor (b)**: the visit step alone as one plain DuckDB query
   (:mod:`floor`) in a fresh Python process, end to end.
+* **The other measures** (``--measures``; default all of them): ``carethread
+  attribute``, ``panels``, ``dyads`` and ``breaks`` on the same input, with
+  their defaults, each compared with ``patients`` in the same repetition.
 
 Then, in one subprocess per size (:mod:`inprocess`): the floor query and
 ``patient_continuity`` on the same connection, interleaved (the in-process,
@@ -50,6 +54,8 @@ CARETHREAD = str(Path(PY).with_name("carethread"))
 TARGET_PANDAS = 100.0  # CLI at least this many times faster than pandas at 1 M
 TARGET_FLOOR = 5.0  # CLI within this factor of the floor at 10 M
 TARGET_RSS = 2 * 2**30  # bytes, at 10 M
+TARGET_MEASURE = 3.0  # attribute, panels and dyads each within this factor of patients at 10 M
+MEASURES = ("patients", "attribute", "panels", "dyads", "breaks")
 
 
 def log(msg: str) -> None:
@@ -64,11 +70,11 @@ def gib(n: float) -> str:
     return f"{n / 2**30:.2f} GiB"
 
 
-def run_cli(size: str) -> dict:
-    out = OUT / f"patients_{size}.parquet"
-    r = run_measured([CARETHREAD, "patients", str(data.encounters_dir(size)), "--out", str(out)])
+def run_cli(size: str, measure: str = "patients") -> dict:
+    out = OUT / f"{measure}_{size}.parquet"
+    r = run_measured([CARETHREAD, measure, str(data.encounters_dir(size)), "--out", str(out)])
     if r.returncode != 0:
-        raise SystemExit(f"carethread patients failed on {size}:\n{r.stderr}")
+        raise SystemExit(f"carethread {measure} failed on {size}:\n{r.stderr}")
     return {"wall": r.wall, "cpu": r.cpu, "peak_rss": r.peak_rss}
 
 
@@ -132,26 +138,36 @@ def main() -> None:
     parser.add_argument("--no-pandas", action="store_true")
     parser.add_argument("--no-legacy", action="store_true", help="skip the before/after comparison")
     parser.add_argument("--no-inprocess", action="store_true")
+    parser.add_argument("--measures", default=",".join(MEASURES),
+                        help="CLI commands timed end to end (patients is always included)")
     args = parser.parse_args()
     sizes = [s.strip() for s in args.sizes.split(",") if s.strip()]
+    measures = ["patients"] + [m.strip() for m in args.measures.split(",") if m.strip() and m.strip() != "patients"]
+    unknown = sorted(set(measures) - set(MEASURES))
+    if unknown:
+        parser.error(f"unknown measure(s) {', '.join(unknown)}; choose from {', '.join(MEASURES)}")
     OUT.mkdir(parents=True, exist_ok=True)
 
     results = {"started": dt.datetime.now().isoformat(timespec="seconds"), "machine": machine.facts(),
                "args": vars(args), "sizes": {}}
     for size in sizes:
         data.ensure(size, log=log)
-        results["sizes"][size] = {"encounters": data.n_rows(size), "cli": [], "floor": []}
+        results["sizes"][size] = {"encounters": data.n_rows(size), "cli": [], "floor": [],
+                                  "measures": {m: [] for m in measures[1:]}}
 
     log("start-up cost (imports only)")
     results["startup"] = [run_startup() for _ in range(3)]
 
     for rep in range(args.reps):
         for size in sizes:
-            first, second = (run_cli, run_floor) if rep % 2 == 0 else (run_floor, run_cli)
-            for fn in (first, second):
-                r = fn(size)
-                results["sizes"][size]["cli" if fn is run_cli else "floor"].append(r)
-                log(f"rep {rep} {size} {'cli' if fn is run_cli else 'floor'}: {r['wall']:.2f} s, peak {gib(r['peak_rss'])}")
+            # Rotate the order each repetition so drift in the machine's load spreads evenly.
+            jobs = ["floor", *measures]
+            shift = rep % len(jobs)
+            for job in jobs[shift:] + jobs[:shift]:
+                r = run_floor(size) if job == "floor" else run_cli(size, job)
+                slot = results["sizes"][size]
+                (slot["floor"] if job == "floor" else slot["cli"] if job == "patients" else slot["measures"][job]).append(r)
+                log(f"rep {rep} {size} {job}: {r['wall']:.2f} s, peak {gib(r['peak_rss'])}")
 
     for size in sizes:
         log(f"CLI phases {size}")
@@ -288,6 +304,25 @@ def render(results: dict) -> str:
                      f"(largest difference {chk['max_abs_diff']:.1e}), nulls in the same places."
                      if not chk["mismatch"] else f"**MISMATCH** {chk['mismatch']}"), ""]
 
+    if any(r.get("measures") for r in results["sizes"].values()):
+        names = list(next(r["measures"] for r in results["sizes"].values() if r.get("measures")))
+        lines += ["### Every measure, end to end", "",
+                  "`carethread <measure> INPUT --out …parquet` with its defaults (attribution as of the day after "
+                  "the last encounter, 18-month lookback, plurality; breaks by quarter), median wall time and, in "
+                  "brackets, its ratio to `carethread patients` in the same run.", "",
+                  "| input | patients | " + " | ".join(names) + " | largest peak RSS |",
+                  "|---|---:|" + "---:|" * len(names) + "---:|"]
+        for size, r in results["sizes"].items():
+            base = med([x["wall"] for x in r["cli"]])
+            cells = [f"{med([x['wall'] for x in r['measures'][m]]):.2f} s ({med([x['wall'] for x in r['measures'][m]]) / base:.2f}×)"
+                     for m in names]
+            rss = max(x["peak_rss"] for runs in [r["cli"], *r["measures"].values()] for x in runs)
+            lines.append(f"| {size} | {base:.2f} s | " + " | ".join(cells) + f" | {gib(rss)} |")
+        lines.append("")
+        for size, r in results["sizes"].items():
+            lines.append(f"* {size} runs — " + "; ".join(f"{m}: {_runs(runs)} s" for m, runs in r["measures"].items()) + ".")
+        lines.append("")
+
     lines += ["### Targets", "", "| target | measured | met |", "|---|---|---|"]
     if "pandas" in results:
         ratio = med([x["wall"] for x in results["pandas"]["runs"]]) / med([x["wall"] for x in results["sizes"]["1m"]["cli"]])
@@ -303,6 +338,12 @@ def render(results: dict) -> str:
             lines.append(f"| (same, in process, measure only) | {ratio_ip:.2f}× | {'yes' if ratio_ip <= TARGET_FLOOR else '**no**'} |")
         rss = max(x["peak_rss"] for x in r["cli"])
         lines.append(f"| peak RSS ≤ 2 GB at 10 M | {gib(rss)} | {'yes' if rss <= TARGET_RSS else '**no**'} |")
+        base = med([x["wall"] for x in r["cli"]])
+        for m in ("attribute", "panels", "dyads"):
+            if m in r.get("measures", {}):
+                ratio = med([x["wall"] for x in r["measures"][m]]) / base
+                lines.append(f"| `{m}` within {TARGET_MEASURE:.0f}× of `patients` at 10 M | {ratio:.2f}× | "
+                             f"{'yes' if ratio <= TARGET_MEASURE else '**no**'} |")
     lines.append("")
 
     for size, r in results["sizes"].items():
