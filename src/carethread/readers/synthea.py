@@ -244,22 +244,18 @@ def _folder(path: str | os.PathLike) -> Path:
     return folder
 
 
-def _columns(file: SourceFile, table: str, *, skip: tuple[str, ...] = ()) -> dict[str, str | None]:
+def _columns(file: SourceFile, table: str) -> dict[str, str | None]:
     """Canonical → actual source column of ``file`` (header names matched in any case)."""
     present = {c.upper(): c for c in file.columns}
     for name in REQUIRED[table]:
         if name.upper() not in present:
             shown = ", ".join(f"`{c}`" for c in file.columns[:30]) + (", ..." if len(file.columns) > 30 else "")
             raise SchemaError(
-                f"{file.source} has no column `{name}`, which Synthea's {file.path.name.split('.')[0].lower()} "
-                f"file has. Columns present: {shown or '(none)'}. Check that the folder is Synthea CSV "
-                "output; for other CSV files use --format generic (with --map for column names)."
+                f"{file.source} has no column `{name}`, which Synthea writes and the Synthea reader needs. "
+                f"Columns present: {shown or '(none)'}. Check that the folder is Synthea CSV output; "
+                "for other CSV files use --format generic (with --map for column names)."
             )
-    return {
-        canonical: present.get(synthea.upper())
-        for canonical, synthea in COLUMNS[table].items()
-        if canonical not in skip
-    }
+    return {canonical: present.get(synthea.upper()) for canonical, synthea in COLUMNS[table].items()}
 
 
 # --- derived columns -------------------------------------------------------------
