@@ -28,6 +28,7 @@ def test_patients_prints_table_reconciliation_and_remarks():
         "│ 009        │ 0        │ 0            │                    │        │        │        │        │        │         │                │",
     ]
     assert res.stderr.splitlines() == [
+        "Format: generic (detected; --format overrides)",
         "encounters.csv: 9 rows read = 9 accepted + 0 quarantined",
         "Remarks:",
         "  1. encounters.csv: 1 accepted encounter has no clinician_id: counted for outcomes, left out of clinician-level measures.",
@@ -68,6 +69,12 @@ def test_strict_exits_1_on_bad_rows():
     res = invoke("patients", FIXTURES / "bad.csv", "--strict", "--extraction-date", "2024-01-01")
     assert res.exit_code == 1
     assert res.stderr.splitlines()[-1] == "Error: 3 rows were rejected and --strict is set; fix them or drop --strict."
+
+
+def test_an_explicit_format_is_not_announced():
+    res = invoke("patients", FIXTURES / "encounters.csv", "--format", "generic", "--extraction-date", "2024-01-01")
+    assert res.exit_code == 0
+    assert res.stderr.splitlines()[0] == "encounters.csv: 9 rows read = 9 accepted + 0 quarantined"
 
 
 def test_missing_file_exits_1_with_how_to_fix():

@@ -8,6 +8,7 @@ result. Library errors become one line and an exit code here and nowhere else:
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
 import sys
 from pathlib import Path
@@ -108,11 +109,17 @@ def _load(input, *, format, engine, database, mapping, quarantine, strict, extra
     """Connect, read and validate; report reconciliation, write the quarantine."""
     from carethread.engine import connect
     from carethread.output import check_out_path, write_table
-    from carethread.readers import read
+    from carethread.readers import detect_format, read
 
     if quarantine is not None:
         check_out_path(quarantine)
     con = connect(engine, database=database)
+    if str(format).strip().lower() == "auto":
+        format = detect_format(input)
+        # Said before reading, so a format-specific error is read in its context;
+        # not for a missing input, where the reader's error says all there is.
+        if os.path.exists(input) or glob.has_magic(os.fspath(input)):
+            err_console.print(f"Format: {format} (detected; --format overrides)")
     with _step("Reading and validating"):
         data = read(input, format=format, con=con, mapping=mapping,
                     extraction_date=extraction_date, date_format=date_format)

@@ -440,16 +440,30 @@ def _extraction_date(value) -> _dt.date:
     return parsed
 
 
+def _check_date_format(con, date_format: str | None) -> None:
+    if date_format is not None and not engine.check_strptime_format(con, date_format):
+        raise OptionError(
+            f"--date-format {date_format!r} is not a strptime pattern DuckDB understands "
+            "(e.g. %d/%m/%Y or %m/%d/%Y %H:%M)."
+        )
+
+
 def _read_table(
     con, table: str, files: Sequence[SourceFile], columns: Mapping[str, str | None],
-    *, extraction_date: _dt.date, date_format: str | None,
+    *, extraction_date: _dt.date, date_format: str | None, check=None,
 ) -> validate.Finished:
+    """Check and finish one canonical table read from ``files``.
+
+    ``check`` defaults to the table's function in :data:`validate.CHECKS`; a
+    format reader passes its own wrapper (same signature) to add derived
+    columns or a ``__reject`` code to the raw rows before the checks run.
+    """
     spec = validate.SPECS[table]
     kinds = {f.kind for f in files}
     label = files[0].source if len(files) == 1 else f"{table} ({len(files)} files)"
     if len(kinds) > 1:
         raise InputError(f"The {table} files mix CSV and Parquet; convert them to one format.")
-    check = validate.CHECKS[table]
+    check = check or validate.CHECKS[table]
     sources = [f.source for f in files]
     try:
         if kinds == {"parquet"}:
@@ -592,11 +606,7 @@ def read_generic(
     extraction = _extraction_date(extraction_date)
     con = engine.connect() if con is None else con
     engine.require_duckdb(con)
-    if date_format is not None and not engine.check_strptime_format(con, date_format):
-        raise OptionError(
-            f"--date-format {date_format!r} is not a strptime pattern DuckDB understands "
-            "(e.g. %d/%m/%Y or %m/%d/%Y %H:%M)."
-        )
+    _check_date_format(con, date_format)
     found = discover(path)
     plans: dict[str, tuple[list[SourceFile], dict[str, str | None]]] = {}
     remarks: list[str] = []
