@@ -103,6 +103,34 @@ def is_duckdb(con: BaseBackend) -> bool:
     return getattr(con, "name", None) == "duckdb"
 
 
+def list_tables(con: BaseBackend, database=None) -> list[str]:
+    """Names of the tables and views in ``database`` (a schema, or a
+    ``(catalog, schema)`` pair); the connection's current schema when None.
+
+    On DuckDB this asks the catalog directly (Ibis 12's ``list_tables`` calls a
+    method DuckDB 2 no longer has); elsewhere it is Ibis' ``list_tables``.
+    """
+    if not is_duckdb(con):
+        return list(con.list_tables(database=database)) if database is not None else list(con.list_tables())
+    if database is None:
+        catalog, schema = None, None
+    elif isinstance(database, (tuple, list)):
+        catalog, schema = database
+    else:
+        catalog, schema = None, database
+    sql = "SELECT table_name FROM information_schema.tables WHERE true"
+    params = []
+    if catalog is not None:
+        sql += " AND table_catalog = ?"
+        params.append(catalog)
+    sql += " AND table_schema = ?" if schema is not None else " AND table_schema = current_schema()"
+    if schema is not None:
+        params.append(schema)
+    if catalog is None:
+        sql += " AND table_catalog = current_database()" if schema is None else ""
+    return [row[0] for row in con.con.execute(sql + " ORDER BY table_name", params).fetchall()]
+
+
 def stage(con: BaseBackend, expr: ibis.Table, prefix: str) -> ibis.Table:
     """Keep an intermediate result where later queries can reuse it cheaply.
 
@@ -114,8 +142,8 @@ def stage(con: BaseBackend, expr: ibis.Table, prefix: str) -> ibis.Table:
     """
     if not is_duckdb(con):
         return expr
-    table, _name = materialize(con, expr, prefix)
-    return table
+    _table, name = materialize(con, expr, prefix)
+    return con.table(name)  # by bare name, so strictly_increasing can address it
 
 
 #: What a value must look like before a backend without ``TRY_CAST`` casts it.
