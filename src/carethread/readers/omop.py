@@ -255,8 +255,8 @@ def _encounters_raw(tables: dict[str, Table], concepts: Mapping[int, str], prima
         specialty, provider_site = e.__lspec, e.__lsite
         e = e.mutate(__flag_unknown_provider=(e.__clinician.notnull() & e.__lpid.isnull()).fill_null(False))
         flags["__flag_unknown_provider"] = (
-            "{n} accepted {encounters} {have} a provider_id missing from the provider table; "
-            "they count for continuity, but the clinician's specialty is unknown."
+            "{n} accepted {encounters} {have} a provider_id missing from the provider table "
+            "(counted for continuity; the clinician's specialty is unknown)."
         )
     else:
         specialty, provider_site = ibis.null("int64"), ibis.null("string")
@@ -298,8 +298,8 @@ def _encounters_raw(tables: dict[str, Table], concepts: Mapping[int, str], prima
         e = e.left_join(known, e.__pid == known.__kpid)
         e = e.mutate(__flag_unknown_person=(e.__pid.notnull() & e.__kpid.isnull()).fill_null(False))
         flags["__flag_unknown_person"] = (
-            "{n} accepted {encounters} {have} a person_id missing from the person table; they count for "
-            "continuity, but the patient has no birth date or sex."
+            "{n} accepted {encounters} {have} a person_id missing from the person table "
+            "(counted for continuity; the patient has no birth date or sex)."
         )
     sites = tables.get("care_site")
     if sites is not None:
@@ -464,6 +464,7 @@ def _orphan_deaths_remark(tables: dict[str, Table]) -> str | None:
         return None
     d = death.table
     ids = person.table.select(k=as_text(person.table.person_id))
+    ids = ids.filter(ids.k.notnull())  # NOT IN over a NULL would match nothing
     n = int(d.filter(~as_text(d.person_id).isin(ids.k) | as_text(d.person_id).isnull()).count().execute())
     if not n:
         return None
@@ -567,10 +568,9 @@ def read_omop(
         extraction_date=extraction, date_format=date_format, source=visits.source, profile=profile,
     )
     checked.flags.update(flags)
-    start_name = "visit_start_datetime" if visits.has("visit_start_datetime") else "visit_start_date"
     encounters = _finish(con, checked, visits, extraction, {
         "__vid": "visit_occurrence_id", "__pid": "person_id", "__clinician": "provider_id",
-        "__practice": "care_site_id", "__start": start_name, "__setting": "visit_concept_id",
+        "__practice": "care_site_id", "__start": "visit_start_date", "__setting": "visit_concept_id",
     })
     remarks = list(encounters.remarks)
     concept_remark = _unknown_concepts_remark(checked, visits, tables)
