@@ -134,16 +134,22 @@ def list_tables(con: BaseBackend, database=None) -> list[str]:
 def stage(con: BaseBackend, expr: ibis.Table, prefix: str) -> ibis.Table:
     """Keep an intermediate result where later queries can reuse it cheaply.
 
-    On DuckDB the result is computed once into a temporary table
-    (:func:`materialize`). Other backends get ``expr`` back unchanged: the
-    database plans it as a subquery wherever it is used, nothing is written
-    (so read-only connections and replicas work) and no row leaves the
-    database.
+    The result is computed once, inside the engine, into a temporary table:
+    on DuckDB with :func:`materialize`, elsewhere with Ibis' ``create_table(...,
+    temp=True)`` (a session-private table that disappears with the
+    connection; no row passes through Python). When the database refuses
+    (a read-only transaction or replica, no TEMPORARY privilege), ``expr``
+    comes back unchanged: the database then plans it as a subquery wherever
+    it is used, which is slower but writes nothing.
     """
-    if not is_duckdb(con):
+    if is_duckdb(con):
+        _table, name = materialize(con, expr, prefix)
+        return con.table(name)  # by bare name, so strictly_increasing can address it
+    try:
+        return con.create_table(new_name(prefix), expr, temp=True)
+    except Exception:  # the backend's own error: read-only, no privilege, no temp tables
+        # A data error (a value that cannot be cast) is raised again by the first query of expr.
         return expr
-    _table, name = materialize(con, expr, prefix)
-    return con.table(name)  # by bare name, so strictly_increasing can address it
 
 
 #: What a value must look like before a backend without ``TRY_CAST`` casts it.
