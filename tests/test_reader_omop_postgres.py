@@ -133,3 +133,16 @@ def test_missing_schema_and_files_on_postgres_exit_cleanly(cdm):
     assert "has no visit_occurrence table" in res.stderr and "Traceback" not in res.stderr
     res = runner.invoke(app, ["patients", str(BROKEN), "--engine", cdm.url])
     assert res.exit_code == 2 and "embedded DuckDB" in res.stderr
+
+
+@needs_data
+def test_a_read_only_connection_writes_nothing_and_gets_the_same_result(cdm):
+    con = ibis.connect(cdm.url)
+    try:
+        con.raw_sql("SET default_transaction_read_only = on")  # like a replica: no temporary tables
+        data = read(format="omop", con=con, schema="cdm", extraction_date=EXTRACTION)
+        got = by("patient_id", rows(patient_continuity(data.encounters)))
+    finally:
+        con.disconnect()
+    expected = by("patient_id", rows(patient_continuity(read(SYNTHEA27, extraction_date=EXTRACTION).encounters)))
+    assert got == expected
