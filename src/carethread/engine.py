@@ -109,6 +109,11 @@ def list_tables(con: BaseBackend, database=None) -> list[str]:
 
     On DuckDB this asks the catalog directly (Ibis 12's ``list_tables`` calls a
     method DuckDB 2 no longer has); elsewhere it is Ibis' ``list_tables``.
+
+    >>> con = connect()
+    >>> _ = con.create_table("visits", ibis.memtable({"x": [1]}))
+    >>> list_tables(con)
+    ['visits']
     """
     if not is_duckdb(con):
         return list(con.list_tables(database=database)) if database is not None else list(con.list_tables())
@@ -141,6 +146,11 @@ def stage(con: BaseBackend, expr: ibis.Table, prefix: str) -> ibis.Table:
     (a read-only transaction or replica, no TEMPORARY privilege), ``expr``
     comes back unchanged: the database then plans it as a subquery wherever
     it is used, which is slower but writes nothing.
+
+    >>> con = connect()
+    >>> staged = stage(con, ibis.memtable({"x": [1, 2]}).mutate(y=ibis._.x * 2), "example")
+    >>> staged.get_name().startswith("_ct_example_"), staged.y.sum().execute()
+    (True, 6)
     """
     if is_duckdb(con):
         _table, name = materialize(con, expr, prefix)
@@ -171,6 +181,10 @@ def try_cast(value: ibis.Value, to) -> ibis.Value:
     decimals, ISO dates and timestamps) and is NULL otherwise. A well-formed
     but impossible date (``2024-02-30``) still fails there: store dates as
     ``date`` or ``timestamp`` columns, as the OMOP CDM DDL does.
+
+    >>> t = ibis.memtable({"v": ["12", "twelve"]})
+    >>> t.select(n=try_cast(t.v, "int64")).to_pyarrow()["n"].to_pylist()
+    [12, None]
     """
     target = ibis.dtype(to)
     name = _expr_backend(value)

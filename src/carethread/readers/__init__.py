@@ -126,7 +126,7 @@ def read(
     return reader(
         path,
         con=con,
-        mapping=mapping if name == "omop" else check_mapping(mapping),
+        mapping=check_mapping(mapping),
         extraction_date=extraction_date,
         date_format=date_format,
         **given,

@@ -22,6 +22,7 @@ from carethread import engine
 from carethread.errors import InputError, OptionError, SchemaError
 from carethread.readers.generic import SourceFile, _kind, _norm_stem, _open_csv, _suggest
 
+
 @dataclass(frozen=True)
 class _Spec:
     """A CDM table: columns it must have (each a tuple of alternatives) and may have."""
@@ -78,7 +79,13 @@ class Table:
 
 
 def as_text(col: ibis.Value) -> ibis.StringValue:
-    """An identifier as text; blanks become NULL. Integers are written in decimal."""
+    """An identifier as text; blanks become NULL. Integers are written in decimal.
+
+    >>> import ibis
+    >>> t = ibis.memtable({"a": [" 007 ", "", None], "b": [7.0, 8.5, None]})
+    >>> t.select(a=as_text(t.a), b=as_text(t.b)).to_pyarrow().to_pylist()
+    [{'a': '007', 'b': '7'}, {'a': None, 'b': '8.5'}, {'a': None, 'b': None}]
+    """
     kind = col.type()
     if kind.is_string():
         return engine.trim_spaces(col).nullif("")
@@ -88,7 +95,13 @@ def as_text(col: ibis.Value) -> ibis.StringValue:
 
 
 def as_int(col: ibis.Value) -> ibis.IntegerValue:
-    """A concept id or date part as int64; text that is not a whole number is NULL."""
+    """A concept id or date part as int64; text that is not a whole number is NULL.
+
+    >>> import ibis
+    >>> t = ibis.memtable({"c": ["9202", " 0", "x", ""]})
+    >>> t.select(c=as_int(t.c)).to_pyarrow()["c"].to_pylist()
+    [9202, 0, None, None]
+    """
     kind = col.type()
     if kind.is_integer():
         return col.cast("int64")
@@ -244,7 +257,17 @@ def _database_tables(con, database, prefix: str, where: str) -> dict[str, Table]
 
 
 def open_tables(con, path, schema: str | None) -> dict[str, Table]:
-    """The CDM tables of a folder, a DuckDB file or ``con`` itself."""
+    """The CDM tables of a folder, a DuckDB file or ``con`` itself (``path=None``).
+
+    >>> import pathlib, tempfile
+    >>> from carethread import engine
+    >>> cdm = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (cdm / "Visit_Occurrence.csv").write_text(
+    ...     "VISIT_OCCURRENCE_ID,PERSON_ID,VISIT_CONCEPT_ID,VISIT_START_DATE\\n1,7,9202,2024-01-02\\n")
+    >>> tables = open_tables(engine.connect(), cdm, None)
+    >>> tables["visit_occurrence"].source, tables["visit_occurrence"].table.columns
+    ('Visit_Occurrence.csv', ('visit_occurrence_id', 'person_id', 'visit_concept_id', 'visit_start_date', '__file', '__row'))
+    """
     if path is None:
         if schema is None:
             return _database_tables(con, None, "", "the database")
