@@ -1,6 +1,8 @@
-"""Shared fixtures: canonical encounter tables built from plain rows."""
+"""Shared fixtures: canonical encounter tables built from plain rows, a PostgreSQL server."""
 
 from __future__ import annotations
+
+import os
 
 import pyarrow as pa
 import pytest
@@ -34,3 +36,34 @@ def con():
     c = engine.connect()
     yield c
     c.disconnect()
+
+
+def in_ci() -> bool:
+    """Whether the tests run in CI (``CI`` set, as CI services and .ci/run do)."""
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A throwaway PostgreSQL server for the whole session (see tests/postgres.py).
+
+    Skipped, with the reason, only when no server can be started and ``CI`` is
+    not set; in CI a missing server or driver fails the tests instead.
+    """
+    from tests.postgres import ServerUnavailable, start_server
+
+    def unavailable(reason: str):
+        if in_ci():
+            pytest.fail(f"PostgreSQL is required in CI: {reason}", pytrace=False)
+        pytest.skip(f"PostgreSQL tests skipped: {reason}")
+
+    try:
+        import psycopg  # noqa: F401  (the driver of ibis-framework[postgres])
+    except ImportError:
+        unavailable("the driver is missing; pip install -e '.[postgres]'")
+    try:
+        server = start_server()
+    except ServerUnavailable as exc:
+        unavailable(f"no server could be started ({exc})")
+    yield server
+    server.stop()

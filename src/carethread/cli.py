@@ -36,10 +36,14 @@ if not out_console.is_terminal:
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 # Options shared by every command that reads data (DESIGN.md section 5).
-InputArg = Annotated[Path, typer.Argument(help="A file, a glob or a folder of encounter data.", show_default=False)]
+InputArg = Annotated[Optional[Path], typer.Argument(
+    help="A file, a glob or a folder of encounter data; omit it to read OMOP tables from --engine or --database.",
+    show_default=False)]
 FormatOpt = Annotated[str, typer.Option("--format", help="auto, generic, synthea, fhir or omop.")]
 EngineOpt = Annotated[Optional[str], typer.Option("--engine", help="Ibis URL (e.g. postgres://...); default embedded DuckDB.")]
 DatabaseOpt = Annotated[Optional[Path], typer.Option("--database", help="DuckDB database file instead of memory.")]
+SchemaOpt = Annotated[Optional[str], typer.Option("--schema", help="Database schema holding the OMOP CDM tables (with --engine, --database or a .duckdb INPUT).")]
+VisitConceptsOpt = Annotated[Optional[str], typer.Option("--visit-concepts", help="OMOP visit_concept_id settings: 38004207=specialty,262=inpatient, or a file of such lines.")]
 MapOpt = Annotated[Optional[str], typer.Option("--map", help="Column names: patient_id=PAT_ID,start=VISIT_DT.")]
 OutOpt = Annotated[Optional[Path], typer.Option("--out", help="Write to a .csv or .parquet file instead of printing.")]
 SettingsOpt = Annotated[Optional[str], typer.Option("--settings", help="Comma list of settings that count as visits [default: primary_care,virtual].")]
@@ -105,16 +109,25 @@ def _remarks(remarks: list[str]) -> None:
             err_console.print(f"  {i}. {remark}")
 
 
-def _load(input, *, format, engine, database, mapping, quarantine, strict, extraction_date, date_format):
+def _load(input, *, format, engine, database, mapping, quarantine, strict, extraction_date, date_format,
+          schema=None, visit_concepts=None):
     """Connect, read and validate; report reconciliation, write the quarantine."""
     from carethread.engine import connect
     from carethread.output import check_out_path, write_table
     from carethread.readers import detect_format, read
 
+    if input is None and engine is None and database is None:
+        raise OptionError(
+            "Missing INPUT: give a file or folder, or read OMOP CDM tables from a database with "
+            "--engine URL (or --database FILE.duckdb) and --schema."
+        )
     if quarantine is not None:
         check_out_path(quarantine)
     con = connect(engine, database=database)
-    if str(format).strip().lower() == "auto":
+    if str(format).strip().lower() == "auto" and input is None:
+        format = "omop"  # tables in a database: only the OMOP reader reads those
+        err_console.print("Format: omop (no INPUT, tables read from the database; --format overrides)")
+    elif str(format).strip().lower() == "auto":
         format = detect_format(input)
         # Said before reading, so a format-specific error is read in its context;
         # not for a missing input, where the reader's error says all there is.
@@ -122,7 +135,8 @@ def _load(input, *, format, engine, database, mapping, quarantine, strict, extra
             err_console.print(f"Format: {format} (detected; --format overrides)")
     with _step("Reading and validating"):
         data = read(input, format=format, con=con, mapping=mapping,
-                    extraction_date=extraction_date, date_format=date_format)
+                    extraction_date=extraction_date, date_format=date_format,
+                    schema=schema, visit_concepts=visit_concepts)
     err_console.print(data.reconciliation())
     if quarantine is not None:
         write_table(data.quarantine, quarantine)
@@ -146,11 +160,13 @@ def _emit(table, out: Path | None, limit: int, title: str | None = None, keep_or
 
 @app.command()
 def patients(
-    input: InputArg,
+    input: InputArg = None,
     format: FormatOpt = "auto",
     engine: EngineOpt = None,
     database: DatabaseOpt = None,
+    schema: SchemaOpt = None,
     map: MapOpt = None,
+    visit_concepts: VisitConceptsOpt = None,
     out: OutOpt = None,
     settings: SettingsOpt = None,
     start: StartOpt = None,
@@ -175,7 +191,8 @@ def patients(
         check_options(settings=settings, start=start, end=end, min_visits=min_visits, level=level,
                       known_lookback_days=known_lookback_days)
         data = _load(input, format=format, engine=engine, database=database, mapping=map, quarantine=quarantine,
-                     strict=strict, extraction_date=extraction_date, date_format=date_format)
+                     strict=strict, extraction_date=extraction_date, date_format=date_format,
+                     schema=schema, visit_concepts=visit_concepts)
         options = dict(settings=settings, start=start, end=end, min_visits=min_visits, level=level)
         with _step("Computing patient continuity"):
             result = patient_continuity(data.encounters, known_lookback_days=known_lookback_days, **options).cache()
@@ -196,7 +213,7 @@ def _as_of(as_of, data):
 
 @app.command()
 def attribute(
-    input: InputArg,
+    input: InputArg = None,
     as_of: AsOfOpt = None,
     rule: RuleOpt = "plurality",
     lookback: LookbackOpt = 18,
@@ -204,7 +221,9 @@ def attribute(
     format: FormatOpt = "auto",
     engine: EngineOpt = None,
     database: DatabaseOpt = None,
+    schema: SchemaOpt = None,
     map: MapOpt = None,
+    visit_concepts: VisitConceptsOpt = None,
     out: OutOpt = None,
     settings: SettingsOpt = None,
     quarantine: QuarantineOpt = None,
@@ -225,7 +244,8 @@ def attribute(
         check_options(settings=settings, start=as_of)
         check_rule(rule, attribution.RULES)
         data = _load(input, format=format, engine=engine, database=database, mapping=map, quarantine=quarantine,
-                     strict=strict, extraction_date=extraction_date, date_format=date_format)
+                     strict=strict, extraction_date=extraction_date, date_format=date_format,
+                     schema=schema, visit_concepts=visit_concepts)
         options = dict(as_of=_as_of(as_of, data), rule=rule, lookback=lookback, settings=settings,
                        clinicians=data.clinicians)
         with _step("Attributing patients"):
@@ -240,7 +260,7 @@ def attribute(
 
 @app.command()
 def panels(
-    input: InputArg,
+    input: InputArg = None,
     as_of: AsOfOpt = None,
     rule: RuleOpt = "plurality",
     lookback: LookbackOpt = 18,
@@ -248,7 +268,9 @@ def panels(
     format: FormatOpt = "auto",
     engine: EngineOpt = None,
     database: DatabaseOpt = None,
+    schema: SchemaOpt = None,
     map: MapOpt = None,
+    visit_concepts: VisitConceptsOpt = None,
     out: OutOpt = None,
     settings: SettingsOpt = None,
     quarantine: QuarantineOpt = None,
@@ -272,7 +294,8 @@ def panels(
         check_options(settings=settings, start=as_of)
         check_rule(rule, attribution.RULES)
         data = _load(input, format=format, engine=engine, database=database, mapping=map, quarantine=quarantine,
-                     strict=strict, extraction_date=extraction_date, date_format=date_format)
+                     strict=strict, extraction_date=extraction_date, date_format=date_format,
+                     schema=schema, visit_concepts=visit_concepts)
         with _step("Computing panels"):
             result = panel_table(data.encounters, as_of=_as_of(as_of, data), rule=rule, lookback=lookback,
                                  settings=settings, clinicians=data.clinicians)
@@ -284,11 +307,13 @@ def panels(
 
 @app.command()
 def dyads(
-    input: InputArg,
+    input: InputArg = None,
     format: FormatOpt = "auto",
     engine: EngineOpt = None,
     database: DatabaseOpt = None,
+    schema: SchemaOpt = None,
     map: MapOpt = None,
+    visit_concepts: VisitConceptsOpt = None,
     out: OutOpt = None,
     settings: SettingsOpt = None,
     start: StartOpt = None,
@@ -309,7 +334,8 @@ def dyads(
             check_out_path(out)
         check_options(settings=settings, start=start, end=end)
         data = _load(input, format=format, engine=engine, database=database, mapping=map, quarantine=quarantine,
-                     strict=strict, extraction_date=extraction_date, date_format=date_format)
+                     strict=strict, extraction_date=extraction_date, date_format=date_format,
+                     schema=schema, visit_concepts=visit_concepts)
         with _step("Computing dyads"):
             result = dyad_table(data.encounters, settings=settings, start=start, end=end)
         _emit(result, out, limit)
@@ -318,13 +344,15 @@ def dyads(
 
 @app.command()
 def breaks(
-    input: InputArg,
+    input: InputArg = None,
     period: Annotated[str, typer.Option("--period", help="month, quarter or year.")] = "quarter",
     lookback: LookbackOpt = 18,
     format: FormatOpt = "auto",
     engine: EngineOpt = None,
     database: DatabaseOpt = None,
+    schema: SchemaOpt = None,
     map: MapOpt = None,
+    visit_concepts: VisitConceptsOpt = None,
     out: OutOpt = None,
     settings: SettingsOpt = None,
     start: StartOpt = None,
@@ -345,7 +373,8 @@ def breaks(
             check_out_path(out)
         check_options(settings=settings, start=start, end=end)
         data = _load(input, format=format, engine=engine, database=database, mapping=map, quarantine=quarantine,
-                     strict=strict, extraction_date=extraction_date, date_format=date_format)
+                     strict=strict, extraction_date=extraction_date, date_format=date_format,
+                     schema=schema, visit_concepts=visit_concepts)
         with _step("Tracking attribution period by period"):
             result = relationship_breaks(data.encounters, clinicians=data.clinicians, period=period,
                                          lookback=lookback, start=start, end=end, settings=settings)
@@ -355,14 +384,16 @@ def breaks(
 
 @app.command()
 def summary(
-    input: InputArg,
+    input: InputArg = None,
     as_of: AsOfOpt = None,
     bootstrap: Annotated[int, typer.Option("--bootstrap", help="Bootstrap resamples over patients for the intervals.")] = 200,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the bootstrap.")] = 0,
     format: FormatOpt = "auto",
     engine: EngineOpt = None,
     database: DatabaseOpt = None,
+    schema: SchemaOpt = None,
     map: MapOpt = None,
+    visit_concepts: VisitConceptsOpt = None,
     out: OutOpt = None,
     settings: SettingsOpt = None,
     start: StartOpt = None,
@@ -382,7 +413,8 @@ def summary(
             check_out_path(out)
         check_options(settings=settings, start=start, end=end)
         data = _load(input, format=format, engine=engine, database=database, mapping=map, quarantine=quarantine,
-                     strict=strict, extraction_date=extraction_date, date_format=date_format)
+                     strict=strict, extraction_date=extraction_date, date_format=date_format,
+                     schema=schema, visit_concepts=visit_concepts)
         with _step("Weighing both sides of every relationship"):
             answer = who_needs_whom(data.encounters, as_of=as_of, settings=settings, start=start, end=end,
                                     clinicians=data.clinicians, bootstrap=bootstrap, seed=seed)
@@ -433,7 +465,7 @@ def demo(
 
 @app.command()
 def report(
-    input: InputArg,
+    input: InputArg = None,
     out: Annotated[Path, typer.Option("--out", help="The HTML file to write.")] = Path("report.html"),
     no_privacy: Annotated[bool, typer.Option("--no-privacy", help="Show real clinician and practice ids and exact small counts; every page then says NOT FOR SHARING.")] = False,
     key_file: Annotated[Optional[Path], typer.Option("--key-file", help="File holding the pseudonym key (hex) [default: .carethread-key beside the data, created on first use].")] = None,
@@ -444,7 +476,9 @@ def report(
     format: FormatOpt = "auto",
     engine: EngineOpt = None,
     database: DatabaseOpt = None,
+    schema: SchemaOpt = None,
     map: MapOpt = None,
+    visit_concepts: VisitConceptsOpt = None,
     settings: SettingsOpt = None,
     start: StartOpt = None,
     end: EndOpt = None,
@@ -467,10 +501,12 @@ def report(
             raise OptionError(f"--key-file {key_file}: no such file; write the key (hex) into it or leave the option out.")
         key = key_file.read_text().strip() if key_file is not None else None
         data = _load(input, format=format, engine=engine, database=database, mapping=map, quarantine=quarantine,
-                     strict=strict, extraction_date=extraction_date, date_format=date_format)
+                     strict=strict, extraction_date=extraction_date, date_format=date_format,
+                     schema=schema, visit_concepts=visit_concepts)
         path = write_report(
             data, out=out, settings=settings, start=start, end=end, min_visits=min_visits, as_of=as_of,
-            lookback=lookback, privacy=not no_privacy, title=title or f"Care relationships: {input.name}",
+            lookback=lookback, privacy=not no_privacy,
+            title=title or f"Care relationships: {input.name if input is not None else schema or 'database'}",
             key=load_or_create_key(input, key=key) if not no_privacy else None, bootstrap=bootstrap,
         )
         err_console.print(f"Wrote {path}" + ("" if not no_privacy else " (privacy protections OFF: not for sharing)"))

@@ -94,6 +94,120 @@ def backend_name(table: ibis.Table) -> str:
         return "memtable"
 
 
+def is_duckdb(con: BaseBackend) -> bool:
+    """Whether ``con`` is embedded DuckDB, where carethread's fast paths apply.
+
+    >>> is_duckdb(connect())
+    True
+    """
+    return getattr(con, "name", None) == "duckdb"
+
+
+def list_tables(con: BaseBackend, database=None) -> list[str]:
+    """Names of the tables and views in ``database`` (a schema, or a
+    ``(catalog, schema)`` pair); the connection's current schema when None.
+
+    On DuckDB this asks the catalog directly (Ibis 12's ``list_tables`` calls a
+    method DuckDB 2 no longer has); elsewhere it is Ibis' ``list_tables``.
+
+    >>> con = connect()
+    >>> _ = con.create_table("visits", ibis.memtable({"x": [1]}))
+    >>> list_tables(con)
+    ['visits']
+    """
+    if not is_duckdb(con):
+        return list(con.list_tables(database=database)) if database is not None else list(con.list_tables())
+    if database is None:
+        catalog, schema = None, None
+    elif isinstance(database, (tuple, list)):
+        catalog, schema = database
+    else:
+        catalog, schema = None, database
+    sql = "SELECT table_name FROM information_schema.tables WHERE true"
+    params = []
+    if catalog is not None:
+        sql += " AND table_catalog = ?"
+        params.append(catalog)
+    sql += " AND table_schema = ?" if schema is not None else " AND table_schema = current_schema()"
+    if schema is not None:
+        params.append(schema)
+    if catalog is None:
+        sql += " AND table_catalog = current_database()" if schema is None else ""
+    return [row[0] for row in con.con.execute(sql + " ORDER BY table_name", params).fetchall()]
+
+
+def stage(con: BaseBackend, expr: ibis.Table, prefix: str) -> ibis.Table:
+    """Keep an intermediate result where later queries can reuse it cheaply.
+
+    The result is computed once, inside the engine, into a temporary table:
+    on DuckDB with :func:`materialize`, elsewhere with Ibis' ``create_table(...,
+    temp=True)`` (a session-private table that disappears with the
+    connection; no row passes through Python). When the database refuses
+    (a read-only transaction or replica, no TEMPORARY privilege), ``expr``
+    comes back unchanged: the database then plans it as a subquery wherever
+    it is used, which is slower but writes nothing.
+
+    >>> con = connect()
+    >>> staged = stage(con, ibis.memtable({"x": [1, 2]}).mutate(y=ibis._.x * 2), "example")
+    >>> staged.get_name().startswith("_ct_example_"), staged.y.sum().execute()
+    (True, 6)
+    """
+    if is_duckdb(con):
+        _table, name = materialize(con, expr, prefix)
+        return con.table(name)  # by bare name, so strictly_increasing can address it
+    try:
+        return con.create_table(new_name(prefix), expr, temp=True)
+    except Exception:  # the backend's own error: read-only, no privilege, no temp tables
+        # A data error (a value that cannot be cast) is raised again by the first query of expr.
+        return expr
+
+
+#: What a value must look like before a backend without ``TRY_CAST`` casts it.
+_CASTABLE = {
+    "integer": r"^[+-]?[0-9]{1,18}$",
+    "float": r"^[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]+)?$",
+    "temporal": r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
+    r"([ T][0-2][0-9]:[0-5][0-9](:[0-5][0-9]([.][0-9]+)?)?)?$",
+}
+
+
+def try_cast(value: ibis.Value, to) -> ibis.Value:
+    """``value`` cast to ``to``, or NULL where it does not convert.
+
+    DuckDB (and unbound in-memory tables, which run on DuckDB) use
+    ``TRY_CAST``. Ibis compiles ``try_cast`` as a plain ``CAST`` on
+    PostgreSQL, which fails the whole query on one bad value, so there a
+    value is cast only when it has the form of the target type (integers,
+    decimals, ISO dates and timestamps) and is NULL otherwise. A well-formed
+    but impossible date (``2024-02-30``) still fails there: store dates as
+    ``date`` or ``timestamp`` columns, as the OMOP CDM DDL does.
+
+    >>> t = ibis.memtable({"v": ["12", "twelve"]})
+    >>> t.select(n=try_cast(t.v, "int64")).to_pyarrow()["n"].to_pylist()
+    [12, None]
+    """
+    target = ibis.dtype(to)
+    name = _expr_backend(value)
+    if name in ("duckdb", "memtable"):
+        return value.try_cast(target)
+    if target.is_integer():
+        pattern = _CASTABLE["integer"]
+    elif target.is_floating() or target.is_decimal():
+        pattern = _CASTABLE["float"]
+    elif target.is_temporal():
+        pattern = _CASTABLE["temporal"]
+    else:
+        return value.cast(target)
+    return ibis.cases((value.re_search(pattern), value.cast(target)), else_=ibis.null(target))
+
+
+def _expr_backend(value: ibis.Value) -> str:
+    try:
+        return value._find_backend().name
+    except Exception:  # unbound: memtables only, executed on DuckDB
+        return "memtable"
+
+
 # ---------------------------------------------------------------------------
 # File scanning for readers (readers/generic.py, validate.py).
 #
@@ -321,6 +435,8 @@ def strictly_increasing(con: BaseBackend, table: ibis.Table, column: str, *, lim
     before it). With ``limit``, only the first rows are looked at (a cheap
     test of whether the full pass is worth it).
     """
+    if not is_duckdb(con):  # the proof relies on DuckDB's streaming window
+        return False
     try:
         source = _ident(table.get_name())
     except Exception:  # an expression, not a named table or view: no cheap proof
@@ -358,6 +474,18 @@ def drop(con: BaseBackend, names: _Sequence[str], *, kind: str = "VIEW") -> None
     """Drop temporary views or tables, ignoring ones that do not exist."""
     for name in names:
         _raw(con).execute(f"DROP {kind} IF EXISTS {_ident(name)}")
+
+
+def attach_read_only(con: BaseBackend, path: str) -> str:
+    """Attach a DuckDB database file to ``con`` read-only; returns its catalog name.
+
+    Its tables are then ``con.table(name, database=(catalog, schema))``, on
+    the same connection as everything else, and the file is never written.
+    Raises :data:`BackendError` when the file is not a DuckDB database.
+    """
+    catalog = new_name("db")
+    _raw(con).execute(f"ATTACH {_literal(path)} AS {_ident(catalog)} (READ_ONLY)")
+    return catalog
 
 
 @ibis.udf.scalar.builtin(name="try_strptime")

@@ -43,7 +43,14 @@ code                                    meaning
 Format readers pass their own rejections in: a raw table may carry a
 ``__reject`` column (a reason code, NULL when the row is fine) and a
 ``__reject_value`` column (the offending value as text); that check runs
-before all others.
+before all others. Boolean ``__flag_<name>`` columns are carried into the
+checked table, so a reader that adds a remark template for them to
+:attr:`Checked.flags` gets them counted over accepted rows in :func:`finish`'s
+one aggregate.
+
+The checks and :func:`finish` are Ibis expressions that run on any backend
+(the OMOP reader runs them inside PostgreSQL); DuckDB-only shortcuts are
+behind :mod:`carethread.engine`, which falls back to portable forms elsewhere.
 
 Empty and whitespace-only strings count as missing. A missing clinician_id is
 not a rejection; the count goes into a remark instead.
@@ -271,7 +278,7 @@ class _Source:
         if kind.is_date():
             return col.cast("timestamp"), col.isnull(), ibis.literal(False)
         text = self.text(name, trim=True)
-        parsed = text.try_cast("timestamp")
+        parsed = engine.try_cast(text, "timestamp")
         if date_format:
             parsed = ibis.coalesce(engine.try_strptime(text, date_format), parsed)
         missing = text.isnull()
@@ -287,7 +294,7 @@ class _Source:
             number, given = col, col.notnull()
         else:
             text = self.text(name, trim=True)
-            number, given = text.try_cast("float64"), text.notnull()
+            number, given = engine.try_cast(text, "float64"), text.notnull()
         ok = ((number == number.floor()) & (number >= 0) & (number < _MAX_INT)).fill_null(False)
         return ibis.cases((ok, number.cast("int64")), else_=ibis.null("int64")), given & ~ok
 
@@ -342,7 +349,10 @@ def _project(
         *((rule.failed, rule.value if rule.value is not None else ibis.null("string")) for rule in rules),
         else_=ibis.null("string"),
     )
-    return raw.select(**columns, __file=raw.__file, __row=raw.__row, __reason=reason, __value=value, **extra)
+    # Format readers' flags (``__flag_*`` columns of the raw table) travel along too.
+    flags = {c: raw[c] for c in raw.columns if c.startswith("__flag_")}
+    return raw.select(**columns, __file=raw.__file, __row=raw.__row, __reason=reason, __value=value,
+                      **flags, **extra)
 
 
 # --- profiling (lazy sources) --------------------------------------------------
@@ -656,11 +666,11 @@ def _flag_duplicates(con, checked: Checked) -> ibis.Table:
         .filter(_.__n > 1)
         .select("__dupkey", "__first")
     )
-    repeated, _name = engine.materialize(con, repeated, "dupkeys")
+    repeated = engine.stage(con, repeated, "dupkeys")
     if repeated.count().execute() == 0:
         return t
     later = valid.join(repeated, valid[key] == repeated.__dupkey).filter(lambda r: r.__ord > r.__first)
-    later, _name = engine.materialize(con, later.select("__ord"), "duprows")
+    later = engine.stage(con, later.select("__ord"), "duprows")
     is_later = (t.__file.cast("int64") * 2**40 + t.__row).isin(later.__ord)
     code = f"duplicate_{key}"
     flag = t.__reason.isnull() & is_later

@@ -121,7 +121,7 @@ def _visit_rows(e: ibis.Table, provider: str, lookback: int | None) -> ibis.Tabl
     marked = e.mutate(
         first_start=e.start,
         new_visit=previous_day.isnull() | (previous_day != day),
-        known=known.cast("int64"),
+        known=known,
         visit_no=ibis.dense_rank().over(by_pair_day) + 1,
         last_of_pair=e.start.last().over(by_pair).cast("date") == day,
     )
@@ -130,7 +130,7 @@ def _visit_rows(e: ibis.Table, provider: str, lookback: int | None) -> ibis.Tabl
     )
     by_patient = ibis.window(group_by=v.patient_id, order_by=visit_order(v, provider))
     repeat = (v[provider].lag().over(by_patient) == v[provider]).fill_null(False)
-    return v.mutate(repeat=repeat.cast("int64"))
+    return v.mutate(repeat=repeat)
 
 
 def _patient_counts(v: ibis.Table, provider: str) -> ibis.Table:
@@ -146,7 +146,7 @@ def _patient_counts(v: ibis.Table, provider: str) -> ibis.Table:
     usual = ibis.ifelse(v.last_of_pair, _usual_key(v.visit_no, v.first_start, v[provider]), ibis.null("string"))
     return v.group_by("patient_id").aggregate(
         n_visits=v[provider].count(),
-        n_clinicians=(v.visit_no == 1).cast("int64").sum(),
+        n_clinicians=(v.visit_no == 1).sum(),
         max_visits_one=v.visit_no.max(),
         sum_sq_visits=(2 * v.visit_no - 1).sum(),
         same_as_previous=v.repeat.sum(),
@@ -314,8 +314,8 @@ def patient_continuity_remarks(
     missing = int(e.filter(e[provider].isnull()).count().execute())
     stats = result.aggregate(
         patients=result.count(),
-        below=(result.n_visits < min_visits).cast("int64").sum(),
-        none=(result.n_visits == 0).cast("int64").sum(),
+        below=(result.n_visits < min_visits).sum(),
+        none=(result.n_visits == 0).sum(),
     ).to_pyarrow().to_pylist()[0]
     remarks = []
     if missing:

@@ -8,6 +8,7 @@ in :data:`READERS` and, if it can be recognised, one in :data:`DETECTORS`.
 from __future__ import annotations
 
 import importlib
+import inspect
 import os
 from collections.abc import Mapping
 
@@ -21,6 +22,7 @@ __all__ = ["FORMATS", "READERS", "detect_format", "parse_mapping", "read", "read
 READERS: dict[str, str] = {
     "generic": "carethread.readers.generic:read_generic",
     "synthea": "carethread.readers.synthea:read_synthea",
+    "omop": "carethread.readers.omop:read_omop",
 }
 
 #: Every value ``format`` (``--format``) accepts.
@@ -29,6 +31,7 @@ FORMATS: tuple[str, ...] = ("auto", "generic", "synthea", "fhir", "omop")
 #: Format name → ``"module:function"`` of a predicate ``looks_like(path) -> bool``,
 #: tried in this order by :func:`detect_format`; the generic reader is the fallback.
 DETECTORS: dict[str, str] = {
+    "omop": "carethread.readers.omop:looks_like_omop",
     "synthea": "carethread.readers.synthea:looks_like_synthea",
 }
 
@@ -55,30 +58,38 @@ def detect_format(path: str | os.PathLike) -> str:
 
 
 def read(
-    path: str | os.PathLike,
+    path: str | os.PathLike | None = None,
     *,
     format: str = "auto",  # noqa: A002  (the CLI option is --format)
     con=None,
     mapping: Mapping[str, str] | str | None = None,
     extraction_date=None,
     date_format: str | None = None,
+    **options,
 ) -> CanonicalData:
     """Read an input in any supported format into canonical tables.
 
     Parameters
     ----------
     path
-        A file, a glob or a folder.
+        A file, a glob or a folder; ``None`` reads tables already in the
+        database of ``con`` (only the omop format does, so ``"auto"`` then
+        means omop).
     format
         One of :data:`FORMATS`; ``"auto"`` (the default) detects it.
     con, mapping, extraction_date, date_format
         As for :func:`~carethread.readers.generic.read_generic`.
+    **options
+        Options of one format's reader, e.g. ``schema`` and ``visit_concepts``
+        of :func:`~carethread.readers.omop.read_omop`; ``None`` values are
+        ignored.
 
     Raises
     ------
     OptionError
-        For an unknown format (the message lists the valid ones) or a format
-        whose reader does not exist yet.
+        For an unknown format (the message lists the valid ones), a format
+        whose reader does not exist yet, or an option the format's reader
+        does not take.
 
     Examples
     --------
@@ -97,17 +108,28 @@ def read(
     if name not in FORMATS:
         raise OptionError(f"Unknown format {format!r}. Valid formats: {', '.join(FORMATS)}.")
     if name == "auto":
-        name = detect_format(path)
+        name = detect_format(path) if path is not None else "omop"
     if name not in READERS:
         raise OptionError(
             f"The {name} format is not supported yet. Export the data to CSV or Parquet with "
             "canonical column names and use --format generic (with --map for other names)."
         )
     reader = _load(READERS[name])
+    accepted = inspect.signature(reader).parameters
+    given = {key: value for key, value in options.items() if value is not None}
+    for key in given:
+        if key not in accepted:
+            raise OptionError(f"--{key.replace('_', '-')} does not apply to the {name} format.")
+    if path is None and name != "omop":
+        raise OptionError(
+            f"The {name} format reads files: give INPUT (a file or folder). Only --format omop reads "
+            "tables from a database (--engine URL or --database FILE, with --schema)."
+        )
     return reader(
         path,
         con=con,
         mapping=check_mapping(mapping),
         extraction_date=extraction_date,
         date_format=date_format,
+        **given,
     )
