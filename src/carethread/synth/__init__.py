@@ -236,7 +236,8 @@ def generate(
     ----------
     n_patients
         Patients in the ``patients`` table, including those who register
-        (newborns and newcomers) during the span.
+        (newborns and newcomers) during the history or the span, and those
+        who move away or die during the history.
     years
         Length of the span, ``[start, start + years)``, that the ground truth
         covers.
