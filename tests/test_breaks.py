@@ -555,10 +555,12 @@ def test_synthetic_dates_and_lags(synthetic):
 
 @pytest.mark.slow
 def test_synthetic_detector_sees_every_observable_switch(synthetic):
-    """The recall gap is the generator's: every true switch the definition can see is found.
+    """The detector misses nothing its definition can see: every true switch the rule could
+    show is found.
 
-    A true switch a -> b is observable when the patient saw a in the 18 months before it and
-    b is the plurality clinician at some quarter boundary after it (plain Python below).
+    Stricter than the truth's ``observable`` flag: a true switch a -> b counts here when the
+    patient saw a in the 18 months before it and b is the plurality clinician at some quarter
+    boundary after it (plain Python below).
     """
     import pyarrow.compute as pc
 
