@@ -398,6 +398,8 @@ def test_write_chunked_reports_progress_and_replaces_stale_parts(tmp_path):
         dict(n_patients=10, years=0),
         dict(n_patients=10, patients_per_clinician=0),
         dict(n_patients=10, null_clinician_share=1.5),
+        dict(n_patients=10, history_months=-1),
+        dict(n_patients=10, history_months=1.5),
     ],
 )
 def test_bad_arguments_raise_option_error(kwargs):
@@ -480,3 +482,13 @@ def test_relationships_at_the_start_have_a_history(db):
                        and e.clinician_id = u.clinician_id and e.start < '2022-01-01'))::int) from u""",
     )
     assert share > 0.75
+
+
+def test_without_history_encounters_start_with_the_span():
+    s = generate(500, years=1, seed=2, history_months=0)
+    assert pc.min(s.encounters["start"]).as_py().date() >= date(2022, 1, 1)
+    # The warm-up still ran: patients start the span with a clinician.
+    first_quarter = s.true_usual.filter(pc.equal(s.true_usual["quarter_start"], pa.scalar(date(2022, 1, 1))))
+    assert first_quarter["clinician_id"].null_count < 0.2 * first_quarter.num_rows
+    with_history = generate(500, years=1, seed=2)
+    assert s.patients.num_rows == with_history.patients.num_rows == 500
