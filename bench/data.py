@@ -18,8 +18,9 @@ import pyarrow.parquet as pq
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "data"
 
-#: name -> (patients, years). ~9.8 encounters per patient over 3 years.
-SIZES = {"1m": (102_000, 3), "10m": (1_020_000, 3)}
+#: name -> (patients, years). ~25 encounters per patient: 3 years plus the
+#: 18 months of history the generator emits before them.
+SIZES = {"1m": (40_000, 3), "10m": (400_000, 3)}
 SEED = 2024
 
 

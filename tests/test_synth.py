@@ -56,9 +56,13 @@ def test_tables_have_exactly_the_canonical_schema(system):
         "switch_date",
         "kind",
         "cause",
+        "event_date",
+        "observable",
     ]
     assert system.encounters.schema.field("start").type == pa.timestamp("us")
     assert system.true_switches.schema.field("switch_date").type == pa.date32()
+    assert system.true_switches.schema.field("event_date").type == pa.date32()
+    assert system.true_switches.schema.field("observable").type == pa.bool_()
 
 
 def test_same_seed_same_tables_other_seed_other_tables():
@@ -130,10 +134,13 @@ def test_clinic_encounters_fall_in_clinic_hours_on_weekdays_at_whole_minutes(db)
     assert one(db, "select count(*) from encounters where second(start) <> 0") == (0,)
 
 
-def test_encounters_stay_in_the_span_and_reference_known_entities(db):
+def test_encounters_cover_the_history_and_the_span_and_reference_known_entities(db):
+    # 18 months of history before the span (2020-07-01), then the span itself.
     assert one(
-        db, "select min(start) >= '2022-01-01', max(start) < date '2022-01-01' + interval 1096 day from encounters"
-    ) == (True, True)
+        db,
+        """select min(start) >= '2020-07-01', min(start) < '2020-07-15',
+                  max(start) < date '2022-01-01' + interval 1096 day from encounters""",
+    ) == (True, True, True)
     assert one(db, "select count(*) from encounters anti join patients using (patient_id)") == (0,)
     assert one(
         db, "select count(*) from encounters e anti join clinicians c using (clinician_id) where e.clinician_id is not null"
@@ -186,30 +193,86 @@ def test_switch_targets_are_consistent_with_kind(db):
 def test_true_usual_is_consistent_with_switches(system, db):
     n_quarters = 12
     assert system.true_usual.num_rows == system.patients.num_rows * n_quarters
-    # The quarter of a switch ends with the new clinician, the one before with the old.
+    # The quarter of a switch ends with the new clinician (unless the patient moves away
+    # or dies later that quarter), the one before with the old; a lost patient's clinician
+    # changes on the day of the move or death (event_date), not on the day after their
+    # last encounter (switch_date).
+    changed = "case when s.kind = 'lost' then s.event_date else s.switch_date end"
     assert one(
         db,
-        """select count(*) from true_switches s join true_usual u
-           on u.patient_id = s.patient_id and u.quarter_start = date_trunc('quarter', s.switch_date)
-           where u.clinician_id is distinct from s.to_clinician_id""",
+        f"""select count(*) from true_switches s join true_usual u
+           on u.patient_id = s.patient_id and u.quarter_start = date_trunc('quarter', {changed})
+           where u.clinician_id is distinct from s.to_clinician_id
+           and not exists (select 1 from true_switches l where l.patient_id = s.patient_id and l.kind = 'lost'
+                           and l.event_date > s.switch_date
+                           and date_trunc('quarter', l.event_date) = date_trunc('quarter', s.switch_date))""",
     ) == (0,)
     assert one(
         db,
-        """select count(*) from true_switches s join true_usual u
-           on u.patient_id = s.patient_id and u.quarter_start = date_trunc('quarter', s.switch_date) - interval 3 month
-           where u.clinician_id is distinct from s.from_clinician_id""",
+        f"""select count(*) from true_switches s join true_usual u
+           on u.patient_id = s.patient_id
+           and u.quarter_start = date_trunc('quarter', {changed}) - interval 3 month
+           where u.clinician_id is distinct from s.from_clinician_id and s.kind <> 'lost'""",
     ) == (0,)
     # Patients registering during the span have no clinician before they do.
     assert one(db, "select count(*) from true_usual where clinician_id is null and quarter_start = '2022-01-01'")[0] > 0
 
 
 def test_switches_are_about_a_year_apart(db):
+    """Changes of usual clinician (and disengaging) are a year apart; moving away and dying
+    are not tied to them."""
     (closest,) = one(
         db,
         """select min(gap) from (select switch_date - lag(switch_date) over (partition by patient_id
-           order by switch_date) gap from true_switches)""",
+           order by switch_date) gap from true_switches where kind <> 'lost')""",
     )
     assert closest >= 300
+
+
+def test_switch_dates_follow_their_events(db):
+    """A switch shows at (or after) the event; lost is dated the day after the last encounter."""
+    assert one(
+        db,
+        """select count(*) filter (where kind <> 'lost' and switch_date < event_date),
+                  count(*) filter (where kind in ('partner', 'other_practice')
+                                   and switch_date > event_date + interval 60 day)
+           from true_switches""",
+    ) == (0, 0)
+    bad, n = one(
+        db,
+        """with last_seen as (select patient_id, max(start::date) d from encounters group by 1)
+           select count(*) filter (where s.switch_date <> least(l.d + 1, s.event_date)), count(*)
+           from true_switches s join last_seen l using (patient_id) where s.kind = 'lost'""",
+    )
+    assert n > 50 and bad == 0
+    # Deaths are dated in the patients table by the event.
+    assert one(
+        db,
+        """select count(*) from true_switches s join patients p using (patient_id)
+           where s.cause = 'died' and p.death_date is distinct from s.event_date""",
+    ) == (0,)
+
+
+def test_observable_flag_follows_its_definition(system, db):
+    """Recomputed in SQL from the encounters: old clinician seen in the 548 days before the
+    switch; new clinician on two or more days to the end of the span (switches), or a span
+    running 365 days past the switch (lapses)."""
+    mismatched, n, n_observable = one(
+        db,
+        """with v as (select distinct patient_id, clinician_id, start::date d from encounters
+                      where setting in ('primary_care', 'virtual') and clinician_id is not null),
+           f as (select s.*,
+                   exists (select 1 from v where v.patient_id = s.patient_id and v.clinician_id = s.from_clinician_id
+                           and v.d >= s.switch_date - 548 and v.d < s.switch_date) old_seen,
+                   (select count(*) from v where v.patient_id = s.patient_id and v.clinician_id = s.to_clinician_id
+                    and v.d >= s.switch_date) new_days
+                 from true_switches s)
+           select count(*) filter (where observable <> (old_seen and case when kind in ('partner', 'other_practice')
+                                   then new_days >= 2 else switch_date + 365 <= date '2024-12-31' + 1 end)),
+                  count(*), count(*) filter (where observable) from f""",
+    )
+    assert mismatched == 0
+    assert 0.5 * n < n_observable < n
 
 
 def test_switch_is_dated_by_first_visit_with_the_new_clinician(db):
@@ -335,6 +398,8 @@ def test_write_chunked_reports_progress_and_replaces_stale_parts(tmp_path):
         dict(n_patients=10, years=0),
         dict(n_patients=10, patients_per_clinician=0),
         dict(n_patients=10, null_clinician_share=1.5),
+        dict(n_patients=10, history_months=-1),
+        dict(n_patients=10, history_months=1.5),
     ],
 )
 def test_bad_arguments_raise_option_error(kwargs):
@@ -361,6 +426,69 @@ def test_invariants_hold_for_any_size_span_and_seed(n, years, seed, start):
     assert set(pc.unique(enc["clinician_id"].drop_null()).to_pylist()) <= known
     assert set(s.true_switches["to_clinician_id"].drop_null().to_pylist()) <= known
     if enc.num_rows:
-        first = pa.scalar(start, pa.date32()).cast(pa.timestamp("us"))
-        assert pc.min(enc["start"]).as_py() >= first.as_py()
+        # Up to 18 months of history before the span (a calendar-month step back).
+        y, m = divmod(start.year * 12 + start.month - 1 - 18, 12)
+        first = date(y, m + 1, 1)
+        assert pc.min(enc["start"]).as_py().date() >= first
+    if s.true_switches.num_rows:
+        assert pc.min(s.true_switches["switch_date"]).as_py() >= start
     assert pc.min(s.true_usual["quarter_start"]).as_py() <= start
+
+
+def test_visit_rates_and_continuity_are_realistic(db):
+    """Registered adults: median 3-5 primary-care visits a year, heavy-tailed; about nine
+    in ten visits with the usual clinician, at most 15 % with partners; regular attenders'
+    UPC in the range of practices with named clinicians."""
+    median, mean, p90 = one(
+        db,
+        """with v as (select patient_id, count(*) n from encounters
+                      where setting in ('primary_care', 'virtual') and start >= '2022-01-01' group by 1)
+           select median(coalesce(n, 0)) / 3, avg(coalesce(n, 0)) / 3, quantile_cont(coalesce(n, 0), 0.9) / 3
+           from patients p left join v using (patient_id)
+           where p.death_date is null and date_diff('year', p.birth_date, date '2022-01-01') >= 18
+           and patient_id not in (select patient_id from true_switches where kind in ('lost', 'emergency_only'))""",
+    )
+    assert 3 <= median <= 5 and mean > median and p90 > 2 * median
+    usual, partner = one(
+        db,
+        """select avg((e.clinician_id = u.clinician_id)::int),
+                  avg((e.clinician_id <> u.clinician_id and c.specialty <> 'nursing')::int)
+           from encounters e join true_usual u on u.patient_id = e.patient_id
+           and u.quarter_start = date_trunc('quarter', e.start)
+           join clinicians c on c.clinician_id = e.clinician_id
+           where e.setting in ('primary_care', 'virtual') and u.clinician_id is not null""",
+    )
+    assert 0.8 <= usual <= 0.92 and 0.05 <= partner <= 0.15
+    (upc,) = one(
+        db,
+        """with v as (select patient_id, clinician_id, count(*) n from encounters
+                      where setting in ('primary_care', 'virtual') and clinician_id is not null
+                      and start >= '2022-01-01' group by 1, 2),
+           p as (select patient_id, max(n) / sum(n) upc, sum(n) n from v
+                 where patient_id not in (select patient_id from true_switches) group by 1)
+           select median(upc) from p where n >= 9""",
+    )
+    assert 0.75 <= upc <= 0.92
+
+
+def test_relationships_at_the_start_have_a_history(db):
+    """The warm-up and the emitted history: most patients with a clinician at the start
+    of the span have already seen them in the 18 months before it."""
+    (share,) = one(
+        db,
+        """with u as (select patient_id, clinician_id from true_usual
+                      where quarter_start = '2022-01-01' and clinician_id is not null)
+           select avg((exists (select 1 from encounters e where e.patient_id = u.patient_id
+                       and e.clinician_id = u.clinician_id and e.start < '2022-01-01'))::int) from u""",
+    )
+    assert share > 0.75
+
+
+def test_without_history_encounters_start_with_the_span():
+    s = generate(500, years=1, seed=2, history_months=0)
+    assert pc.min(s.encounters["start"]).as_py().date() >= date(2022, 1, 1)
+    # The warm-up still ran: patients start the span with a clinician.
+    first_quarter = s.true_usual.filter(pc.equal(s.true_usual["quarter_start"], pa.scalar(date(2022, 1, 1))))
+    assert first_quarter["clinician_id"].null_count < 0.2 * first_quarter.num_rows
+    with_history = generate(500, years=1, seed=2)
+    assert s.patients.num_rows == with_history.patients.num_rows == 500

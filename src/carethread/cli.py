@@ -433,7 +433,7 @@ def ibis_table(table):
 @app.command()
 def synth(
     patients: Annotated[int, typer.Option("--patients", help="Patients in the system.")] = 20_000,
-    years: Annotated[float, typer.Option("--years", help="Years of encounters.")] = 3,
+    years: Annotated[float, typer.Option("--years", help="Years of the span the ground truth covers; encounters start 18 months earlier.")] = 3,
     seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed, same data).")] = 0,
     start: Annotated[str, typer.Option("--start", help="First day of the span.")] = "2022-01-01",
     out: Annotated[Path, typer.Option("--out", help="Folder to write the Parquet tables to.")] = Path("carethread-synth"),
@@ -453,7 +453,7 @@ def synth(
 def demo(
     out: Annotated[Path, typer.Option("--out", help="Folder for the data, tables and report.")] = Path("carethread-demo"),
     patients: Annotated[int, typer.Option("--patients", help="Patients in the synthetic system.")] = 20_000,
-    years: Annotated[float, typer.Option("--years", help="Years of encounters.")] = 3,
+    years: Annotated[float, typer.Option("--years", help="Years of the span the ground truth covers; encounters start 18 months earlier.")] = 3,
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
 ) -> None:
     """Generate a synthetic health system, run every measure, write the tables and print the headline."""

@@ -9,9 +9,15 @@ emergency-only care; and clinicians who leave and join. Besides the canonical
 measures should recover: each patient's usual clinician per quarter and every
 relationship switch.
 
+The simulation starts well before the span (a warm-up of at least the
+18-month attribution look-back plus a year), so relationships in force at the
+start have a past, and by default the encounters include 18 months of that
+past (``history_months``), as a real extract carries history before the period
+studied. The ground truth covers the span.
+
 Modules: :mod:`.population` (who exists), :mod:`.events` (what happens to
-them), :mod:`.encounters` (the encounters that follow), :mod:`.tables` (Arrow
-output).
+them), :mod:`.encounters` (the encounters that follow), :mod:`.truth` (what
+the measures should find), :mod:`.tables` (Arrow output).
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ from carethread.synth import tables as tb
 from carethread.synth.encounters import assemble, other_care, primary_care, same_day_repeats
 from carethread.synth.events import simulate
 from carethread.synth.population import NEVER, SEXES, SPECIALTIES, Span, build_patients, build_system
+from carethread.synth.truth import true_switches, true_usual
 
 __all__ = ["SyntheticSystem", "generate", "write_chunked"]
 
@@ -52,20 +59,33 @@ class SyntheticSystem:
     Attributes
     ----------
     encounters, clinicians, patients : pyarrow.Table
-        Canonical tables (DESIGN.md section 2), ids as strings.
+        Canonical tables (DESIGN.md section 2), ids as strings. Encounters
+        cover the history before the span and the span; patients are everyone
+        registered at some time in that window (some move away or die during
+        the history).
     true_usual : pyarrow.Table
         ``patient_id, quarter_start, clinician_id``: the clinician the patient
-        belongs to at the end of each calendar quarter (null before
-        registration, after moving away or dying, and when emergency-only).
+        belongs to at the end of each calendar quarter of the span (null
+        before registration, after moving away or dying, and when
+        emergency-only).
     true_switches : pyarrow.Table
         ``patient_id, from_clinician_id, to_clinician_id, switch_date, kind,
-        cause``. ``kind`` is ``partner``, ``other_practice``,
+        cause, event_date, observable``: every switch whose ``switch_date``
+        falls in the span. ``kind`` is ``partner``, ``other_practice``,
         ``emergency_only`` or ``lost``; ``cause`` is ``patient_choice``,
-        ``clinician_left``, ``moved_away``, ``died`` or ``disengaged``. A
-        switch is dated by the first visit with the new clinician (the first
-        ED or urgent-care encounter for ``emergency_only``; the day of the
-        move or death for ``lost``), or by the event itself when that visit
-        would fall after the span.
+        ``clinician_left``, ``moved_away``, ``died`` or ``disengaged``.
+        ``event_date`` is when it happened (the decision, departure, move or
+        death); ``switch_date`` is when the encounters show it: the first
+        visit with the new clinician (the first ED or urgent-care encounter
+        for ``emergency_only``; the day after the last encounter of any kind
+        for ``lost``), or the event itself when that falls after the span (or,
+        for ``lost``, when the patient has no encounter at all).
+        ``observable`` says the encounters can show the switch: the old
+        clinician was seen (a primary-care or virtual visit) in the 18 months
+        (548 days) before ``switch_date``; and for ``partner`` and
+        ``other_practice`` the new clinician was seen on at least two days
+        from ``switch_date`` to the end of the span, for ``emergency_only``
+        and ``lost`` the span runs at least 12 months past ``switch_date``.
     """
 
     encounters: pa.Table
@@ -96,7 +116,7 @@ class _Ids:
     widths: tuple[int, int, int, int] = (7, 5, 3, 9)
 
     @classmethod
-    def for_run(cls, n_patients: int, years: float, patients_per_clinician: int) -> _Ids:
+    def for_run(cls, n_patients: int, years: float, patients_per_clinician: int, history_months: int = 0) -> _Ids:
         clinicians = 3 * n_patients / patients_per_clinician + n_patients / 1_000 + 50
         practices = n_patients / patients_per_clinician + n_patients / 2_000 + 50
         return cls(
@@ -104,12 +124,14 @@ class _Ids:
                 tb.id_width(7, n_patients),
                 tb.id_width(5, clinicians),
                 tb.id_width(3, practices),
-                tb.id_width(9, n_patients * max(years, 1) * 60),
+                tb.id_width(9, n_patients * (max(years, 1) + history_months / 12) * 60),
             )
         )
 
 
-def _check(n_patients, years, patients_per_clinician, shares) -> None:
+def _check(n_patients, years, patients_per_clinician, shares, history_months=0) -> None:
+    if int(history_months) != history_months or history_months < 0:
+        raise OptionError(f"history_months must be a whole number of months, 0 or more, got {history_months!r}")
     if int(n_patients) != n_patients or n_patients < 1:
         raise OptionError(f"n_patients must be a positive whole number, got {n_patients!r}")
     if not years > 0:
@@ -121,10 +143,12 @@ def _check(n_patients, years, patients_per_clinician, shares) -> None:
             raise OptionError(f"{name} must be in [0, 1), got {value!r}")
 
 
-def _build(n_patients, years, seed, start, patients_per_clinician, ids: _Ids, shares) -> tuple[SyntheticSystem, int]:
+def _build(
+    n_patients, years, seed, start, patients_per_clinician, ids: _Ids, shares, history_months
+) -> tuple[SyntheticSystem, int]:
     """One independent system; also returns its number of practices."""
     rng = np.random.default_rng(seed)
-    span = Span.of(start, years)
+    span = Span.of(start, years, history_months)
     practices, cl = build_system(rng, n_patients, span, patients_per_clinician)
     patients = build_patients(rng, n_patients, span)
     hist = simulate(rng, span, practices, cl, patients)
@@ -167,50 +191,31 @@ def _build(n_patients, years, seed, start, patients_per_clinician, ids: _Ids, sh
             pat_ids,
             tb.dates(epoch, patients.birth),
             tb.vocabulary(SEXES, patients.sex),
-            tb.dates(epoch, hist.death, missing=hist.death < 0),
+            tb.dates(epoch, hist.death, missing=hist.death == NEVER),
         ],
         schema=tb.PATIENTS,
     )
 
-    sw = hist.switches
-    order = np.lexsort((sw["date"], sw["patient"]))
-    true_switches = pa.table(
+    sw = true_switches(span, hist, enc, n_patients, cl.kind.size)
+    switches = pa.table(
         [
-            tb.lookup(pat_ids, sw["patient"][order]),
-            tb.lookup(cl_ids, sw["frm"][order]),
-            tb.lookup(cl_ids, sw["to"][order]),
-            tb.dates(epoch, sw["date"][order]),
-            tb.vocabulary(tb.SWITCH_KINDS, sw["kind"][order]),
-            tb.vocabulary(tb.SWITCH_CAUSES, sw["cause"][order]),
+            tb.lookup(pat_ids, sw["patient"]),
+            tb.lookup(cl_ids, sw["frm"]),
+            tb.lookup(cl_ids, sw["to"]),
+            tb.dates(epoch, sw["date"]),
+            tb.vocabulary(tb.SWITCH_KINDS, sw["kind"]),
+            tb.vocabulary(tb.SWITCH_CAUSES, sw["cause"]),
+            tb.dates(epoch, sw["event"]),
+            pa.array(sw["observable"], pa.bool_()),
         ],
         schema=tb.TRUE_SWITCHES,
     )
-    quarter_start, who, clin = _true_usual(span, n_patients, hist.changes)
-    true_usual = pa.table(
+    quarter_start, who, clin = true_usual(span, n_patients, hist.changes)
+    usual = pa.table(
         [tb.lookup(pat_ids, who), tb.dates(epoch, quarter_start), tb.lookup(cl_ids, clin)],
         schema=tb.TRUE_USUAL,
     )
-    return SyntheticSystem(encounters, clinicians, patients_t, true_usual, true_switches), practices.kind.size
-
-
-def _true_usual(span: Span, n_patients: int, changes: dict[str, np.ndarray]):
-    """Each patient's true clinician on the last day of every calendar quarter
-    the span touches (the span's last day for a quarter cut short)."""
-    first = np.datetime64(span.epoch_day, "D").astype("datetime64[M]").astype(np.int64)
-    last = np.datetime64(span.epoch_day + span.n_days - 1, "D").astype("datetime64[M]").astype(np.int64)
-    months = np.arange(first - first % 3, last + 1, 3).astype("datetime64[M]")
-    q_start = months.astype("datetime64[D]").astype(np.int64) - span.epoch_day
-    q_last = (months + 3).astype("datetime64[D]").astype(np.int64) - span.epoch_day - 1
-    probe = np.minimum(q_last, span.n_days - 1)
-
-    stride = span.n_days + 2
-    key = changes["patient"] * stride + changes["day"]
-    order = np.argsort(key, kind="stable")  # stable: a later change on the same day wins
-    key, c_patient, c_clin = key[order], changes["patient"][order], changes["clin"][order]
-    who = np.repeat(np.arange(n_patients), q_start.size)
-    at = np.searchsorted(key, who * stride + np.tile(probe, n_patients), side="right") - 1
-    found = (at >= 0) & (c_patient[np.maximum(at, 0)] == who)
-    return np.tile(q_start, n_patients), who, np.where(found, c_clin[np.maximum(at, 0)], -1)
+    return SyntheticSystem(encounters, clinicians, patients_t, usual, switches), practices.kind.size
 
 
 def generate(
@@ -223,6 +228,7 @@ def generate(
     null_clinician_share: float = 0.01,
     same_day_repeat_share: float = 0.01,
     virtual_share: float = 0.12,
+    history_months: int = 18,
 ) -> SyntheticSystem:
     """Generate a synthetic health system with ground truth.
 
@@ -230,9 +236,11 @@ def generate(
     ----------
     n_patients
         Patients in the ``patients`` table, including those who register
-        (newborns and newcomers) during the span.
+        (newborns and newcomers) during the history or the span, and those
+        who move away or die during the history.
     years
-        Length of the span; encounters fall in ``[start, start + years)``.
+        Length of the span, ``[start, start + years)``, that the ground truth
+        covers.
     seed
         Seed of the numpy random generator; the same arguments give identical
         tables.
@@ -248,6 +256,11 @@ def generate(
         same clinician on the same day.
     virtual_share
         Share of primary-care encounters that are ``virtual``.
+    history_months
+        Months of encounters emitted before ``start`` (default 18, the
+        attribution look-back), so attribution at the start of the span sees
+        a full window. 0 emits the span only; the simulation warms up before
+        the span either way.
 
     Returns
     -------
@@ -269,15 +282,26 @@ def generate(
     True
     >>> sorted(set(s.true_switches["kind"].to_pylist()) - {"partner", "other_practice", "emergency_only", "lost"})
     []
+
+    Encounters start 18 months before ``start``; the truth covers the span:
+
+    >>> import pyarrow.compute as pc
+    >>> str(pc.min(s.encounters["start"]).as_py().date()) >= "2020-07-01"
+    True
+    >>> str(pc.min(s.true_switches["switch_date"]).as_py()) >= "2022-01-01"
+    True
     """
     shares = dict(
         null_clinician_share=null_clinician_share,
         same_day_repeat_share=same_day_repeat_share,
         virtual_share=virtual_share,
     )
-    _check(n_patients, years, patients_per_clinician, shares)
-    ids = _Ids.for_run(n_patients, years, patients_per_clinician)
-    system, _ = _build(int(n_patients), years, np.random.SeedSequence(seed), start, patients_per_clinician, ids, shares)
+    _check(n_patients, years, patients_per_clinician, shares, history_months)
+    ids = _Ids.for_run(n_patients, years, patients_per_clinician, history_months)
+    system, _ = _build(
+        int(n_patients), years, np.random.SeedSequence(seed), start, patients_per_clinician, ids, shares,
+        int(history_months),
+    )
     return system
 
 
@@ -291,6 +315,7 @@ def write_chunked(
     chunk_patients: int = 200_000,
     patients_per_clinician: int = 1_500,
     progress: Callable[[int, int], None] | None = None,
+    history_months: int = 18,
 ) -> dict[str, Path]:
     """Generate a large system chunk by chunk straight to Parquet.
 
@@ -305,7 +330,7 @@ def write_chunked(
         Output folder. Encounters go to ``encounters/part-00000.parquet``,
         ``part-00001.parquet``, ... (stale ``part-*.parquet`` files there are
         removed first); the other tables to one Parquet file each.
-    n_patients, years, seed, start, patients_per_clinician
+    n_patients, years, seed, start, patients_per_clinician, history_months
         As in :func:`generate`.
     chunk_patients
         Patients per chunk (chunks are made equal in size). The same ``seed``
@@ -327,7 +352,7 @@ def write_chunked(
     ['part-00000.parquet', 'part-00001.parquet', 'part-00002.parquet']
     """
     shares = dict(null_clinician_share=0.01, same_day_repeat_share=0.01, virtual_share=0.12)
-    _check(n_patients, years, patients_per_clinician, shares)
+    _check(n_patients, years, patients_per_clinician, shares, history_months)
     if chunk_patients < 1:
         raise OptionError(f"chunk_patients must be at least 1, got {chunk_patients!r}")
     n_patients = int(n_patients)
@@ -344,11 +369,13 @@ def write_chunked(
     paths: dict[str, Path] = {"encounters": enc_dir}
     paths.update({name: out / f"{name}.parquet" for name in TABLES[1:]})
     writers = {name: pq.ParquetWriter(paths[name], SCHEMAS[name], compression="zstd") for name in TABLES[1:]}
-    ids = _Ids.for_run(n_patients, years, patients_per_clinician)
+    ids = _Ids.for_run(n_patients, years, patients_per_clinician, history_months)
     done = 0
     try:
         for k, (size, chunk_seed) in enumerate(zip(sizes, seeds)):
-            part, n_practices = _build(int(size), years, chunk_seed, start, patients_per_clinician, ids, shares)
+            part, n_practices = _build(
+                int(size), years, chunk_seed, start, patients_per_clinician, ids, shares, int(history_months)
+            )
             pq.write_table(part.encounters, enc_dir / f"part-{k:05d}.parquet", compression="zstd")
             for name in TABLES[1:]:
                 writers[name].write_table(getattr(part, name))

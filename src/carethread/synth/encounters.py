@@ -81,9 +81,9 @@ def _member(rng, ptr, members, practice):
 
 
 def _away(rng, span: Span, n_clinicians: int) -> np.ndarray:
-    """Weeks each clinician is away: two-week blocks, about six weeks a year."""
-    n_weeks = (span.n_days + 7) // 7 + 2
-    start = rng.random((n_clinicians, n_weeks)) < 0.06
+    """Weeks each clinician is away (by :meth:`Span.week`): two-week blocks,
+    about six weeks a year."""
+    start = rng.random((n_clinicians, span.n_weeks + 2)) < 0.06
     away = start.copy()
     away[:, 1:] |= start[:, :-1]
     return away
@@ -91,15 +91,15 @@ def _away(rng, span: Span, n_clinicians: int) -> np.ndarray:
 
 def primary_care(rng, span, practices: Practices, cl: Clinicians, patients: Patients, hist: History,
                  virtual_share: float, nurse_share: float = 0.04) -> dict[str, np.ndarray]:
-    """Primary-care and virtual encounters of every segment: mostly with the
-    usual clinician, otherwise with an available partner or the practice nurse.
-    A segment that starts with a switch or registration opens with a visit to
-    its clinician (``forced``), which dates the switch."""
+    """Primary-care and virtual encounters of every segment from the start of the
+    history: mostly with the usual clinician, otherwise with an available partner
+    or the practice nurse. A segment that starts with a switch or registration
+    opens with a visit to its clinician (``forced``), which dates the switch."""
     seg = hist.seg
-    s, e = seg["start"], seg["end"]
+    s, e = np.maximum(seg["start"], -span.history), seg["end"]
     i, day = _draw(rng, s, e, patients.rate["primary_care"][seg["patient"]])
     day = _weekday(rng, span, day, s[i], e[i])
-    opening = np.flatnonzero(seg["forced"] & (s < e))
+    opening = np.flatnonzero(seg["forced"] & (seg["start"] >= -span.history) & (seg["start"] < e))
     forced = np.concatenate([np.ones(opening.size, bool), np.zeros(i.size, bool)])
     i = np.concatenate([opening, i])
     day = np.concatenate([s[opening], day])
@@ -108,22 +108,25 @@ def primary_care(rng, span, practices: Practices, cl: Clinicians, patients: Pati
     # A patient who left a clinician does not drift back to them as a partner.
     avoid = np.where(seg["post"][i], seg["prev"][i], -1)
 
-    # Over-full clinicians hand more of their patients' visits to partners;
-    # after a switch the patient is committed to the new clinician.
+    # A patient asks for their own clinician with probability ``stay`` (a
+    # little more often right after choosing them). An over-full clinician
+    # cannot offer every such request a slot: half their excess load, at most
+    # a quarter of the requests, goes to partners.
     mid = span.n_days // 2
-    holding = (s <= mid) & (mid < e)
+    holding = (seg["start"] <= mid) & (mid < e)
     panel = np.bincount(seg["clin"][holding], minlength=cl.kind.size)
     load = panel / np.maximum(cl.capacity, 1)
-    p_usual = patients.stay[pat] / np.maximum(1.0, load[usual])
-    p_usual = np.where(seg["post"][i], 1 - (1 - p_usual) / 3, p_usual)
-    loyal = forced | (rng.random(day.size) < p_usual)
-    # A loyal patient whose clinician is away waits two weeks rather than see
-    # a partner, if the wait stays within the segment.
+    asks = patients.stay[pat]
+    asks = np.where(seg["post"][i], 1 - (1 - asks) / 3, asks)
+    full = np.clip(0.5 * (load[usual] - 1), 0, 0.25)
+    loyal = forced | (rng.random(day.size) < asks * (1 - full))
+    # When their clinician is away, a loyal patient with a routine need (six
+    # in ten) waits two weeks rather than see a partner, if the wait stays
+    # within the segment.
     away = _away(rng, span, cl.kind.size)
-    week = (day + span.weekday(0)) // 7
-    wait = loyal & ~forced & away[usual, week] & (day + 14 < e[i])
+    wait = loyal & ~forced & away[usual, span.week(day)] & (rng.random(day.size) < 0.6) & (day + 14 < e[i])
     day = np.where(wait, day + 14, day)
-    week = (day + span.weekday(0)) // 7
+    week = span.week(day)
     with_usual = forced | (loyal & ~away[usual, week])
 
     ptr, members = cl.members(PANEL, practices.kind.size)
@@ -150,7 +153,8 @@ def other_care(rng, span, practices: Practices, cl: Clinicians, patients: Patien
                hist: History) -> list[dict[str, np.ndarray]]:
     """Specialty, urgent-care, emergency and inpatient encounters."""
     n_prac = practices.kind.size
-    entry = patients.entry.astype(np.int64)
+    # Care before the history starts is not emitted, so not drawn.
+    entry = np.maximum(patients.entry.astype(np.int64), -span.history)
     uc_centre = practices.urgent_care[hist.home]
     hospital = practices.hospital[hist.home]
     parts = []
@@ -175,9 +179,11 @@ def other_care(rng, span, practices: Practices, cl: Clinicians, patients: Patien
         ptr, members = cl.members(kind, n_prac)
         rate = patients.rate[setting]
         i, day = _draw(rng, entry, hist.care_end, rate)
-        j, day2 = _draw(rng, edo["start"], hist.care_end[edo["patient"]], 2 * rate[edo["patient"]])
+        j, day2 = _draw(
+            rng, np.maximum(edo["start"], -span.history), hist.care_end[edo["patient"]], 2 * rate[edo["patient"]]
+        )
         # The first encounter after disengaging, which dates the switch.
-        first = edo["first"] >= 0
+        first = (edo["first"] >= -span.history) & (edo["first"] < span.n_days)
         pick = first & (to_urgent if kind == URGENT else ~to_urgent)
         pat = np.concatenate([i, edo["patient"][j], edo["patient"][pick]])
         day = np.concatenate([day, day2, edo["first"][pick]])

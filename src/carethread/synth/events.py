@@ -1,16 +1,21 @@
 """Life events: who each patient belongs to, and when that changes.
 
-The simulation runs in rounds. In each round every patient still in play draws
-the time of their next event (competing risks: switch to a partner, switch
-practice, disengage from primary care, move away, die), unless their usual
-clinician leaves first. One round handles at most one event per patient, so the
-number of rounds is bounded by the span in years, and every step inside a round
-is a vectorised operation over patients (loops run over practices only).
+The simulation runs in rounds from the start of the warm-up
+(:attr:`~carethread.synth.population.Span.first`). In each round every patient
+still in play draws the time of their next event from two clocks: a switching
+clock (switch to a partner, switch practice, disengage from primary care) and a
+leaving clock (move away, die), unless their usual clinician leaves first. One
+round handles at most one event per patient, so the number of rounds is bounded
+by the simulated years, and every step inside a round is a vectorised operation
+over patients (loops run over practices only).
 
-Patient-driven events are at least ``GAP`` days apart and start after a
-``WARMUP``, and a new usual clinician is never one who leaves within
-``HORIZON`` days, so consecutive relationship changes of a patient are always
-about a year apart and each one can be seen in the visits that follow.
+Switching events are at least ``GAP`` days apart and start ``WARMUP`` days
+after the simulation does, and a new usual clinician is never one who leaves
+within ``HORIZON`` days, so consecutive relationship changes of a patient are
+always about a year apart and each one can be seen in the visits that follow.
+Patients move away or die only once encounters are emitted (from the start of
+the history): the patients table holds everyone registered at some time in the
+emitted window.
 """
 
 from __future__ import annotations
@@ -37,8 +42,9 @@ HORIZON = 425
 REGISTERED, EMERGENCY_ONLY, LOST = 1, 2, 3
 # Event codes drawn in a round; CLINICIAN_LEFT is not drawn but imposed.
 PARTNER, OTHER, DISENGAGE, MOVED, DIED, CLINICIAN_LEFT = range(6)
-# Hazards per year (before the patient's loyalty multiplier) of the drawn events.
-_SWITCH_PARTNER, _SWITCH_PRACTICE, _DISENGAGE, _MOVE = 0.04, 0.03, 0.012, 0.035
+# Hazards per year of the drawn events (switching ones before the patient's
+# loyalty multiplier, which averages 1).
+_SWITCH_PARTNER, _SWITCH_PRACTICE, _DISENGAGE, _MOVE = 0.02, 0.025, 0.01, 0.035
 
 
 @dataclass
@@ -66,13 +72,17 @@ class History:
     #: the clinician the patient left to start it (-1 for the first segment).
     seg: dict[str, np.ndarray]
     #: Emergency-only periods: start day and the day of the first ED/urgent-care
-    #: encounter that follows (-1 if past the span).
+    #: encounter that follows (NEVER if past the span).
     ed_only: dict[str, np.ndarray]
     pc_end: np.ndarray  # day primary, specialty and inpatient care stops
     care_end: np.ndarray  # day all care stops (moved away or died)
-    death: np.ndarray  # day of death, -1 if alive
+    death: np.ndarray  # day of death, NEVER if alive
     died_engaged: np.ndarray  # bool: died while still in primary care
     home: np.ndarray  # primary-care practice the patient started in
+    #: ``patient, frm, to, date, event, kind, cause``: ``event`` is the day it
+    #: happened, ``date`` the day of the first visit with the new clinician (the
+    #: first emergency/urgent-care encounter for emergency-only, the event day
+    #: for lost, when nothing dates it within the span).
     switches: dict[str, np.ndarray]
     #: Step function of the true usual clinician (-1 = none) per patient.
     changes: dict[str, np.ndarray]
@@ -143,36 +153,39 @@ def simulate(
     rng: np.random.Generator, span: Span, practices: Practices, clinicians: Clinicians, patients: Patients
 ) -> History:
     """Run the event rounds and return the patients' primary-care history."""
-    T, N = span.n_days, patients.n
+    T, N, first = span.n_days, patients.n, span.first
     cl = clinicians
     chooser = _Chooser(rng, practices, cl)
     segs, edo, switches, changes = _Log(), _Log(), _Log(), _Log()
+    entry = patients.entry.astype(np.int64)
 
     cur = np.full(N, -1, np.int64)
     state = np.full(N, REGISTERED, np.int8)
-    last = np.full(N, WARMUP - GAP, np.int64)
+    # last: day of the last switching event (the next is GAP later); now: day
+    # of the last event of any kind (the leaving clock runs from there).
+    last = np.where(entry == first, first + WARMUP - GAP, entry)
+    now = entry.copy()
     pc_end = np.full(N, T, np.int64)
     care_end = np.full(N, T, np.int64)
-    death = np.full(N, -1, np.int64)
+    death = np.full(N, NEVER, np.int64)
     died_engaged = np.zeros(N, bool)
     # The open segment of each patient.
-    s_start = patients.entry.astype(np.int64)
-    s_forced = patients.entry > 0
+    s_start = entry.copy()
+    s_forced = entry > first
     s_prev = np.full(N, -1, np.int64)
     s_post = np.zeros(N, bool)
 
-    # Patients registered at the start are spread over the panel clinicians
+    # Patients registered from the outset are spread over the panel clinicians
     # working then, by capacity and popularity (so some end up over capacity).
-    old = np.flatnonzero(patients.entry == 0)
-    pool = chooser.members[cl.active_from[chooser.members] <= 0]
+    old = np.flatnonzero(entry == first)
+    pool = chooser.members[cl.active(chooser.members, first)]
     w = cl.capacity[pool] * cl.popularity[pool]
     cur[old] = pool[rng.choice(pool.size, size=old.size, p=w / w.sum())]
     chooser.update(np.bincount(cur[old], minlength=cl.kind.size))
     # Newcomers always find someone: every practice's lead physician stays.
-    new = np.flatnonzero(patients.entry > 0)
+    new = np.flatnonzero(entry > first)
     none = np.full(new.size, -1)
-    cur[new] = chooser.choose(patients.entry[new], none, none, none)
-    last[new] = patients.entry[new]
+    cur[new] = chooser.choose(entry[new], none, none, none)
     home = cl.practice[cur]
     changes.add(patient=np.arange(N), day=s_start, clin=cur)
 
@@ -181,41 +194,43 @@ def simulate(
             patient=p, clin=cur[p], start=s_start[p], end=day, forced=s_forced[p], prev=s_prev[p], post=s_post[p]
         )
 
+    def record(p, frm, to, date, event, kind, cause):
+        switches.add(patient=p, frm=frm, to=to, date=date, event=event, kind=kind, cause=cause)
+        changes.add(patient=p, day=date, clin=to)
+
     def to_emergency_only(p, day, cause):
         close(p, day)
-        first = day + rng.integers(0, 60, size=p.size)
-        first = np.where(first < T, first, -1)
-        when = np.where(first >= 0, first, day)
-        edo.add(patient=p, start=day, first=first)
-        switches.add(patient=p, frm=cur[p], to=np.full(p.size, -1), date=when, kind=np.full(p.size, 2), cause=cause)
-        changes.add(patient=p, day=when, clin=np.full(p.size, -1))
+        first_acute = day + rng.integers(0, 60, size=p.size)
+        first_acute = np.where(first_acute < T, first_acute, NEVER)
+        when = np.where(first_acute < T, first_acute, day)
+        edo.add(patient=p, start=day, first=first_acute)
+        record(p, cur[p], np.full(p.size, -1), when, day, np.full(p.size, 2), cause)
         pc_end[p] = day
-        state[p], cur[p], last[p] = EMERGENCY_ONLY, -1, when
+        state[p], cur[p], last[p], now[p] = EMERGENCY_ONLY, -1, when, day
 
     live = np.ones(N, bool)
-    for _ in range(4 * int(np.ceil(T / 365.25)) + 8):
+    for _ in range(4 * int(np.ceil((T - first) / 365.25)) + 8):
         idx = np.flatnonzero(live)
         if not idx.size:
             break
         chooser.update(np.bincount(cur[state == REGISTERED], minlength=cl.kind.size))
         reg = state[idx] == REGISTERED
-        t0 = np.where(reg, np.maximum(last[idx] + GAP, WARMUP), last[idx])
-        elapsed = (t0 - patients.entry[idx]) / 365.25
-        # Patients with little attachment to their clinician move on more readily.
-        fickle = (2 * (1 - patients.stay[idx]) + 0.3) * reg
-        hazard = np.stack(
-            [
-                _SWITCH_PARTNER * fickle,
-                _SWITCH_PRACTICE * fickle,
-                _DISENGAGE * fickle,
-                np.full(idx.size, _MOVE),
-                patients.rate["death"][idx] * np.exp(0.085 * elapsed),
-            ],
-            axis=1,
-        )
+        # Switching clock. Patients with little attachment to their clinician
+        # move on more readily.
+        t0 = np.maximum(last[idx] + GAP, first + WARMUP)
+        fickle = (0.4 + 8.5 * (1 - patients.stay[idx])) * reg
+        hazard = np.stack([_SWITCH_PARTNER * fickle, _SWITCH_PRACTICE * fickle, _DISENGAGE * fickle], axis=1)
         total = hazard.sum(axis=1)
-        t_own = t0 + rng.exponential(365.25, size=idx.size) / total
-        kind = _sample(rng, hazard)
+        t_switch = np.where(total > 0, t0 + rng.exponential(365.25, size=idx.size) / np.maximum(total, 1e-12), np.inf)
+        # Leaving clock, from the patient's last event but not before the
+        # history starts.
+        g0 = np.maximum(now[idx], -span.history)
+        dying = patients.rate["death"][idx] * np.exp(0.085 * (g0 - entry[idx]) / 365.25)
+        t_gone = g0 + rng.exponential(365.25, size=idx.size) / (_MOVE + dying)
+        kind = np.where(
+            t_switch < t_gone, _sample(rng, hazard), np.where(rng.random(idx.size) * (_MOVE + dying) < _MOVE, MOVED, DIED)
+        )
+        t_own = np.minimum(t_switch, t_gone)
         leave = np.where(reg, cl.leave[np.maximum(cur[idx], 0)], NEVER)
         kind = np.where(leave <= t_own, CLINICIAN_LEFT, kind)
         day = np.minimum(np.floor(np.minimum(t_own, leave)), T).astype(np.int64)
@@ -233,9 +248,8 @@ def simulate(
             pc_end[p] = np.minimum(pc_end[p], d)
             q, dq = p[was], d[was]
             close(q, dq)
-            cause = np.where(died[was], 3, 2)
-            switches.add(patient=q, frm=cur[q], to=np.full(q.size, -1), date=dq, kind=np.full(q.size, 3), cause=cause)
-            changes.add(patient=q, day=dq, clin=np.full(q.size, -1))
+            none = np.full(q.size, -1)
+            record(q, cur[q], none, dq, dq, np.full(q.size, 3), np.where(died[was], 3, 2))
             state[p], cur[p] = LOST, -1
             live[p] = False
 
@@ -247,6 +261,7 @@ def simulate(
         move = (kind == PARTNER) | (kind == OTHER) | ((kind == CLINICIAN_LEFT) & ~quit_)
         if move.any():
             p, d, k = idx[move], day[move], kind[move]
+            now[p] = d
             old_clin = cur[p]
             old_prac = cl.practice[old_clin]
             # A departing clinician's panel is reassigned to partners, unless
@@ -271,26 +286,29 @@ def simulate(
             ok = ~stuck
             p, d, k, old_clin, target = p[ok], d[ok], k[ok], old_clin[ok], target[ok]
             # The switch shows when the patient first sees the new clinician.
-            first = weekday_forward(span, d + rng.integers(1, 43, size=p.size))
-            seen = first < T
-            when = np.where(seen, first, d)
+            first_visit = weekday_forward(span, d + rng.integers(1, 43, size=p.size))
+            seen = first_visit < T
+            when = np.where(seen, first_visit, d)
             close(p, d)
-            switches.add(
-                patient=p,
-                frm=old_clin,
-                to=target,
-                date=when,
-                kind=np.where(cl.practice[target] == cl.practice[old_clin], 0, 1),
-                cause=np.where(k == CLINICIAN_LEFT, 1, 0),
+            record(
+                p,
+                old_clin,
+                target,
+                when,
+                d,
+                np.where(cl.practice[target] == cl.practice[old_clin], 0, 1),
+                np.where(k == CLINICIAN_LEFT, 1, 0),
             )
-            changes.add(patient=p, day=when, clin=target)
-            cur[p], last[p] = target, when
+            # The first visit with the new clinician takes place: the leaving
+            # clock restarts from it.
+            cur[p], last[p], now[p] = target, when, when
             s_start[p], s_forced[p], s_prev[p], s_post[p] = when, seen, old_clin, True
 
     still = np.flatnonzero(state == REGISTERED)
     close(still, np.full(still.size, T))
     # An emergency-only period lasts until care_end (lost, or the span's end).
     edo_patient, edo_start, edo_first = edo.arrays("patient", "start", "first")
+    sw_names = ("patient", "frm", "to", "date", "event", "kind", "cause")
     return History(
         seg=dict(zip(("patient", "clin", "start", "end", "forced", "prev", "post"),
                      segs.arrays("patient", "clin", "start", "end", "forced", "prev", "post"))),
@@ -300,7 +318,6 @@ def simulate(
         death=death,
         died_engaged=died_engaged,
         home=home,
-        switches=dict(zip(("patient", "frm", "to", "date", "kind", "cause"),
-                          switches.arrays("patient", "frm", "to", "date", "kind", "cause"))),
+        switches=dict(zip(sw_names, switches.arrays(*sw_names))),
         changes=dict(zip(("patient", "day", "clin"), changes.arrays("patient", "day", "clin"))),
     )

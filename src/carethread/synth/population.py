@@ -2,7 +2,9 @@
 
 All quantities are integer day offsets from the start of the span (day 0) so
 the simulation never touches calendar objects; the tables module turns them
-into dates at the end.
+into dates at the end. Days before 0 are the history (emitted, like the past
+an extract carries) and, before that, the warm-up (simulated only), so the
+relationships in force when the history starts have a past of their own.
 """
 
 from __future__ import annotations
@@ -52,21 +54,58 @@ _AGE_EDGES = np.array([0, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100])
 _AGE_SHARE = np.array([0.11, 0.12, 0.13, 0.13, 0.12, 0.13, 0.12, 0.08, 0.047, 0.013])
 
 
+#: Days of an 18-month look-back (the default attribution window).
+LOOKBACK_DAYS = 548
+
+
 @dataclass
 class Span:
-    """The simulated window: ``n_days`` days from ``epoch_day`` (days since 1970-01-01)."""
+    """The simulated window around the span ``[0, n_days)``.
+
+    Day 0 is ``epoch_day`` (days since 1970-01-01). Encounters are emitted
+    from day ``-history`` (the history an extract carries) to ``n_days``; the
+    simulation itself starts ``warmup`` days before day 0, at :attr:`first`.
+    """
 
     epoch_day: int
     n_days: int
+    history: int = 0
+    warmup: int = 0
 
     @classmethod
-    def of(cls, start: str | date, years: float) -> Span:
-        epoch_day = int(np.datetime64(start, "D").astype(np.int64))
-        return cls(epoch_day, max(1, int(round(years * 365.25))))
+    def of(cls, start: str | date, years: float, history_months: int = 0) -> Span:
+        day0 = np.datetime64(start, "D")
+        epoch_day = int(day0.astype(np.int64))
+        # The history starts on the same day of the month, history_months earlier
+        # (clipped to the month's length).
+        month = day0.astype("datetime64[M]")
+        back = month - np.timedelta64(int(history_months), "M")
+        day_of_month = int((day0 - month.astype("datetime64[D]")).astype(np.int64))
+        length = int(((back + 1).astype("datetime64[D]") - back.astype("datetime64[D]")).astype(np.int64))
+        first_day = back.astype("datetime64[D]") + np.timedelta64(min(day_of_month, length - 1), "D")
+        history = int((day0 - first_day).astype(np.int64))
+        # At least a look-back and a year of warm-up, so the relationships and
+        # the switching process are in their steady state when encounters start.
+        warmup = max(history, LOOKBACK_DAYS) + 365
+        return cls(epoch_day, max(1, int(round(years * 365.25))), history, warmup)
+
+    @property
+    def first(self) -> int:
+        """The first simulated day (negative)."""
+        return -self.warmup
 
     def weekday(self, days: np.ndarray) -> np.ndarray:
         """Monday = 0 ... Sunday = 6 (1970-01-01 was a Thursday)."""
         return (np.asarray(days, dtype=np.int64) + self.epoch_day + 3) % 7
+
+    def week(self, days: np.ndarray) -> np.ndarray:
+        """Calendar week (Monday to Sunday) counted from the week of :attr:`first`."""
+        days = np.asarray(days, dtype=np.int64)
+        return (days - self.first + self.weekday(self.first)) // 7
+
+    @property
+    def n_weeks(self) -> int:
+        return int(self.week(self.n_days)) + 1
 
 
 @dataclass
@@ -103,7 +142,7 @@ class Clinicians:
 
 @dataclass
 class Patients:
-    entry: np.ndarray  # int32 day the patient joins the system (0 = already registered)
+    entry: np.ndarray  # int32 day the patient joins the system (Span.first = registered from the outset)
     age: np.ndarray  # float years at entry
     birth: np.ndarray  # int32 day of birth
     sex: np.ndarray  # int8 index into SEXES
@@ -128,8 +167,9 @@ def build_system(
 ) -> tuple[Practices, Clinicians]:
     """Primary-care practices with panel clinicians and nurses, specialty practices,
     urgent-care centres and hospitals (ED physicians and hospitalists), plus the
-    primary-care clinicians who leave or join during the span."""
-    years = span.n_days / 365.25
+    primary-care clinicians who leave or join during the simulation (warm-up,
+    history and span alike)."""
+    years = (span.n_days + span.warmup) / 365.25
     # Practices of 2-10 panel clinicians until the wanted head count is reached.
     want = max(4, int(round(n_patients / patients_per_clinician)))
     sizes = np.minimum(2 + rng.poisson(2.5, size=want), 10)
@@ -165,7 +205,7 @@ def build_system(
                 specialty=np.broadcast_to(specialty, n).astype(np.int16),
                 capacity=np.full(n, -1, np.int64) if capacity is None else capacity.astype(np.int64),
                 active_from=(
-                    -rng.integers(365, 25 * 365, size=n) if active_from is None else active_from
+                    span.first - rng.integers(0, 24 * 365, size=n) if active_from is None else active_from
                 ).astype(np.int32),
                 leave=np.full(n, NEVER, np.int32) if leave is None else leave.astype(np.int32),
             )
@@ -182,24 +222,28 @@ def build_system(
         add(practice, PANEL, role, specialty, capacity, active_from, leave)
 
     # Established panel clinicians. Each practice is led by a physician who
-    # stays, so no practice ever empties; others may leave after a warm-up
-    # (at least one in a span long enough to see it), and most who leave get a
-    # replacement who starts a few weeks before they go.
+    # stays, so no practice ever empties; the others leave at about 6 % a year
+    # (at least one during a span long enough to see it), and most who leave
+    # get a replacement who starts a few weeks before they go.
     home = np.repeat(np.arange(n_pc), sizes)
     lead = np.zeros(home.size, bool)
     lead[np.r_[0, np.cumsum(sizes)[:-1]]] = True
-    leaves = ~lead & (rng.random(home.size) < 1 - np.exp(-0.05 * max(years - 0.5, 0)))
-    if span.n_days > 365 and not leaves.any():
-        leaves[rng.choice(np.flatnonzero(~lead))] = True
-    leave = np.where(leaves, rng.integers(180, max(span.n_days, 181), size=home.size), NEVER)
+    leaves = ~lead & (rng.random(home.size) < 1 - np.exp(-0.06 * max(years - 0.5, 0)))
+    leave = np.where(leaves, rng.integers(span.first + 180, max(span.n_days, span.first + 181), size=home.size), NEVER)
+    if span.n_days > 365 and not ((leave >= 180) & (leave < span.n_days)).any():
+        one = rng.choice(np.flatnonzero(~lead))
+        leaves[one], leave[one] = True, rng.integers(180, span.n_days)
     panel(home, leave=leave, lead=lead)
     replaced = np.flatnonzero(leaves & (rng.random(home.size) < 0.6))
     if replaced.size:
         panel(home[replaced], active_from=leave[replaced] - rng.integers(1, 31, size=replaced.size))
-    # Growth: new clinicians joining practices during the span.
-    n_join = max(1, rng.poisson(0.02 * home.size * years)) if span.n_days > 365 else 0
-    if n_join:
-        panel(rng.integers(0, n_pc, size=n_join), active_from=rng.integers(1, span.n_days - 180, size=n_join))
+    # Growth: new clinicians joining practices (at least one during a span of
+    # more than a year).
+    if span.n_days > 365:
+        n_join = rng.poisson(0.02 * home.size * years)
+        joined = rng.integers(span.first + 1, span.n_days - 180, size=n_join)
+        joined = np.append(joined, rng.integers(1, span.n_days - 180)) if not (joined > 0).any() else joined
+        panel(rng.integers(0, n_pc, size=joined.size), active_from=joined)
     # Practice nurses see patients but hold no panel.
     has_nurse = np.flatnonzero(rng.random(n_pc) < 0.6)
     add(has_nurse, NURSE, np.full(has_nurse.size, _ROLE["nurse"]), SPECIALTIES.index("nursing"))
@@ -253,15 +297,15 @@ def _ages(rng: np.random.Generator, n: int) -> np.ndarray:
 
 
 def build_patients(rng: np.random.Generator, n_patients: int, span: Span) -> Patients:
-    """The patients: those registered at the start, then births and newcomers
-    who register during the span (about 4 % of the population a year)."""
-    years = span.n_days / 365.25
+    """The patients: those registered when the simulation starts, then births and
+    newcomers who register later (about 4 % of the population a year)."""
+    years = (span.n_days + span.warmup) / 365.25
     n_new = int(round(n_patients * 0.04 * years / (1 + 0.04 * years))) if span.n_days > 30 else 0
     n_old = n_patients - n_new
     # Newcomers register on a weekday: registration is their first clinic visit.
-    joined = rng.integers(1, max(span.n_days - 3, 2), size=n_new)
+    joined = rng.integers(span.first + 1, max(span.n_days - 3, span.first + 2), size=n_new)
     joined = joined + np.select([span.weekday(joined) == 5, span.weekday(joined) == 6], [2, 1], 0)
-    entry = np.concatenate([np.zeros(n_old, np.int32), joined.astype(np.int32)])
+    entry = np.concatenate([np.full(n_old, span.first, np.int32), joined.astype(np.int32)])
     age = _ages(rng, n_patients)
     born = np.zeros(n_patients, bool)
     born[n_old:] = rng.random(n_new) < 0.3
@@ -270,13 +314,18 @@ def build_patients(rng: np.random.Generator, n_patients: int, span: Span) -> Pat
     sex = (rng.random(n_patients) < 0.49).astype(np.int8)
     chronic = rng.poisson(0.15 + 3.0 * (age / 80) ** 2.5).astype(np.int16)
     # Gamma frailty makes visit counts negative binomial: a heavy right tail.
-    frailty = rng.gamma(1.3, 1 / 1.3, size=n_patients)
-    stay = rng.beta(4.0, 1.6, size=n_patients)
+    frailty = rng.gamma(1.5, 1 / 1.5, size=n_patients)
+    # Most patients ask for their own clinician whenever they can (mean 0.91,
+    # one in ten below 0.8).
+    stay = rng.beta(12.0, 1.2, size=n_patients)
 
-    morbid = 1 + 0.3 * chronic
+    morbid = 1 + 0.25 * chronic
     pc_base = np.select(
-        [age < 1, age < 2, age < 5, age < 18, age < 45, age < 65], [6.0, 4.0, 2.2, 1.4, 1.5, 2.0], 2.6
+        [age < 1, age < 5, age < 18, age < 45, age < 65, age < 75], [8.0, 4.0, 2.4, 3.4, 4.4, 6.0], 7.5
     )
+    # Women of working age consult more than men (sex code 0 is F).
+    working = (age >= 16) & (age < 65)
+    pc_base = pc_base * np.where(working, np.where(sex == 0, 1.25, 0.8), 1.0)
     rate = {
         "primary_care": pc_base * morbid * frailty,
         "specialty": 0.15 * (1 + 0.5 * chronic) * frailty**0.7 * np.where(age < 18, 0.5, 1.0),

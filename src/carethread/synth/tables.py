@@ -30,6 +30,8 @@ TRUE_SWITCHES = pa.schema(
         pa.field("switch_date", pa.date32(), nullable=False),
         pa.field("kind", pa.string(), nullable=False),
         pa.field("cause", pa.string(), nullable=False),
+        pa.field("event_date", pa.date32(), nullable=False),
+        pa.field("observable", pa.bool_(), nullable=False),
     ]
 )
 
