@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pyarrow as pa
 import pytest
@@ -36,6 +37,10 @@ def con():
     c = engine.connect()
     yield c
     c.disconnect()
+
+
+#: Public synthetic samples of every input format (tests/data/README.md says where each is from).
+SAMPLES = Path(__file__).resolve().parent / "data"
 
 
 def in_ci() -> bool:

@@ -18,10 +18,9 @@ from carethread.errors import InputError, OptionError, SchemaError
 from carethread.measures.continuity import patient_continuity
 from carethread.readers import detect_format, read
 from carethread.readers.omop import VISIT_CONCEPTS, looks_like_omop, parse_visit_concepts, read_omop
-from tests.conftest import in_ci
+from tests.conftest import SAMPLES, in_ci
 
-#: The shared samples: shared/ lies beside the repository (here and in CI).
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+DATA = SAMPLES
 SYNTHEA27 = DATA / "omop54-synthea27nj"
 SYNPUF = DATA / "omop50-synpuf-10"
 BROKEN = Path(__file__).parent / "fixtures" / "omop" / "broken"

@@ -21,9 +21,9 @@ from carethread.errors import InputError, OptionError, SchemaError
 from carethread.measures.continuity import patient_continuity
 from carethread.readers import detect_format, read
 from carethread.readers.synthea import looks_like_synthea, read_synthea
+from tests.conftest import SAMPLES
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("CARETHREAD_SHARED_DATA") or ROOT.parent / "shared" / "data")
+SHARED = Path(os.environ.get("CARETHREAD_SHARED_DATA") or SAMPLES)
 GENERIC = Path(__file__).parent / "fixtures" / "generic"
 EXTRACTION = dt.date(2024, 6, 30)
 runner = CliRunner()
