@@ -38,6 +38,8 @@ code                                    meaning
                                         that resolves to nothing in the input
 ``unknown_encounter_class``             a Synthea/FHIR encounter class with no setting
 ``unknown_visit_concept``               an OMOP visit_concept_id with no setting
+``encounter_not_held``                  a FHIR Encounter that is planned, cancelled
+                                        or entered in error
 ======================================  ===========================================
 
 Format readers pass their own rejections in: a raw table may carry a
@@ -100,6 +102,7 @@ REASONS: dict[str, str] = {
     "unknown_practice_reference": "the practice reference matches no organisation",
     "unknown_encounter_class": "the encounter class has no care setting",
     "unknown_visit_concept": "visit_concept_id has no care setting in the mapping",
+    "encounter_not_held": "the encounter's status says it did not take place",
 }
 
 #: Role spellings mapped to :data:`carethread.schema.ROLES` (after lower-casing

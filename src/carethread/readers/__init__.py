@@ -20,6 +20,7 @@ __all__ = ["FORMATS", "READERS", "detect_format", "parse_mapping", "read", "read
 #: Format name → ``"module:function"`` of its reader.
 READERS: dict[str, str] = {
     "generic": "carethread.readers.generic:read_generic",
+    "fhir": "carethread.readers.fhir:read_fhir",
 }
 
 #: Every value ``format`` (``--format``) accepts.
@@ -27,7 +28,9 @@ FORMATS: tuple[str, ...] = ("auto", "generic", "synthea", "fhir", "omop")
 
 #: Format name → ``"module:function"`` of a predicate ``looks_like(path) -> bool``,
 #: tried in this order by :func:`detect_format`; the generic reader is the fallback.
-DETECTORS: dict[str, str] = {}
+DETECTORS: dict[str, str] = {
+    "fhir": "carethread.readers.fhir:looks_like_fhir",
+}
 
 
 def _load(target: str):
