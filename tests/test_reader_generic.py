@@ -577,7 +577,7 @@ def test_unknown_format_lists_valid_ones(con):
     assert str(err.value) == "Unknown format 'excel'. Valid formats: auto, generic, synthea, fhir, omop."
 
 
-@pytest.mark.parametrize("fmt", ["synthea", "fhir", "omop"])
+@pytest.mark.parametrize("fmt", ["synthea", "omop"])
 def test_formats_not_supported_yet(con, fmt):
     with pytest.raises(OptionError, match=f"The {fmt} format is not supported yet"):
         read(FIXTURES / "reasons.csv", format=fmt, con=con)

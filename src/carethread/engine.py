@@ -454,10 +454,11 @@ def store_in_file_order(
     """Store one expression per file (in file order) in a temporary table and
     number its rows: ``__row`` = position within the file, from 1.
 
-    Each part must come from one :func:`ndjson_lines` view (row for row, in
-    order: projections, filters that keep every line, joins that probe with
-    it) and have the same columns. Rows whose ``drop[0]`` column equals
-    ``drop[1]`` (blank lines) are deleted after numbering.
+    Each part must be one :func:`ndjson_lines` view under projections only,
+    and all parts must have the same columns. A join would void the order:
+    DuckDB may build its hash table on the lines and stream the other side.
+    Rows whose ``drop[0]`` column equals ``drop[1]`` (blank lines) are
+    deleted after numbering.
     """
     raw = _raw(con)
     name = new_name(prefix)
@@ -632,12 +633,12 @@ def _performer(parts: str) -> str:
 def fhir_resources(con: BaseBackend, lines: ibis.Table, resource: str) -> ibis.Table:
     """Flat fields of the FHIR resources in an :func:`ndjson_lines` view.
 
-    Blank lines are dropped (they hold no resource). Every other line is one
-    row with ``__file``, ``__row``, ``__state`` (``'ok'``, or ``'malformed'``
-    when the line is not a complete JSON object), ``__text`` (the first 1 000
-    characters of a malformed line), ``resource_type``, ``id`` and the fields
-    the reader needs for ``resource`` (``Encounter``, ``Patient``,
-    ``Practitioner``, ``PractitionerRole`` or ``Organization``):
+    One row per line, with ``__file``, ``__row``, ``__state`` (``'ok'``;
+    ``'blank'`` for a line of white space, which holds no resource;
+    ``'malformed'`` when the line is not a complete JSON object), ``__text``
+    (the first 1 000 characters of a malformed line), ``resource_type``,
+    ``id`` and the fields the reader needs for ``resource`` (``Encounter``,
+    ``Patient``, ``Practitioner``, ``PractitionerRole`` or ``Organization``):
 
     - references as lookup keys (``subject_key``, ``performer_key``,
       ``provider_key``, ``practitioner_key``, ``organization_key``; see
@@ -645,8 +646,8 @@ def fhir_resources(con: BaseBackend, lines: ibis.Table, resource: str) -> ibis.T
     - coded fields as ``'|code1|code2|'`` strings (``type_codes``,
       ``service_codes``, ``role_codes``, ``specialty_codes``) with their text
       (``service_text``, ``role_text``, ``specialty_text``);
-    - dates as text (``start_text``, ``birth_text``, ...), and ``start`` as a
-      TIMESTAMP in UTC wall time;
+    - dates as text (``birth_text``, ...), and ``start`` as a TIMESTAMP in
+      UTC wall time (``start_text`` keeps the text only when it does not parse);
     - ``identifiers`` (a list of ``{system, value}``) for the resources that
       references point at.
 
@@ -709,8 +710,9 @@ def fhir_resources(con: BaseBackend, lines: ibis.Table, resource: str) -> ibis.T
         layer2 = f"SELECT *, CASE WHEN __parts IS NOT NULL THEN {_performer('__parts')} END AS __c FROM ({layer1})"
         layer3 = f"SELECT * EXCLUDE (__parts, __p0, __c), {chosen} AS __pick FROM ({layer2})"
         sql = (
-            "SELECT * EXCLUDE (__pick), "
-            f"{_fhir_key('__pick.ref', '__pick.type', '__pick.system', '__pick.value', 'Practitioner')} AS performer_key "
+            "SELECT * EXCLUDE (__pick, start_text), "
+            f"{_fhir_key('__pick.ref', '__pick.type', '__pick.system', '__pick.value', 'Practitioner')} AS performer_key, "
+            "CASE WHEN start IS NULL THEN start_text END AS start_text "
             f"FROM ({layer3})"
         )
     else:

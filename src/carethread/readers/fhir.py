@@ -183,7 +183,6 @@ NOT_HELD: tuple[str, ...] = ("planned", "cancelled", "entered-in-error")
 _SUFFIXES = (".ndjson", ".ndjson.gz", ".jsonl", ".jsonl.gz")
 _TYPE_OF_NAME = re.compile(r"^([A-Za-z]+)")
 _ORD = 2**40  # file index * _ORD + line: one sortable position
-_BLANK = "__blank"  # the reason given to blank lines, which are deleted once numbered
 
 
 @dataclass
@@ -385,35 +384,32 @@ def _rejected_lines(unparsed) -> list[tuple[int, int, str, str | None, str | Non
     ]
 
 
-def _store(con, files: list[ExportFile], build, prefix: str, drop: tuple[str, str]):
-    """Parse every file, run ``build`` on each file's resources, store the rows in
-    file order and number them; returns the stored table and the rejected lines."""
+def _stage(con, files: list[ExportFile]) -> _Staged:
+    """Parse every file of one resource type into a temporary table, rows numbered
+    by line (blank lines dropped), and collect the lines DuckDB rejected.
+
+    Only projections run between the scan and the store (no join), so DuckDB's
+    insertion order is the file's line order.
+    """
     parts, views, rejects = [], [], []
     for index, file in enumerate(files):
         lines, reject = engine.ndjson_lines(con, str(file.path), index)
-        resources = engine.fhir_resources(con, lines, file.resource)
-        parts.append(build(resources))
-        views += [resources.get_name(), lines.get_name()]
+        parts.append(engine.fhir_resources(con, lines, file.resource))
+        views += [parts[-1].get_name(), lines.get_name()]
         rejects.append(reject)
     try:
-        stored, name = engine.store_in_file_order(con, parts, prefix, drop=drop)
+        _stored, name = engine.store_in_file_order(con, parts, files[0].resource.lower(), drop=("__state", "blank"))
     except engine.BackendError as exc:
         if not engine.is_data_error(exc):
             raise
         raise InputError(
-            f"{files[0].resource} files could not be read to the end (a file may be truncated, a .gz "
-            "file corrupt, or a line longer than 64 MB). Export them again."
+            f"{files[0].source} could not be read to the end (the file may be truncated, or a .gz "
+            "file corrupt). Export it again."
         ) from None
     unparsed = engine.csv_rejects(con, rejects, header=False)
     engine.renumber_after_rejects(con, name, [(f, r) for f, r, *_ in unparsed])
     engine.drop(con, views)
-    return con.table(name), _rejected_lines(unparsed)
-
-
-def _stage(con, files: list[ExportFile]) -> _Staged:
-    """Parse a resource type that other resources point at, once, into a temporary table."""
-    table, rejected = _store(con, files, lambda t: t, files[0].resource.lower(), ("__state", "blank"))
-    return _Staged(files, table, rejected)
+    return _Staged(files, con.table(name), _rejected_lines(unparsed))
 
 
 def _position(t: ibis.Table) -> ibis.IntegerValue:
@@ -531,10 +527,8 @@ def _role_label(codes: ibis.StringValue, text: ibis.StringValue) -> ibis.StringV
 
 
 def _format_reject(t: ibis.Table, resource: str, rules: Sequence[tuple[ibis.BooleanValue, str, ibis.Value]] = ()):
-    """``__reject``/``__reject_value``: blank line (dropped later), malformed line,
-    wrong type, then ``rules`` in order."""
+    """``__reject``/``__reject_value``: malformed line, wrong type, then ``rules`` in order."""
     cases = [
-        (t.__state == "blank", _BLANK, ibis.null("string")),
         (t.__state != "ok", "malformed_json", t.__text),
         (t.resource_type.isnull() | (t.resource_type != resource), "unexpected_resource_type", t.resource_type),
         *rules,
@@ -723,27 +717,24 @@ def _check_encounters(t: ibis.Table, ctx: _Context, label: str) -> validate.Chec
     return validate.check_encounters(raw, columns, extraction_date=ctx.extraction, source=label, profile=facts)
 
 
-def _encounters(con, files: list[ExportFile], ctx: _Context) -> validate.Finished:
+def _encounters(con, staged: _Staged, ctx: _Context) -> validate.Finished:
+    """Check the parsed encounters once into a stored table, then count them."""
+    files = staged.files
     label = files[0].source if len(files) == 1 else f"Encounter ({len(files)} files)"
-    checks: list[validate.Checked] = []
-
-    def build(resources: ibis.Table) -> ibis.Table:
-        checks.append(_check_encounters(resources, ctx, label))
-        return checks[-1].table
-
-    table, rejected = _store(con, files, build, "encounters", ("__reason", _BLANK))
-    checked = checks[0]
-    checked.table = table
-    checked.flags["__setting_defaulted"] = (
-        "{n} accepted ambulatory (AMB) {encounters} {have} no specialty to tell primary from specialty "
-        "care (no PractitionerRole specialty, no serviceType); {they_were} counted as primary_care."
-    )
-    if table.count().execute() + len(rejected) == 0:
+    if staged.table.count().execute() + len(staged.rejected) == 0:
         raise InputError(
             f"{label} holds no resource (every line is blank). Export the encounters again, "
             "or check that the right folder was given."
         )
-    return _finish(con, checked, files, rejected, ctx.extraction)
+    checked = _check_encounters(staged.table, ctx, label)
+    _stored, name = engine.materialize(con, checked.table, "encounters")
+    checked.table = con.table(name)
+    engine.drop(con, [staged.table.get_name()], kind="TABLE")
+    checked.flags["__setting_defaulted"] = (
+        "{n} accepted ambulatory (AMB) {encounters} {have} no specialty to tell primary from specialty "
+        "care (no PractitionerRole specialty, no serviceType); {they_were} counted as primary_care."
+    )
+    return _finish(con, checked, files, staged.rejected, ctx.extraction)
 
 
 # --- the reader ---------------------------------------------------------------------------
@@ -874,7 +865,7 @@ def read_fhir(
         kinds = facts.group_by("clinician_id").aggregate(n=facts.kind.nunique())
         by_practice = bool(kinds.n.max().execute() or 0) and kinds.n.max().execute() > 1
     ctx = _Context(lookups, present, facts, by_practice, extraction)
-    finished["Encounter"] = _encounters(con, export.files["Encounter"], ctx)
+    finished["Encounter"] = _encounters(con, _stage(con, export.files["Encounter"]), ctx)
 
     order = ("Encounter", "Patient", "Practitioner", "PractitionerRole", "Organization")
     counts = [c for r in order if r in finished for c in finished[r].counts]

@@ -52,6 +52,8 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -63,7 +65,7 @@ import pyarrow.dataset as ds
 from carethread import schema
 from carethread.errors import InputError, OptionError
 
-__all__ = ["write_fhir"]
+__all__ = ["write_fhir", "write_fhir_chunked"]
 
 NPI_SYSTEM = "http://hl7.org/fhir/sid/us-npi"
 PATIENT_SYSTEM = "https://carethread.example/fhir/sid/patient"
@@ -538,3 +540,52 @@ def write_fhir(
     }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     return {name: [out / file for file, _ in files] for name, files in written.items()}
+
+
+def write_fhir_chunked(
+    out_dir: str | os.PathLike,
+    n_patients: int,
+    *,
+    years: float = 3,
+    seed: int = 0,
+    start: str | _dt.date = "2022-01-01",
+    chunk_patients: int = 200_000,
+) -> dict[str, Path]:
+    """Generate a system chunk by chunk and write it as a FHIR Bulk export.
+
+    The system is generated exactly as :func:`~carethread.synth.write_chunked`
+    does (same arguments, same data) into a scratch folder inside
+    ``out_dir``, then streamed into NDJSON by :func:`write_fhir`; the ground
+    truth (``true_usual.parquet``, ``true_switches.parquet``) is kept beside
+    the export (the FHIR reader does not read Parquet files).
+
+    Returns
+    -------
+    dict
+        ``manifest`` and each resource type → the first file of that type;
+        ``true_usual`` and ``true_switches`` → their Parquet files.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> paths = write_fhir_chunked(tempfile.mkdtemp(), 200, years=1, chunk_patients=100)
+    >>> sorted(paths)
+    ['Encounter', 'Organization', 'Patient', 'Practitioner', 'PractitionerRole', 'manifest', 'true_switches', 'true_usual']
+    """
+    from carethread.synth import write_chunked
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=".synth-", dir=out))
+    try:
+        tables = write_chunked(scratch, n_patients, years=years, seed=seed, start=start,
+                               chunk_patients=chunk_patients)
+        files = write_fhir(scratch, out)
+        paths: dict[str, Path] = {name: written[0] for name, written in files.items()}
+        paths["manifest"] = out / "manifest.json"
+        for name in ("true_usual", "true_switches"):
+            paths[name] = out / f"{name}.parquet"
+            shutil.move(str(tables[name]), paths[name])
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return paths
