@@ -367,6 +367,15 @@ BROKEN = [
     "[1, 2]",  # 22 JSON but not an object
     _enc("e23", subject=None),  # 23 no subject
     _enc("e24", klass="IMP", performer="Practitioner/d2"),  # 24 inpatient
+    _enc("e25", performer=None, provider="Organization/o2", participant=[
+        {"type": [{"coding": [{"code": "CON"}]}], "individual": {"reference": "Practitioner/d2"}},
+        {"individual": {"reference": "RelatedPerson/rp1"}},
+        {"type": [{"coding": [{"code": "REF"}]}], "individual": {"reference": "Practitioner/d1"}},
+        {"type": [{"coding": [{"code": "ATND"}]}], "individual": {"reference": "Practitioner/d3"}},
+    ]),  # 25 four participants: the attender
+    {**_enc("e26", subject=None, performer=None,
+            participant=[{"individual": {"identifier": {"system": NPI, "value": "111"}}}]),
+     "subject": {"identifier": {"system": "urn:mrn", "value": "M1"}}},  # 26 identifier-only references
 ]
 
 
@@ -403,7 +412,7 @@ def test_every_broken_line_is_quarantined_with_its_line_number(broken):
 
 def test_broken_reconciliation_counts_every_line_once(broken):
     assert broken.reconciliation().splitlines() == [
-        "Encounter.ndjson: 23 rows read = 10 accepted + 13 quarantined",
+        "Encounter.ndjson: 25 rows read = 12 accepted + 13 quarantined",
         "Patient.ndjson: 4 rows read = 2 accepted + 2 quarantined",
         "Practitioner.ndjson: 4 rows read = 3 accepted + 1 quarantined",
         "PractitionerRole.ndjson: 4 rows read = 3 accepted + 1 quarantined",
@@ -424,7 +433,7 @@ def test_quarantine_values_name_what_was_wrong(broken):
 
 def test_references_performers_and_settings(broken):
     got = {r["encounter_id"]: r for r in rows(broken.encounters)}
-    assert sorted(got) == ["e1", "e16", "e17", "e18", "e19", "e2", "e20", "e21", "e24", "e3"]
+    assert sorted(got) == ["e1", "e16", "e17", "e18", "e19", "e2", "e20", "e21", "e24", "e25", "e26", "e3"]
     expect = {
         "e1": ("p1", "d1", "o1", dt.datetime(2024, 1, 2, 9), "primary_care"),
         # Conditional subject and practice; ATND wins over SPRF; UTC from -05:00.
@@ -438,6 +447,8 @@ def test_references_performers_and_settings(broken):
         "e20": ("p1", None, "o1", dt.datetime(2024, 1, 2, 9), "primary_care"),
         "e21": ("p1", "d1", "o1", dt.datetime(2024, 1, 2, 9), "urgent_care"),
         "e24": ("p1", "d2", "o1", dt.datetime(2024, 1, 2, 9), "inpatient"),
+        "e25": ("p1", "d3", "o2", dt.datetime(2024, 1, 2, 9), "primary_care"),
+        "e26": ("p1", "d1", "o1", dt.datetime(2024, 1, 2, 9), "primary_care"),
     }
     for eid, (patient, clinician, practice, start, setting) in expect.items():
         r = got[eid]
@@ -460,7 +471,7 @@ def test_side_tables_from_roles_and_patients(broken):
 
 def test_broken_remarks_count_without_identifiers(broken):
     text = "\n".join(broken.remarks)
-    assert "Encounter.ndjson: 13 of 23 rows quarantined (" in text
+    assert "Encounter.ndjson: 13 of 25 rows quarantined (" in text
     assert "1 accepted ambulatory (AMB) encounter has no specialty to tell primary from specialty care" in text
     assert "3 accepted encounters have no clinician_id" in text
     for identifier in ("ghost", "p99", "NOPE", "M1", "111", "d1", "e13"):
@@ -607,7 +618,7 @@ def test_cli_exit_codes_on_broken_input(tmp_path):
     _export(tmp_path / "broken", BROKEN)
     res = invoke("patients", tmp_path / "broken", "--extraction-date", "2024-06-30", "--quarantine", tmp_path / "q.csv")
     assert res.exit_code == 0, res.stderr
-    assert "Encounter.ndjson: 23 rows read = 10 accepted + 13 quarantined" in res.stderr
+    assert "Encounter.ndjson: 25 rows read = 12 accepted + 13 quarantined" in res.stderr
     assert len((tmp_path / "q.csv").read_text().splitlines()) == 1 + 18
     res = invoke("patients", tmp_path / "broken", "--extraction-date", "2024-06-30", "--strict")
     assert res.exit_code == 1

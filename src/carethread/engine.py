@@ -563,6 +563,9 @@ def _reference_paths(name: str, path: str) -> dict[str, str]:
 #: JSON paths extracted from each resource type in the one parse of a line.
 _FHIR_PATHS: dict[str, dict[str, str]] = {
     "Encounter": {
+        # Only what almost every line needs: every path costs on every line.
+        # Identifier-only references and encounters with several participants
+        # are read by a second parse of their line (see fhir_resources).
         "resource_type": "$.resourceType",
         "id": "$.id",
         "status": "$.status",
@@ -570,9 +573,12 @@ _FHIR_PATHS: dict[str, dict[str, str]] = {
         "start_text": "$.period.start",
         "type_json": "$.type",
         "service_json": "$.serviceType",
-        **_reference_paths("subject", "$.subject"),
-        **_reference_paths("provider", "$.serviceProvider"),
-        **_reference_paths("p0", "$.participant[0].individual"),
+        "subject_ref": "$.subject.reference",
+        "subject_value": "$.subject.identifier.value",
+        "provider_ref": "$.serviceProvider.reference",
+        "provider_value": "$.serviceProvider.identifier.value",
+        "p0_ref": "$.participant[0].individual.reference",
+        "p0_value": "$.participant[0].individual.identifier.value",
         "p1": "$.participant[1]",
     },
     "Patient": {
@@ -630,6 +636,49 @@ def _performer(parts: str) -> str:
     )
 
 
+#: Participants read by the second parse; more take a third (``json_transform``).
+_FAST_PARTICIPANTS = 3
+_PARTICIPANT_PATHS = [
+    f"$.participant[{i}].{field}"
+    for i in range(_FAST_PARTICIPANTS)
+    for field in ("individual.reference", "individual.type", "individual.identifier.system",
+                  "individual.identifier.value", "type")
+] + [f"$.participant[{_FAST_PARTICIPANTS}]"]
+
+
+def _first_participants(pp: str) -> str:
+    """SQL: the primary performer among the first participants, from ``pp`` (the
+    list :data:`_PARTICIPANT_PATHS` extracted), as a struct ``ref, type, system,
+    value``, by the rule of :func:`_performer`.
+
+    The participant's ``type`` comes as JSON text, which DuckDB writes
+    compactly, so ``"code":"PPRF"`` appears in it exactly when one of its
+    codings has that code (a string value cannot hold an unescaped quote).
+    """
+    n = _FAST_PARTICIPANTS
+
+    def at(i: int, k: int) -> str:
+        return f"{pp}[{5 * i + k + 1}]"
+
+    clinician = [_is_clinician(at(i, 0), at(i, 1), at(i, 3)) for i in range(n)]
+
+    def typed(i: int, code: str) -> str:
+        return f"(({clinician[i]}) AND coalesce(contains({at(i, 4)}, '\"code\":\"{code}\"'), false))"
+
+    order = [typed(i, "PPRF") for i in range(n)] + [typed(i, "ATND") for i in range(n)] + [
+        f"coalesce({c}, false)" for c in clinician
+    ]
+    pick = "CASE " + " ".join(f"WHEN {cond} THEN {i % n}" for i, cond in enumerate(order)) + " END"
+
+    def field(k: int) -> str:
+        return "CASE __i " + " ".join(f"WHEN {i} THEN {at(i, k)}" for i in range(n)) + " END"
+
+    return (
+        f"list_transform([{pick}], lambda __i: struct_pack(ref := {field(0)}, type := {field(1)}, "
+        f"system := {field(2)}, value := {field(3)}))[1]"
+    )
+
+
 def fhir_resources(con: BaseBackend, lines: ibis.Table, resource: str) -> ibis.Table:
     """Flat fields of the FHIR resources in an :func:`ndjson_lines` view.
 
@@ -651,10 +700,9 @@ def fhir_resources(con: BaseBackend, lines: ibis.Table, resource: str) -> ibis.T
     - ``identifiers`` (a list of ``{system, value}``) for the resources that
       references point at.
 
-    The Encounter's performer is chosen here because it needs list lambdas:
-    with one participant, that participant if it is a Practitioner or
-    PractitionerRole; with several, the first such participant typed
-    ``PPRF``, else ``ATND``, else the first such participant.
+    The Encounter's performer is chosen here: among the participants whose
+    individual is a Practitioner or PractitionerRole, the first typed
+    ``PPRF``, else the first typed ``ATND``, else the first.
     """
     paths = _FHIR_PATHS[resource]
     at = {n: f"v[{i + 1}]" for i, n in enumerate(paths)}
@@ -684,36 +732,52 @@ def fhir_resources(con: BaseBackend, lines: ibis.Table, resource: str) -> ibis.T
             f"try(json_transform({at['identifier_json']}, {_literal(_IDENTIFIERS)})) END AS identifiers"
         )
     if resource == "Encounter":
-        p0 = {k: at[f"p0_{k}"] for k in ("ref", "type", "system", "value")}
-        p0_clinician = _is_clinician(p0["ref"], p0["type"], p0["value"])
-        many = (
-            f"CASE WHEN {at['p1']} IS NOT NULL THEN "
-            f"try(json_transform(json_extract(line, '$.participant'), {_literal(_PARTICIPANTS)})) END"
-        )
+        def second(ref: str, value: str, path: str) -> str:
+            # An identifier-only reference: its type and system need a second parse.
+            return (
+                f"CASE WHEN {ref} IS NULL AND {value} IS NOT NULL THEN json_extract_string(line, "
+                f"['{path}.type', '{path}.identifier.system']) END"
+            )
+
+        many = f"{at['p1']} IS NOT NULL OR ({at['p0_ref']} IS NULL AND {at['p0_value']} IS NOT NULL)"
+        listed_pp = ", ".join(_literal(p) for p in _PARTICIPANT_PATHS)
         cols += [
             f"{at['status']} AS status", f"{at['class_code']} AS class_code",
             f"{at['start_text']} AS start_text", f"{_utc(at['start_text'])} AS start",
             f"{_codes(at['type_json'], '$[*].coding[*].code')} AS type_codes",
             f"{_codes(at['service_json'], '$.coding[*].code')} AS service_codes",
             f"{_first_text(at['service_json'], '$')} AS service_text",
-            f"{_fhir_key(at['subject_ref'], at['subject_type'], at['subject_system'], at['subject_value'], 'Patient')} AS subject_key",
-            f"{_fhir_key(at['provider_ref'], at['provider_type'], at['provider_system'], at['provider_value'], 'Organization')} AS provider_key",
-            f"{many} AS __parts",
-            f"CASE WHEN {p0_clinician} THEN struct_pack(ref := {p0['ref']}, type := {p0['type']}, "
-            f"system := {p0['system']}, value := {p0['value']}) END AS __p0",
+            f"{at['subject_ref']} AS __s_ref", f"{at['subject_value']} AS __s_value",
+            f"{second(at['subject_ref'], at['subject_value'], '$.subject')} AS __s2",
+            f"{at['provider_ref']} AS __o_ref", f"{at['provider_value']} AS __o_value",
+            f"{second(at['provider_ref'], at['provider_value'], '$.serviceProvider')} AS __o2",
+            f"CASE WHEN {many} THEN json_extract_string(line, [{listed_pp}]) END AS __pp",
+            f"CASE WHEN {_is_clinician(at['p0_ref'], 'NULL', 'NULL')} THEN {at['p0_ref']} END AS __p0",
+            "line",
         ]
-        chosen = (
-            f"CASE WHEN __parts IS NULL THEN __p0 ELSE struct_pack(ref := __c.reference, type := __c.type, "
-            "system := __c.identifier.system, value := __c.identifier.value) END"
-        )
         layer1 = f"SELECT {', '.join(cols)} FROM ({checked})"
-        layer2 = f"SELECT *, CASE WHEN __parts IS NOT NULL THEN {_performer('__parts')} END AS __c FROM ({layer1})"
-        layer3 = f"SELECT * EXCLUDE (__parts, __p0, __c), {chosen} AS __pick FROM ({layer2})"
+        layer2 = (
+            "SELECT * EXCLUDE (line), CASE WHEN __pp IS NULL THEN NULL "
+            f"WHEN __pp[{len(_PARTICIPANT_PATHS)}] IS NOT NULL THEN "
+            f"try(json_transform(json_extract(line, '$.participant'), {_literal(_PARTICIPANTS)})) END AS __parts "
+            f"FROM ({layer1})"
+        )
+        chosen = (
+            "CASE WHEN __parts IS NOT NULL THEN struct_pack(ref := __c.reference, type := __c.type, "
+            "system := __c.identifier.system, value := __c.identifier.value) "
+            f"WHEN __pp IS NOT NULL THEN {_first_participants('__pp')} "
+            "ELSE struct_pack(ref := __p0, type := NULL::VARCHAR, system := NULL::VARCHAR, value := NULL::VARCHAR) END"
+        )
+        layer3 = f"SELECT *, CASE WHEN __parts IS NOT NULL THEN {_performer('__parts')} END AS __c FROM ({layer2})"
+        layer4 = f"SELECT *, {chosen} AS __pick FROM ({layer3})"
+        subject = _fhir_key("__s_ref", "__s2[1]", "__s2[2]", "__s_value", "Patient")
+        provider = _fhir_key("__o_ref", "__o2[1]", "__o2[2]", "__o_value", "Organization")
+        performer = _fhir_key("__pick.ref", "__pick.type", "__pick.system", "__pick.value", "Practitioner")
         sql = (
-            "SELECT * EXCLUDE (__pick, start_text), "
-            f"{_fhir_key('__pick.ref', '__pick.type', '__pick.system', '__pick.value', 'Practitioner')} AS performer_key, "
-            "CASE WHEN start IS NULL THEN start_text END AS start_text "
-            f"FROM ({layer3})"
+            "SELECT * EXCLUDE (__s_ref, __s_value, __s2, __o_ref, __o_value, __o2, __pp, __p0, __parts, __c, "
+            f"__pick, start_text), {subject} AS subject_key, {provider} AS provider_key, "
+            f"{performer} AS performer_key, CASE WHEN start IS NULL THEN start_text END AS start_text "
+            f"FROM ({layer4})"
         )
     else:
         if resource == "Patient":

@@ -384,15 +384,15 @@ def _rejected_lines(unparsed) -> list[tuple[int, int, str, str | None, str | Non
     ]
 
 
-def _stage(con, files: list[ExportFile]) -> _Staged:
+def _stage(con, files: list[ExportFile], *, first: int = 0) -> _Staged:
     """Parse every file of one resource type into a temporary table, rows numbered
     by line (blank lines dropped), and collect the lines DuckDB rejected.
 
     Only projections run between the scan and the store (no join), so DuckDB's
-    insertion order is the file's line order.
+    insertion order is the file's line order. ``__file`` counts from ``first``.
     """
     parts, views, rejects = [], [], []
-    for index, file in enumerate(files):
+    for index, file in enumerate(files, first):
         lines, reject = engine.ndjson_lines(con, str(file.path), index)
         parts.append(engine.fhir_resources(con, lines, file.resource))
         views += [parts[-1].get_name(), lines.get_name()]
@@ -406,7 +406,7 @@ def _stage(con, files: list[ExportFile]) -> _Staged:
             f"{files[0].source} could not be read to the end (the file may be truncated, or a .gz "
             "file corrupt). Export it again."
         ) from None
-    unparsed = engine.csv_rejects(con, rejects, header=False)
+    unparsed = [(f + first, *rest) for f, *rest in engine.csv_rejects(con, rejects, header=False)]
     engine.renumber_after_rejects(con, name, [(f, r) for f, r, *_ in unparsed])
     engine.drop(con, views)
     return _Staged(files, con.table(name), _rejected_lines(unparsed))
@@ -717,24 +717,36 @@ def _check_encounters(t: ibis.Table, ctx: _Context, label: str) -> validate.Chec
     return validate.check_encounters(raw, columns, extraction_date=ctx.extraction, source=label, profile=facts)
 
 
-def _encounters(con, staged: _Staged, ctx: _Context) -> validate.Finished:
-    """Check the parsed encounters once into a stored table, then count them."""
-    files = staged.files
+def _encounters(con, files: list[ExportFile], ctx: _Context) -> validate.Finished:
+    """Parse and check one Encounter file at a time into one stored table, then count.
+
+    Only one file's parsed fields are held at a time (plus the checked
+    canonical rows of all files).
+    """
     label = files[0].source if len(files) == 1 else f"Encounter ({len(files)} files)"
-    if staged.table.count().execute() + len(staged.rejected) == 0:
+    checked, name, rejected, rows = None, None, [], 0
+    for index, file in enumerate(files):
+        staged = _stage(con, [file], first=index)
+        rejected += staged.rejected
+        rows += staged.table.count().execute() + len(staged.rejected)
+        part = _check_encounters(staged.table, ctx, label)
+        if checked is None:
+            checked = part
+            _stored, name = engine.materialize(con, part.table, "encounters")
+        else:
+            con.insert(name, part.table)
+        engine.drop(con, [staged.table.get_name()], kind="TABLE")
+    if rows == 0:
         raise InputError(
             f"{label} holds no resource (every line is blank). Export the encounters again, "
             "or check that the right folder was given."
         )
-    checked = _check_encounters(staged.table, ctx, label)
-    _stored, name = engine.materialize(con, checked.table, "encounters")
     checked.table = con.table(name)
-    engine.drop(con, [staged.table.get_name()], kind="TABLE")
     checked.flags["__setting_defaulted"] = (
         "{n} accepted ambulatory (AMB) {encounters} {have} no specialty to tell primary from specialty "
         "care (no PractitionerRole specialty, no serviceType); {they_were} counted as primary_care."
     )
-    return _finish(con, checked, files, staged.rejected, ctx.extraction)
+    return _finish(con, checked, files, rejected, ctx.extraction)
 
 
 # --- the reader ---------------------------------------------------------------------------
@@ -865,7 +877,7 @@ def read_fhir(
         kinds = facts.group_by("clinician_id").aggregate(n=facts.kind.nunique())
         by_practice = bool(kinds.n.max().execute() or 0) and kinds.n.max().execute() > 1
     ctx = _Context(lookups, present, facts, by_practice, extraction)
-    finished["Encounter"] = _encounters(con, _stage(con, export.files["Encounter"]), ctx)
+    finished["Encounter"] = _encounters(con, export.files["Encounter"], ctx)
 
     order = ("Encounter", "Patient", "Practitioner", "PractitionerRole", "Organization")
     counts = [c for r in order if r in finished for c in finished[r].counts]
