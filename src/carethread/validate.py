@@ -828,7 +828,8 @@ def finish(
 
 def _column_of(code: str) -> str | None:
     """The canonical column a reason code is about (``missing_start`` → ``start``)."""
-    if code in ("malformed_row", "invalid_encoding", "malformed_json", "unexpected_resource_type"):
+    if code in ("malformed_row", "invalid_encoding", "malformed_json", "unexpected_resource_type",
+                "encounter_not_held"):
         return None
     if code in ("unknown_setting", "unknown_encounter_class", "unknown_visit_concept"):
         return "setting"

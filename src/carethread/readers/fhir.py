@@ -127,7 +127,7 @@ import ibis
 import ibis.expr.datatypes as dt
 
 from carethread import engine, schema, validate
-from carethread.data import CanonicalData, ReadCount, format_count, plural
+from carethread.data import CanonicalData, ReadCount, plural
 from carethread.errors import InputError, OptionError
 from carethread.readers.generic import _extraction_date
 
