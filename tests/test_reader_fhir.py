@@ -267,6 +267,13 @@ def test_no_encounter_file_and_wrong_options(con, tmp_path):
         read_fhir(tmp_path, con=con, date_format="%d/%m/%Y")
 
 
+def test_corrupt_gzip_is_an_input_error(con, tmp_path):
+    data = gzip.compress((json.dumps(_enc("e1")) + "\n").encode() * 2000)
+    (tmp_path / "Encounter.ndjson.gz").write_bytes(data[: len(data) // 2])
+    with pytest.raises(InputError, match="Encounter.ndjson.gz could not be read to the end"):
+        read(tmp_path, con=con, extraction_date=EXTRACTION)
+
+
 def test_blank_encounter_files_are_an_error(con, tmp_path):
     (tmp_path / "Encounter.ndjson").write_text("\n\n  \n")
     with pytest.raises(InputError, match="holds no resource"):

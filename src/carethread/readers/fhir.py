@@ -402,9 +402,10 @@ def _stage(con, files: list[ExportFile], *, first: int = 0) -> _Staged:
     except engine.BackendError as exc:
         if not engine.is_data_error(exc):
             raise
+        names = files[0].source if len(files) == 1 else f"one of {', '.join(f.source for f in files)}"
         raise InputError(
-            f"{files[0].source} could not be read to the end (the file may be truncated, or a .gz "
-            "file corrupt). Export it again."
+            f"{names} could not be read to the end (a .gz file may be truncated or corrupt). "
+            "Export it again, or decompress it to see where it breaks."
         ) from None
     unparsed = [(f + first, *rest) for f, *rest in engine.csv_rejects(con, rejects, header=False)]
     engine.renumber_after_rejects(con, name, [(f, r) for f, r, *_ in unparsed])
