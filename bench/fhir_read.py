@@ -181,8 +181,9 @@ def render(facts, info, results, profiles, reps) -> str:
     med = statistics.median
     lines = [
         "| input | files (Encounter) | encounters | read: in-process read + count | read: whole subprocess | "
-        "encounters/s (in-process / subprocess) | read peak RSS | `carethread patients` end to end | CLI peak RSS |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+        "encounters/s (in-process / subprocess) | encounters per CPU-second (subprocess) | read peak RSS | "
+        "`carethread patients` end to end | CLI peak RSS |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for s, r in results.items():
         n = r["read"][0]["encounters"]
@@ -192,6 +193,7 @@ def render(facts, info, results, profiles, reps) -> str:
         lines.append(
             f"| {s} ({info[s]['bytes'] / 2**20:,.0f} MiB) | {len(enc_files)} ({info[s]['encounter_bytes'] / 2**20:,.0f} MiB) "
             f"| {n:,} | {inner:.2f} s | {outer:.2f} s | **{n / inner:,.0f}** / {n / outer:,.0f} "
+            f"| {n / med([x['cpu'] for x in r['read']]):,.0f} "
             f"| {max(x['peak_rss'] for x in r['read']) / 2**30:.2f} GiB | {med([x['wall'] for x in r['cli']]):.2f} s "
             f"| {max(x['peak_rss'] for x in r['cli']) / 2**30:.2f} GiB |"
         )
