@@ -415,7 +415,7 @@ _NO_DELIMITER = "\x1f\x1e\x1d\x1c"
 #: The longest NDJSON line accepted (DuckDB's default is 2 MB; a Patient with
 #: an embedded photo can be longer). A longer line is quarantined.
 MAX_LINE_BYTES = 16 * 1024 * 1024
-#: DuckDB's read buffer. Its default (16 x the longest line) would hold up to
+#: DuckDB's read buffer. Its default (16 x max_line_size) would hold up to
 #: 256 MB of text per file; 32 MB keeps memory flat in the file size.
 _NDJSON_BUFFER = 32 * 1024 * 1024
 
