@@ -64,6 +64,7 @@ import pyarrow.dataset as ds
 
 from carethread import schema
 from carethread.errors import InputError, OptionError
+from carethread.synth import tables as tb
 
 __all__ = ["write_fhir", "write_fhir_chunked"]
 
@@ -249,10 +250,8 @@ class _Directory:
 
     def __init__(self, clinicians: pa.Table):
         self.ids = clinicians["clinician_id"].combine_chunks().cast(pa.string())
-        n = len(self.ids)
-        self.npi = pa.array([f"9{k:09d}" for k in range(1, n + 1)], pa.string()) if n < 10**9 else None
-        if self.npi is None:  # pragma: no cover - a billion clinicians
-            raise OptionError("Too many clinicians for 10-digit synthetic NPIs.")
+        # Synthetic 10-digit NPIs by position: 9000000001, 9000000002, ...
+        self.npi = tb.format_ids("9", np.arange(1, len(self.ids) + 1), 9)
         self.ids_escaped = _escaped(self.ids, "clinician_id")
 
     def position(self, clinician: pa.Array) -> pa.Array:
