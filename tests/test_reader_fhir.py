@@ -30,13 +30,12 @@ from carethread.readers.fhir import looks_like_fhir, read_fhir
 from carethread.synth import generate
 from carethread.synth.fhir import write_fhir
 
-SAMPLE = Path("/work/shared/data/fhir-bulk-smart-10")
+#: The smart-on-fhir 10-patient Bulk export (Apache-2.0), vendored byte for byte from the
+#: shared data (Condition and Location left out, as on main's tests/data).
+SAMPLE = Path(__file__).resolve().parent / "data" / "fhir-bulk-smart-10"
 EXTRACTION = dt.date(2024, 6, 30)
 NPI = "http://hl7.org/fhir/sid/us-npi"
 AMB = ("primary_care", "specialty", "urgent_care")
-
-pytestmark = pytest.mark.skipif(not SAMPLE.is_dir(), reason=f"shared sample {SAMPLE} not present")
-
 
 @pytest.fixture(scope="module")
 def con():
@@ -77,10 +76,22 @@ def test_sample_counts_and_reconciliation(sample):
         "PractitionerRole.000.ndjson: 43 rows read = 43 accepted + 0 quarantined",
         "Organization.000.ndjson: 43 rows read = 43 accepted + 0 quarantined",
     ]
-    assert sample.remarks == [
+    assert sample.remarks == ["1 file of other resource types was not read (log.ndjson)."]
+    assert rows(sample.quarantine) == []
+
+
+def test_other_resource_types_are_skipped_with_a_remark(con, tmp_path):
+    shutil.copytree(SAMPLE, tmp_path / "export")
+    for name in ("Condition.000.ndjson", "Location.000.ndjson"):
+        write_lines(tmp_path / "export" / name, [{"resourceType": name.split(".")[0], "id": "x1"}])
+    data = read(tmp_path / "export", con=con)
+    assert data.remarks == [
         "3 files of other resource types were not read (Condition.000.ndjson, Location.000.ndjson, log.ndjson)."
     ]
-    assert rows(sample.quarantine) == []
+    assert [c.source for c in data.counts] == [
+        "Encounter.000.ndjson", "Patient.000.ndjson", "Practitioner.000.ndjson", "PractitionerRole.000.ndjson",
+        "Organization.000.ndjson",
+    ]
 
 
 def test_sample_settings_clinicians_and_practices(sample):
@@ -200,7 +211,11 @@ def test_detection_with_and_without_manifest_and_gzip(tmp_path):
     csv_folder.mkdir()
     (csv_folder / "encounters.csv").write_text("patient_id,start\n1,2024-01-01\n")
     assert not looks_like_fhir(csv_folder) and detect_format(csv_folder) == "generic"
-    assert not looks_like_fhir(Path("/work/shared/data/synthea-csv-dbt-27"))
+    synthea = tmp_path / "synthea"
+    synthea.mkdir()
+    for name in ("encounters.csv", "providers.csv", "organizations.csv", "patients.csv"):
+        (synthea / name).write_text("Id\n1\n")
+    assert not looks_like_fhir(synthea)
     assert not looks_like_fhir(tmp_path / "missing")
 
 
@@ -612,13 +627,15 @@ def invoke(*args):
 def test_cli_patients_on_the_sample():
     res = invoke("patients", SAMPLE, "--settings", "primary_care,urgent_care", "--limit", 2)
     assert res.exit_code == 0, res.stderr
-    assert res.stderr.splitlines()[:5] == [
-        "Encounter.000.ndjson: 1 215 rows read = 1 215 accepted + 0 quarantined",
+    lines = res.stderr.splitlines()
+    first = lines.index("Encounter.000.ndjson: 1 215 rows read = 1 215 accepted + 0 quarantined")
+    assert lines[first + 1 : first + 5] == [
         "Patient.000.ndjson: 13 rows read = 13 accepted + 0 quarantined",
         "Practitioner.000.ndjson: 43 rows read = 43 accepted + 0 quarantined",
         "PractitionerRole.000.ndjson: 43 rows read = 43 accepted + 0 quarantined",
         "Organization.000.ndjson: 43 rows read = 43 accepted + 0 quarantined",
     ]
+    assert sum(line.startswith("│") for line in res.stdout.splitlines()) == 2
 
 
 def test_cli_exit_codes_on_broken_input(tmp_path):
@@ -647,6 +664,7 @@ def test_cli_synth_writes_fhir(tmp_path):
     assert not [p for p in (tmp_path / "s").iterdir() if p.name.startswith(".synth-")]
     res = invoke("patients", tmp_path / "s", "--out", tmp_path / "p.csv")
     assert res.exit_code == 0, res.stderr
-    assert "0 quarantined" in res.stderr.splitlines()[0]
+    assert any(line.startswith("Encounter.000.ndjson: ") and line.endswith(" + 0 quarantined")
+               for line in res.stderr.splitlines())
     res = invoke("synth", "--format", "xml", "--out", tmp_path / "x")
     assert res.exit_code == 2 and "synth writes parquet or fhir" in res.stderr
