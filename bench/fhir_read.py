@@ -29,6 +29,7 @@ import argparse
 import json
 import os
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -61,11 +62,16 @@ def ensure(name: str) -> Path:
     meta = {"patients": SIZES[name], "years": 3, "seed": SEED, "writer": 2}
     if stamp.exists() and json.loads(stamp.read_text()).get("meta") == meta:
         return folder
-    from carethread.synth.fhir import write_fhir_chunked
-
     log(f"writing {name}: {SIZES[name]:,} patients as FHIR NDJSON into {folder} ...")
     t0 = time.perf_counter()
-    write_fhir_chunked(folder, SIZES[name], years=3, seed=SEED)
+    # In a child: Linux carries ru_maxrss across fork and exec, so a parent grown by the
+    # writer would make every measured child's peak RSS read as the writer's.
+    subprocess.run(
+        [PY, "-c", "import sys; from carethread.synth.fhir import write_fhir_chunked as w; "
+         "w(sys.argv[1], int(sys.argv[2]), years=3, seed=int(sys.argv[3]))",
+         str(folder), str(SIZES[name]), str(SEED)],
+        env=_env(), check=True,
+    )
     files = sorted(folder.glob("*.ndjson"))
     encounters = sum(1 for p in files if p.name.startswith("Encounter") for _ in p.open("rb"))
     info = {
