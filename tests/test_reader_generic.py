@@ -577,10 +577,11 @@ def test_unknown_format_lists_valid_ones(con):
     assert str(err.value) == "Unknown format 'excel'. Valid formats: auto, generic, synthea, fhir, omop."
 
 
-@pytest.mark.parametrize("fmt", ["fhir"])
-def test_formats_not_supported_yet(con, fmt):
-    with pytest.raises(OptionError, match=f"The {fmt} format is not supported yet"):
-        read(FIXTURES / "reasons.csv", format=fmt, con=con)
+def test_every_format_has_a_reader_and_files_have_a_detector():
+    from carethread.readers import DETECTORS, READERS
+
+    assert set(READERS) == set(FORMATS) - {"auto"}
+    assert list(DETECTORS) == ["fhir", "omop", "synthea"]  # the most specific signature first
 
 
 @pytest.mark.parametrize("fmt", ["auto", "generic", "GENERIC"])

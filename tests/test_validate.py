@@ -67,7 +67,8 @@ def test_every_reason_has_readable_text_and_a_column():
         assert code == code.lower() and " " not in code
         assert text and text[0].islower()
         column = validate._column_of(code)
-        if code in ("malformed_row", "invalid_encoding", "malformed_json", "unexpected_resource_type"):
+        if code in ("malformed_row", "invalid_encoding", "malformed_json", "unexpected_resource_type",
+                    "encounter_not_held"):
             assert column is None
         else:
             assert any(column in spec.schema for spec in validate.SPECS.values()), code
@@ -92,6 +93,7 @@ def test_checks_run_in_documented_order():
         ("unknown_practice_reference", "site"),
         ("unknown_encounter_class", "kind"),
         ("unknown_visit_concept", "kind"),
+        ("encounter_not_held", None),
     ],
 )
 def test_format_reason_codes_name_the_source_column(code, column):

@@ -436,15 +436,25 @@ def synth(
     years: Annotated[float, typer.Option("--years", help="Years of the span the ground truth covers; encounters start 18 months earlier.")] = 3,
     seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed, same data).")] = 0,
     start: Annotated[str, typer.Option("--start", help="First day of the span.")] = "2022-01-01",
-    out: Annotated[Path, typer.Option("--out", help="Folder to write the Parquet tables to.")] = Path("carethread-synth"),
+    out: Annotated[Path, typer.Option("--out", help="Folder to write the tables to.")] = Path("carethread-synth"),
     chunk_patients: Annotated[int, typer.Option("--chunk-patients", help="Patients per chunk for large systems.")] = 200_000,
+    format: Annotated[str, typer.Option("--format", help="parquet, or fhir (a FHIR R4 Bulk Data export: NDJSON + manifest.json; ground truth stays Parquet).")] = "parquet",
 ) -> None:
-    """Generate a synthetic health system (encounters, clinicians, patients, ground truth) as Parquet."""
+    """Generate a synthetic health system (encounters, clinicians, patients, ground truth) as Parquet or FHIR NDJSON."""
     from carethread.synth import write_chunked
+    from carethread.synth.fhir import write_fhir_chunked
 
     with _reported():
+        kind = format.strip().lower()
+        if kind not in ("parquet", "fhir"):
+            raise OptionError(f"--format {format!r}: synth writes parquet or fhir.")
         with _step("Generating"):
-            paths = write_chunked(out, patients, years=years, seed=seed, start=start, chunk_patients=chunk_patients)
+            if kind == "fhir":
+                paths = write_fhir_chunked(out, patients, years=years, seed=seed, start=start,
+                                           chunk_patients=chunk_patients)
+            else:
+                paths = write_chunked(out, patients, years=years, seed=seed, start=start,
+                                      chunk_patients=chunk_patients)
         for name, path in paths.items():
             out_console.print(f"{name}: {path}")
 

@@ -370,14 +370,15 @@ def csv_table(
 
 
 def csv_rejects(
-    con: BaseBackend, reject_tables: _Sequence[tuple[str, str]]
+    con: BaseBackend, reject_tables: _Sequence[tuple[str, str]], *, header: bool = True
 ) -> list[tuple[int, int, str, str | None, str | None]]:
     """Rows DuckDB could not parse, then drop the reject tables.
 
     Returns one ``(file index, data row, error type, column, raw line)`` tuple
     per rejected row, in file and row order. DuckDB reports the record number
     counting the header as 1 (a quoted value spanning lines is still one
-    record), so the data row is one less.
+    record), so the data row is one less; with ``header=False`` (NDJSON) it
+    is the line number.
     """
     raw = _raw(con)
     out: list[tuple[int, int, str, str | None, str | None]] = []
@@ -394,7 +395,7 @@ def csv_rejects(
         for line, kind, col, text in rows:
             if line not in seen:  # a line with several extra fields is reported once per field
                 seen.add(line)
-                out.append((index, int(line) - 1, str(kind), col, text))
+                out.append((index, int(line) - (1 if header else 0), str(kind), col, text))
     drop(con, [name for pair in reject_tables for name in pair], kind="TABLE")
     return out
 
@@ -516,3 +517,411 @@ def check_strptime_format(con: BaseBackend, fmt: str) -> bool:
     except _duckdb.Error:
         return False
     return True
+
+
+# ---------------------------------------------------------------------------
+# NDJSON and FHIR resources (readers/fhir.py).
+#
+# A FHIR Bulk Data export is read line by line: DuckDB's CSV scanner splits a
+# file into lines (one VARCHAR column; the delimiter is a byte sequence that
+# cannot occur in valid JSON) and each line is parsed once with
+# ``json_extract_string`` over a list of paths. Nothing but the extracted
+# fields leaves the scan, so an export of any size streams through in
+# DuckDB's vector-sized chunks, on every thread.
+#
+# Line numbers come from storage order, not from ``row_number() OVER ()``
+# (which would pin the scan, the JSON parse and every join after it to one
+# thread): with ``preserve_insertion_order`` DuckDB stores the result of a
+# parallel scan in file order, so a row's position in the stored table is
+# its line's position in the file (blank lines are kept until numbered).
+# tests/test_reader_fhir.py checks this on a multi-buffer file with 4 threads.
+# ---------------------------------------------------------------------------
+
+#: Splits nothing: control bytes cannot appear in valid JSON, so a line that
+#: holds this sequence is malformed anyway (DuckDB allows up to 4 bytes).
+_NO_DELIMITER = "\x1f\x1e\x1d\x1c"
+#: The longest NDJSON line accepted (DuckDB's default is 2 MB; a Patient with
+#: an embedded photo can be longer). A longer line is quarantined.
+MAX_LINE_BYTES = 16 * 1024 * 1024
+#: DuckDB's read buffer. Its default (16 x max_line_size) would hold up to
+#: 256 MB of text per file; 32 MB keeps memory flat in the file size.
+_NDJSON_BUFFER = 32 * 1024 * 1024
+
+
+def ndjson_lines(con: BaseBackend, path: str, index: int) -> tuple[ibis.Table, tuple[str, str]]:
+    """A lazy view of one NDJSON file, one row per line: ``line``, ``__file``, ``__row``.
+
+    ``__file`` is ``index``; ``__row`` is 0 until :func:`store_in_file_order`
+    numbers the stored rows. Blank lines are rows too (``line`` NULL or white
+    space), so positions match line numbers. Files ending in ``.gz`` are
+    decompressed by DuckDB; CRLF line ends are recognised (a file mixing CRLF
+    and LF may count a CRLF line twice).
+
+    Lines DuckDB cannot take (invalid UTF-8, longer than
+    :data:`MAX_LINE_BYTES`) are left out and recorded in a reject table pair,
+    returned; read it with :func:`csv_rejects` (``header=False``) after the
+    view has been scanned, and renumber with :func:`renumber_after_rejects`.
+    """
+    name = new_name("ndjson")
+    reject_table, reject_scan = f"{name}_rej", f"{name}_scan"
+    _raw(con).execute(
+        f"CREATE TEMP VIEW {_ident(name)} AS "
+        f"SELECT line, CAST({int(index)} AS INTEGER) AS __file, CAST(0 AS BIGINT) AS __row "
+        f"FROM read_csv({_literal(path)}, columns = {{'line': 'VARCHAR'}}, header = false, "
+        f"auto_detect = false, delim = {_literal(_NO_DELIMITER)}, quote = '', escape = '', "
+        f"strict_mode = false, max_line_size = {MAX_LINE_BYTES}, buffer_size = {_NDJSON_BUFFER}, "
+        f"store_rejects = true, rejects_table = {_literal(reject_table)}, "
+        f"rejects_scan = {_literal(reject_scan)})"
+    )
+    return con.table(name), (reject_table, reject_scan)
+
+
+def store_in_file_order(
+    con: BaseBackend, parts: _Sequence[ibis.Table], prefix: str, *, drop: tuple[str, str] | None = None
+) -> tuple[ibis.Table, str]:
+    """Store one expression per file (in file order) in a temporary table and
+    number its rows: ``__row`` = position within the file, from 1.
+
+    Each part must be one :func:`ndjson_lines` view under projections only,
+    and all parts must have the same columns. A join would void the order:
+    DuckDB may build its hash table on the lines and stream the other side.
+    Rows whose ``drop[0]`` column equals ``drop[1]`` (blank lines) are
+    deleted after numbering.
+    """
+    raw = _raw(con)
+    name = new_name(prefix)
+    setting = raw.execute("SELECT current_setting('preserve_insertion_order')").fetchall()[0][0]
+    if not setting:
+        raw.execute("SET preserve_insertion_order = true")
+    try:
+        before = 0
+        for i, part in enumerate(parts):
+            if i == 0:
+                con.create_table(name, part, temp=True)
+            else:
+                con.insert(name, part)
+            after = raw.execute(f"SELECT count(*) FROM {_ident(name)}").fetchall()[0][0]
+            raw.execute(
+                f"UPDATE {_ident(name)} SET __row = rowid - {before} + 1 WHERE rowid >= {before}"
+            )
+            before = after
+    finally:
+        if not setting:
+            raw.execute("SET preserve_insertion_order = false")
+    if drop is not None:
+        raw.execute(f"DELETE FROM {_ident(name)} WHERE {_ident(drop[0])} = {_literal(drop[1])}")
+    return con.table(name), name
+
+
+def _fhir_key(ref: str, rtype: str, system: str, value: str, default_type: str) -> str:
+    """SQL: the lookup key of a FHIR Reference given its four parts.
+
+    Keys are ``Type/id`` for literal references and ``Type?identifier=token``
+    for conditional ones (``token`` = ``system|value``, ``value`` or
+    ``|value``), so the common relative reference is its own key. Absolute
+    URLs, ``/_history/`` versions, percent-encoded bars and extra search
+    parameters take the slow path; a logical reference (identifier only) is
+    keyed as the conditional reference it stands for. A reference that is not
+    of either shape gets a NULL key.
+    """
+    tail = r"([A-Za-z]+)(/[^/?]+|\?.*)$"
+    plain = f"regexp_replace({ref}, '/_history/[^?]*', '')"
+    slow = (
+        f"CASE WHEN regexp_extract({plain}, '{tail}', 2) LIKE '?%' "
+        f"THEN regexp_extract({plain}, '{tail}', 1) || '?identifier=' || "
+        f"replace(replace(regexp_extract(regexp_extract({plain}, '{tail}', 2), '[?&]identifier=([^&]*)', 1), "
+        "'%7C', '|'), '%7c', '|') "
+        f"ELSE nullif(regexp_extract({plain}, '{tail}', 0), '') END"
+    )
+    fast = (
+        f"substr({ref}, 1, 1) BETWEEN 'A' AND 'Z' AND NOT contains({ref}, '/_history/') "
+        f"AND NOT contains({ref}, '%') AND NOT contains({ref}, '&')"
+    )
+    logical_type = f"coalesce(nullif(regexp_extract({rtype}, '([A-Za-z]+)$', 1), ''), {_literal(default_type)})"
+    logical = (
+        f"{logical_type} || '?identifier=' || "
+        f"CASE WHEN {system} IS NULL THEN {value} ELSE {system} || '|' || {value} END"
+    )
+    return (
+        f"CASE WHEN {ref} IS NOT NULL THEN (CASE WHEN {fast} THEN {ref} ELSE {slow} END) "
+        f"WHEN {value} IS NOT NULL THEN {logical} END"
+    )
+
+
+def _codes(fragment: str, path: str) -> str:
+    """SQL: the codes found at ``path`` in a JSON fragment, as ``'|c1|c2|'`` (NULL: none)."""
+    return (
+        f"CASE WHEN {fragment} IS NOT NULL THEN nullif('|' || array_to_string("
+        f"try(json_extract_string({fragment}, {_literal(path)})), '|') || '|', '||') END"
+    )
+
+
+def _first_text(fragment: str, element: str) -> str:
+    """SQL: the text of a CodeableConcept (or of the first of a list), else its first display."""
+    return (
+        f"CASE WHEN {fragment} IS NOT NULL THEN coalesce("
+        f"try(json_extract_string({fragment}, '{element}.text')), "
+        f"try(json_extract_string({fragment}, '{element}.coding[0].display')), "
+        f"try(json_extract_string({fragment}, '{element}.coding[0].code'))) END"
+    )
+
+
+def _utc(text: str) -> str:
+    """SQL: a FHIR dateTime as a TIMESTAMP in UTC wall time; NULL when unparseable.
+
+    An explicit offset (``-05:00``) converts to UTC; ``Z`` is UTC already; a
+    date alone is midnight. ``YYYY`` and ``YYYY-MM`` do not parse.
+    """
+    offset = f"length({text}) > 10 AND substr({text}, length({text}) - 5, 1) IN ('+', '-')"
+    return (
+        f"CASE WHEN {offset} THEN timezone('UTC', try_cast({text} AS TIMESTAMPTZ)) "
+        f"ELSE try_cast({text} AS TIMESTAMP) END"
+    )
+
+
+def _reference_paths(name: str, path: str) -> dict[str, str]:
+    return {
+        f"{name}_ref": f"{path}.reference",
+        f"{name}_type": f"{path}.type",
+        f"{name}_system": f"{path}.identifier.system",
+        f"{name}_value": f"{path}.identifier.value",
+    }
+
+
+#: JSON paths extracted from each resource type in the one parse of a line.
+_FHIR_PATHS: dict[str, dict[str, str]] = {
+    "Encounter": {
+        # Only what almost every line needs: every path costs on every line.
+        # Identifier-only references and encounters with several participants
+        # are read by a second parse of their line (see fhir_resources).
+        "resource_type": "$.resourceType",
+        "id": "$.id",
+        "status": "$.status",
+        "class_code": "$.class.code",
+        "start_text": "$.period.start",
+        "type_json": "$.type",
+        "service_json": "$.serviceType",
+        "subject_ref": "$.subject.reference",
+        "subject_value": "$.subject.identifier.value",
+        "provider_ref": "$.serviceProvider.reference",
+        "provider_value": "$.serviceProvider.identifier.value",
+        "p0_ref": "$.participant[0].individual.reference",
+        "p0_value": "$.participant[0].individual.identifier.value",
+        "p1": "$.participant[1]",
+    },
+    "Patient": {
+        "resource_type": "$.resourceType",
+        "id": "$.id",
+        "identifier_json": "$.identifier",
+        "gender": "$.gender",
+        "birth_text": "$.birthDate",
+        "death_text": "$.deceasedDateTime",
+    },
+    "Practitioner": {"resource_type": "$.resourceType", "id": "$.id", "identifier_json": "$.identifier"},
+    "Organization": {"resource_type": "$.resourceType", "id": "$.id", "identifier_json": "$.identifier"},
+    "PractitionerRole": {
+        "resource_type": "$.resourceType",
+        "id": "$.id",
+        "identifier_json": "$.identifier",
+        **_reference_paths("practitioner", "$.practitioner"),
+        **_reference_paths("organization", "$.organization"),
+        "code_json": "$.code",
+        "specialty_json": "$.specialty",
+        "period_start": "$.period.start",
+        "period_end": "$.period.end",
+    },
+}
+
+_REF_STRUCT = '{"reference": "VARCHAR", "type": "VARCHAR", "identifier": {"system": "VARCHAR", "value": "VARCHAR"}}'
+_IDENTIFIERS = '[{"system": "VARCHAR", "value": "VARCHAR"}]'
+_PARTICIPANTS = '[{"type": [{"coding": [{"code": "VARCHAR"}]}], "individual": ' + _REF_STRUCT + "}]"
+
+
+def _is_clinician(ref: str, rtype: str, value: str) -> str:
+    """SQL: whether a participant's individual is a Practitioner or PractitionerRole."""
+    return (
+        f"CASE WHEN {ref} IS NOT NULL THEN starts_with({ref}, 'Practitioner') OR contains({ref}, '/Practitioner') "
+        f"ELSE {value} IS NOT NULL AND coalesce({rtype}, 'Practitioner') LIKE '%Practitioner%' END"
+    )
+
+
+def _performer(parts: str) -> str:
+    """SQL: the primary performer among participants (a list of structs): the
+    first clinician participant typed PPRF, else ATND, else the first clinician."""
+    is_clinician = _is_clinician("x.individual.reference", "x.individual.type", "x.individual.identifier.value")
+    clinicians = f"list_filter({parts}, lambda x: {is_clinician})"
+
+    def typed(code: str) -> str:
+        return (
+            f"list_filter(__clin, lambda y: list_contains(flatten(list_transform(y.type, "
+            f"lambda t: list_transform(t.coding, lambda c: c.code))), {_literal(code)}))[1]"
+        )
+
+    # A lambda over a one-element list binds the clinicians once.
+    return (
+        f"list_transform([{clinicians}], lambda __clin: "
+        f"coalesce({typed('PPRF')}, {typed('ATND')}, __clin[1]).individual)[1]"
+    )
+
+
+#: Participants read by the second parse; more take a third (``json_transform``).
+_FAST_PARTICIPANTS = 3
+_PARTICIPANT_PATHS = [
+    f"$.participant[{i}].{field}"
+    for i in range(_FAST_PARTICIPANTS)
+    for field in ("individual.reference", "individual.type", "individual.identifier.system",
+                  "individual.identifier.value", "type")
+] + [f"$.participant[{_FAST_PARTICIPANTS}]"]
+
+
+def _first_participants(pp: str) -> str:
+    """SQL: the primary performer among the first participants, from ``pp`` (the
+    list :data:`_PARTICIPANT_PATHS` extracted), as a struct ``ref, type, system,
+    value``, by the rule of :func:`_performer`.
+
+    The participant's ``type`` comes as JSON text, which DuckDB writes
+    compactly, so ``"code":"PPRF"`` appears in it exactly when one of its
+    codings has that code (a string value cannot hold an unescaped quote).
+    """
+    n = _FAST_PARTICIPANTS
+
+    def at(i: int, k: int) -> str:
+        return f"{pp}[{5 * i + k + 1}]"
+
+    clinician = [_is_clinician(at(i, 0), at(i, 1), at(i, 3)) for i in range(n)]
+
+    def typed(i: int, code: str) -> str:
+        return f"(({clinician[i]}) AND coalesce(contains({at(i, 4)}, '\"code\":\"{code}\"'), false))"
+
+    order = [typed(i, "PPRF") for i in range(n)] + [typed(i, "ATND") for i in range(n)] + [
+        f"coalesce({c}, false)" for c in clinician
+    ]
+    pick = "CASE " + " ".join(f"WHEN {cond} THEN {i % n}" for i, cond in enumerate(order)) + " END"
+
+    def field(k: int) -> str:
+        return "CASE __i " + " ".join(f"WHEN {i} THEN {at(i, k)}" for i in range(n)) + " END"
+
+    return (
+        f"list_transform([{pick}], lambda __i: struct_pack(ref := {field(0)}, type := {field(1)}, "
+        f"system := {field(2)}, value := {field(3)}))[1]"
+    )
+
+
+def fhir_resources(con: BaseBackend, lines: ibis.Table, resource: str) -> ibis.Table:
+    """Flat fields of the FHIR resources in an :func:`ndjson_lines` view.
+
+    One row per line, with ``__file``, ``__row``, ``__state`` (``'ok'``;
+    ``'blank'`` for a line of white space, which holds no resource;
+    ``'malformed'`` when the line is not a complete JSON object), ``__text``
+    (the first 1 000 characters of a malformed line), ``resource_type``,
+    ``id`` and the fields the reader needs for ``resource`` (``Encounter``,
+    ``Patient``, ``Practitioner``, ``PractitionerRole`` or ``Organization``):
+
+    - references as lookup keys (``subject_key``, ``performer_key``,
+      ``provider_key``, ``practitioner_key``, ``organization_key``; see
+      :func:`_fhir_key`);
+    - coded fields as ``'|code1|code2|'`` strings (``type_codes``,
+      ``service_codes``, ``role_codes``, ``specialty_codes``) with their text
+      (``service_text``, ``role_text``, ``specialty_text``);
+    - dates as text (``birth_text``, ...), and ``start`` as a TIMESTAMP in
+      UTC wall time (``start_text`` keeps the text only when it does not parse);
+    - ``identifiers`` (a list of ``{system, value}``) for the resources that
+      references point at.
+
+    The Encounter's performer is chosen here: among the participants whose
+    individual is a Practitioner or PractitionerRole, the first typed
+    ``PPRF``, else the first typed ``ATND``, else the first.
+    """
+    paths = _FHIR_PATHS[resource]
+    at = {n: f"v[{i + 1}]" for i, n in enumerate(paths)}
+    listed = ", ".join(_literal(p) for p in paths.values())
+    source = _ident(lines.get_name())
+    # Cheap tests first: trimming copies the line, so only lines that do not
+    # start with '{' pay for it (CASE and OR evaluate lazily per row).
+    space = "e' \\t\\r'"
+    parsed = (
+        "SELECT __file, __row, line, CASE WHEN starts_with(line, '{') THEN false WHEN line IS NULL THEN true "
+        f"ELSE trim(line, {space}) = '' END AS __blank, "
+        "try(json_extract_string(line, [" + listed + f"])) AS v FROM {source}"
+    )
+    state = (
+        "CASE WHEN __blank THEN 'blank' WHEN v IS NULL THEN 'malformed' WHEN starts_with(line, '{') THEN 'ok' "
+        f"WHEN starts_with(ltrim(line, {space}), '{{') THEN 'ok' ELSE 'malformed' END"
+    )
+    checked = f"SELECT * EXCLUDE (__blank), {state} AS __state FROM ({parsed})"
+    cols = [
+        "__file", "__row", "__state",
+        "CASE WHEN __state = 'malformed' THEN left(line, 1000) END AS __text",
+        f"{at['resource_type']} AS resource_type", f"{at['id']} AS id",
+    ]
+    if "identifier_json" in paths:
+        cols.append(
+            f"CASE WHEN {at['identifier_json']} IS NOT NULL THEN "
+            f"try(json_transform({at['identifier_json']}, {_literal(_IDENTIFIERS)})) END AS identifiers"
+        )
+    if resource == "Encounter":
+        def second(ref: str, value: str, path: str) -> str:
+            # An identifier-only reference: its type and system need a second parse.
+            return (
+                f"CASE WHEN {ref} IS NULL AND {value} IS NOT NULL THEN json_extract_string(line, "
+                f"['{path}.type', '{path}.identifier.system']) END"
+            )
+
+        many = f"{at['p1']} IS NOT NULL OR ({at['p0_ref']} IS NULL AND {at['p0_value']} IS NOT NULL)"
+        listed_pp = ", ".join(_literal(p) for p in _PARTICIPANT_PATHS)
+        cols += [
+            f"{at['status']} AS status", f"{at['class_code']} AS class_code",
+            f"{at['start_text']} AS start_text", f"{_utc(at['start_text'])} AS start",
+            f"{_codes(at['type_json'], '$[*].coding[*].code')} AS type_codes",
+            f"{_codes(at['service_json'], '$.coding[*].code')} AS service_codes",
+            f"{_first_text(at['service_json'], '$')} AS service_text",
+            f"{at['subject_ref']} AS __s_ref", f"{at['subject_value']} AS __s_value",
+            f"{second(at['subject_ref'], at['subject_value'], '$.subject')} AS __s2",
+            f"{at['provider_ref']} AS __o_ref", f"{at['provider_value']} AS __o_value",
+            f"{second(at['provider_ref'], at['provider_value'], '$.serviceProvider')} AS __o2",
+            f"CASE WHEN {many} THEN json_extract_string(line, [{listed_pp}]) END AS __pp",
+            f"CASE WHEN {_is_clinician(at['p0_ref'], 'NULL', 'NULL')} THEN {at['p0_ref']} END AS __p0",
+            "line",
+        ]
+        layer1 = f"SELECT {', '.join(cols)} FROM ({checked})"
+        layer2 = (
+            "SELECT * EXCLUDE (line), CASE WHEN __pp IS NULL THEN NULL "
+            f"WHEN __pp[{len(_PARTICIPANT_PATHS)}] IS NOT NULL THEN "
+            f"try(json_transform(json_extract(line, '$.participant'), {_literal(_PARTICIPANTS)})) END AS __parts "
+            f"FROM ({layer1})"
+        )
+        chosen = (
+            "CASE WHEN __parts IS NOT NULL THEN struct_pack(ref := __c.reference, type := __c.type, "
+            "system := __c.identifier.system, value := __c.identifier.value) "
+            f"WHEN __pp IS NOT NULL THEN {_first_participants('__pp')} "
+            "ELSE struct_pack(ref := __p0, type := NULL::VARCHAR, system := NULL::VARCHAR, value := NULL::VARCHAR) END"
+        )
+        layer3 = f"SELECT *, CASE WHEN __parts IS NOT NULL THEN {_performer('__parts')} END AS __c FROM ({layer2})"
+        layer4 = f"SELECT *, {chosen} AS __pick FROM ({layer3})"
+        subject = _fhir_key("__s_ref", "__s2[1]", "__s2[2]", "__s_value", "Patient")
+        provider = _fhir_key("__o_ref", "__o2[1]", "__o2[2]", "__o_value", "Organization")
+        performer = _fhir_key("__pick.ref", "__pick.type", "__pick.system", "__pick.value", "Practitioner")
+        sql = (
+            "SELECT * EXCLUDE (__s_ref, __s_value, __s2, __o_ref, __o_value, __o2, __pp, __p0, __parts, __c, "
+            f"__pick, start_text), {subject} AS subject_key, {provider} AS provider_key, "
+            f"{performer} AS performer_key, CASE WHEN start IS NULL THEN start_text END AS start_text "
+            f"FROM ({layer4})"
+        )
+    else:
+        if resource == "Patient":
+            cols += [f"{at['gender']} AS gender", f"{at['birth_text']} AS birth_text",
+                     f"{at['death_text']} AS death_text"]
+        if resource == "PractitionerRole":
+            cols += [
+                f"{_fhir_key(at['practitioner_ref'], at['practitioner_type'], at['practitioner_system'], at['practitioner_value'], 'Practitioner')} AS practitioner_key",
+                f"{_fhir_key(at['organization_ref'], at['organization_type'], at['organization_system'], at['organization_value'], 'Organization')} AS organization_key",
+                f"{_codes(at['code_json'], '$[*].coding[*].code')} AS role_codes",
+                f"{_first_text(at['code_json'], '$[0]')} AS role_text",
+                f"{_codes(at['specialty_json'], '$[*].coding[*].code')} AS specialty_codes",
+                f"{_first_text(at['specialty_json'], '$[0]')} AS specialty_text",
+                f"{at['period_start']} AS period_start", f"{at['period_end']} AS period_end",
+            ]
+        sql = f"SELECT {', '.join(cols)} FROM ({checked})"
+    name = new_name(f"fhir_{resource.lower()}")
+    _raw(con).execute(f"CREATE TEMP VIEW {_ident(name)} AS {sql}")
+    return con.table(name)

@@ -38,6 +38,8 @@ code                                    meaning
                                         that resolves to nothing in the input
 ``unknown_encounter_class``             a Synthea/FHIR encounter class with no setting
 ``unknown_visit_concept``               an OMOP visit_concept_id with no setting
+``encounter_not_held``                  a FHIR Encounter that is planned, cancelled
+                                        or entered in error
 ======================================  ===========================================
 
 Format readers pass their own rejections in: a raw table may carry a
@@ -107,6 +109,7 @@ REASONS: dict[str, str] = {
     "unknown_practice_reference": "the practice reference matches no organisation",
     "unknown_encounter_class": "the encounter class has no care setting",
     "unknown_visit_concept": "visit_concept_id has no care setting in the mapping",
+    "encounter_not_held": "the encounter's status says it did not take place",
 }
 
 #: Role spellings mapped to :data:`carethread.schema.ROLES` (after lower-casing
@@ -835,7 +838,8 @@ def finish(
 
 def _column_of(code: str) -> str | None:
     """The canonical column a reason code is about (``missing_start`` → ``start``)."""
-    if code in ("malformed_row", "invalid_encoding", "malformed_json", "unexpected_resource_type"):
+    if code in ("malformed_row", "invalid_encoding", "malformed_json", "unexpected_resource_type",
+                "encounter_not_held"):
         return None
     if code in ("unknown_setting", "unknown_encounter_class", "unknown_visit_concept"):
         return "setting"

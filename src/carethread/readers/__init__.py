@@ -22,6 +22,7 @@ __all__ = ["FORMATS", "READERS", "detect_format", "parse_mapping", "read", "read
 READERS: dict[str, str] = {
     "generic": "carethread.readers.generic:read_generic",
     "synthea": "carethread.readers.synthea:read_synthea",
+    "fhir": "carethread.readers.fhir:read_fhir",
     "omop": "carethread.readers.omop:read_omop",
 }
 
@@ -31,6 +32,7 @@ FORMATS: tuple[str, ...] = ("auto", "generic", "synthea", "fhir", "omop")
 #: Format name → ``"module:function"`` of a predicate ``looks_like(path) -> bool``,
 #: tried in this order by :func:`detect_format`; the generic reader is the fallback.
 DETECTORS: dict[str, str] = {
+    "fhir": "carethread.readers.fhir:looks_like_fhir",
     "omop": "carethread.readers.omop:looks_like_omop",
     "synthea": "carethread.readers.synthea:looks_like_synthea",
 }
@@ -87,9 +89,8 @@ def read(
     Raises
     ------
     OptionError
-        For an unknown format (the message lists the valid ones), a format
-        whose reader does not exist yet, or an option the format's reader
-        does not take.
+        For an unknown format (the message lists the valid ones) or an
+        option the format's reader does not take.
 
     Examples
     --------
@@ -109,11 +110,6 @@ def read(
         raise OptionError(f"Unknown format {format!r}. Valid formats: {', '.join(FORMATS)}.")
     if name == "auto":
         name = detect_format(path) if path is not None else "omop"
-    if name not in READERS:
-        raise OptionError(
-            f"The {name} format is not supported yet. Export the data to CSV or Parquet with "
-            "canonical column names and use --format generic (with --map for other names)."
-        )
     reader = _load(READERS[name])
     accepted = inspect.signature(reader).parameters
     given = {key: value for key, value in options.items() if value is not None}

@@ -1,0 +1,43 @@
+"""Issue acceptance: ``carethread patients SAMPLE`` detects every public sample's format and
+reconciles every file it reads (read = accepted + quarantined), with no traceback."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from typer.testing import CliRunner
+
+from carethread.cli import app
+from tests.conftest import SAMPLES
+
+RECONCILIATION = re.compile(r"^(?P<source>\S.*): (?P<read>[\d ]+) rows? read = (?P<accepted>[\d ]+) accepted \+ (?P<quarantined>[\d ]+) quarantined$")
+
+
+def number(text: str) -> int:
+    return int(text.replace(" ", ""))
+
+
+@pytest.mark.parametrize(
+    ("sample", "fmt", "encounters_source", "encounters_read"),
+    [
+        ("synthea-csv-unmc-111", "synthea", "encounters.csv", 7584),
+        ("synthea-csv-dbt-27", "synthea", "encounters.csv", 604),
+        ("fhir-bulk-smart-10", "fhir", "Encounter.000.ndjson", 1215),
+        ("omop54-synthea27nj", "omop", "VISIT_OCCURRENCE.csv", 1791),
+        ("omop50-synpuf-10", "omop", "visit_occurrence.csv", 27),
+    ],
+)
+def test_every_sample_is_detected_and_reconciled(sample, fmt, encounters_source, encounters_read, tmp_path):
+    out = tmp_path / "patients.csv"
+    res = CliRunner().invoke(app, ["patients", str(SAMPLES / sample), "--extraction-date", "2024-06-30",
+                                   "--out", str(out)])
+    assert res.exit_code == 0, res.stderr
+    assert "Traceback" not in res.stderr + res.stdout
+    lines = res.stderr.splitlines()
+    assert lines[0] == f"Format: {fmt} (detected; --format overrides)"
+    counts = {m["source"]: m for m in map(RECONCILIATION.match, lines) if m}
+    assert counts[encounters_source]["read"] and number(counts[encounters_source]["read"]) == encounters_read
+    for m in counts.values():
+        assert number(m["read"]) == number(m["accepted"]) + number(m["quarantined"])
+    assert len(out.read_text().splitlines()) > 1
