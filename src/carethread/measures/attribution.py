@@ -132,8 +132,8 @@ def clinician_tiers(clinicians) -> ibis.Table:
             "or choose another rule such as plurality."
         )
     c = clinicians
-    role = c.role.cast("string").strip().lower()
-    specialty = c.specialty.cast("string").strip().lower()
+    role = _trimmed(c.role).lower()
+    specialty = _trimmed(c.specialty).lower()
     tier = ibis.cases(
         ((role == "physician") & specialty.isin(PRIMARY_CARE_SPECIALTIES), 1),
         (role.isin(("np", "pa")), 2),
@@ -141,6 +141,16 @@ def clinician_tiers(clinicians) -> ibis.Table:
     )
     c = c.select(clinician_id=c.clinician_id.cast("string"), tier=tier)
     return c.group_by("clinician_id").aggregate(tier=c.tier.min())
+
+
+def _trimmed(value: ibis.Value) -> ibis.StringValue:
+    """The value as text without surrounding whitespace.
+
+    A regular expression rather than ``strip()``: Ibis writes ``strip()``
+    for Spark as ``TRIM(' \\t\\n\\r\\v\\f' FROM ...)`` and Spark reads ``\\v``
+    and ``\\f`` as the letters v and f, so "family medicine" lost its f.
+    """
+    return value.cast("string").re_replace(r"^\s+|\s+$", "")
 
 
 def _with_tiers(pairs: ibis.Table, rule: str, clinicians) -> ibis.Table:
