@@ -476,11 +476,14 @@ def who_needs_whom(
                        "relationship to describe.", {}, {}, bootstrap, seed, ["There are no encounters."])
     lo, hi = counting_window(as_of, lookback, start, end)
 
-    dy = dyad_summary(encounters, as_of=as_of, lookback=lookback, settings=settings, start=lo, end=hi).to_pyarrow()
+    # Sorted, so that patients get the same codes, and hence the same bootstrap
+    # draws, whatever order an engine (or its threads) returns rows in.
+    dy = dyad_summary(encounters, as_of=as_of, lookback=lookback, settings=settings, start=lo, end=hi)
+    dy = dy.order_by("patient_id", "clinician_id").to_pyarrow()
     breaks_expr = _break_counts(
         encounters, clinicians=clinicians, lookback=lookback, settings=settings, lo=lo, hi=hi, breaks=breaks
     )
-    br = breaks_expr.to_pyarrow() if breaks_expr is not None else None
+    br = breaks_expr.order_by("patient_id", "kind").to_pyarrow() if breaks_expr is not None else None
     with_breaks = br is not None
     if with_breaks:
         names += [f"breaks_{k}" for k in (*BREAK_KINDS, "total")]
