@@ -11,6 +11,7 @@ import importlib
 import os
 from collections.abc import Mapping
 
+from carethread import engine
 from carethread.data import CanonicalData
 from carethread.errors import OptionError
 from carethread.readers.generic import check_mapping, parse_mapping, read_generic
@@ -101,10 +102,16 @@ def read(
             "canonical column names and use --format generic (with --map for other names)."
         )
     reader = _load(READERS[name])
-    return reader(
+    # Readers scan files with the embedded DuckDB; on another engine (Spark)
+    # the validated canonical tables are then copied over.
+    target, con = con, (con if engine.reads_files(con) else engine.connect())
+    data = reader(
         path,
         con=con,
         mapping=check_mapping(mapping),
         extraction_date=extraction_date,
         date_format=date_format,
     )
+    if target is not con:
+        data = engine.import_data(target, data)
+    return data
