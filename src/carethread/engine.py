@@ -163,7 +163,18 @@ def _spark_backend(session) -> BaseBackend:
     """The Ibis backend over an existing SparkSession (its settings are kept,
     except the session time zone, which Ibis sets to UTC)."""
     _import_pyspark()
-    return ibis.pyspark.connect(session)
+    con = ibis.pyspark.connect(session)
+    # Ibis 12's pyspark backend caches (``.cache()``) without first registering
+    # the in-memory tables an expression holds, so caching relationship_breaks
+    # (which joins a small memtable of offsets) fails with TABLE_OR_VIEW_NOT_FOUND.
+    cache = con._create_cached_table
+
+    def _create_cached_table(name, expr):
+        con._run_pre_execute_hooks(expr)
+        return cache(name, expr)
+
+    con._create_cached_table = _create_cached_table
+    return con
 
 
 def spark_local_config(
