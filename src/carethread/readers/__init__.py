@@ -102,9 +102,10 @@ def read(
             "canonical column names and use --format generic (with --map for other names)."
         )
     reader = _load(READERS[name])
-    # Readers scan files with the embedded DuckDB; on another engine (Spark)
-    # the validated canonical tables are then copied over.
-    target, con = con, (con if engine.reads_files(con) else engine.connect())
+    # Readers scan files with the embedded DuckDB; for Spark the validated
+    # canonical tables are then copied over (other engines: the reader says
+    # files need DuckDB).
+    target, con = con, (engine.connect() if engine.imports_tables(con) else con)
     data = reader(
         path,
         con=con,
