@@ -287,6 +287,7 @@ def test_missing_pyspark_names_the_install_command(monkeypatch):
 
     from carethread.errors import MissingDependencyError
 
-    monkeypatch.setitem(sys.modules, "pyspark", None)
+    for module in ("pyspark", "pyspark.sql", "ibis.backends.pyspark"):  # as if never installed
+        monkeypatch.setitem(sys.modules, module, None)
     with pytest.raises(MissingDependencyError, match=r"pip install 'carethread\[spark\]'"):
         engine.connect("spark")

@@ -115,7 +115,7 @@ def backend_name(table: ibis.Table) -> str:
 
 #: Log4j 2 configuration of a local session: errors only, on stderr, so the
 #: JVM's start-up warnings do not drown carethread's own output.
-_SPARK_LOG4J = """\\
+_SPARK_LOG4J = """\
 rootLogger.level = error
 rootLogger.appenderRef.stderr.ref = console
 appender.console.type = Console
