@@ -476,11 +476,17 @@ def who_needs_whom(
                        "relationship to describe.", {}, {}, bootstrap, seed, ["There are no encounters."])
     lo, hi = counting_window(as_of, lookback, start, end)
 
-    dy = dyad_summary(encounters, as_of=as_of, lookback=lookback, settings=settings, start=lo, end=hi).to_pyarrow()
+    # Sorted (in Arrow, after the engine), so that patients get the same codes,
+    # and hence the same bootstrap draws, whatever order an engine (or its
+    # threads) returns rows in.
+    dy = dyad_summary(encounters, as_of=as_of, lookback=lookback, settings=settings, start=lo, end=hi)
+    dy = dy.to_pyarrow().sort_by([("patient_id", "ascending"), ("clinician_id", "ascending")])
     breaks_expr = _break_counts(
         encounters, clinicians=clinicians, lookback=lookback, settings=settings, lo=lo, hi=hi, breaks=breaks
     )
-    br = breaks_expr.to_pyarrow() if breaks_expr is not None else None
+    br = None
+    if breaks_expr is not None:
+        br = breaks_expr.to_pyarrow().sort_by([("patient_id", "ascending"), ("kind", "ascending")])
     with_breaks = br is not None
     if with_breaks:
         names += [f"breaks_{k}" for k in (*BREAK_KINDS, "total")]

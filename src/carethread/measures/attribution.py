@@ -43,6 +43,7 @@ NP/PA first, then specialists).
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Mapping
 
 import ibis
@@ -131,8 +132,8 @@ def clinician_tiers(clinicians) -> ibis.Table:
             "or choose another rule such as plurality."
         )
     c = clinicians
-    role = c.role.cast("string").strip().lower()
-    specialty = c.specialty.cast("string").strip().lower()
+    role = _trimmed(c.role).lower()
+    specialty = _trimmed(c.specialty).lower()
     tier = ibis.cases(
         ((role == "physician") & specialty.isin(PRIMARY_CARE_SPECIALTIES), 1),
         (role.isin(("np", "pa")), 2),
@@ -140,6 +141,16 @@ def clinician_tiers(clinicians) -> ibis.Table:
     )
     c = c.select(clinician_id=c.clinician_id.cast("string"), tier=tier)
     return c.group_by("clinician_id").aggregate(tier=c.tier.min())
+
+
+def _trimmed(value: ibis.Value) -> ibis.StringValue:
+    """The value as text without surrounding whitespace.
+
+    A regular expression rather than ``strip()``: Ibis writes ``strip()``
+    for Spark as ``TRIM(' \\t\\n\\r\\v\\f' FROM ...)`` and Spark reads ``\\v``
+    and ``\\f`` as the letters v and f, so "family medicine" lost its f.
+    """
+    return value.cast("string").re_replace(r"^\s+|\s+$", "")
 
 
 def _with_tiers(pairs: ibis.Table, rule: str, clinicians) -> ibis.Table:
@@ -150,22 +161,21 @@ def _with_tiers(pairs: ibis.Table, rule: str, clinicians) -> ibis.Table:
     return joined.select(*pairs.columns, tier=joined.tier.fill_null(_INELIGIBLE))
 
 
-def _pad(value: ibis.Value, width: int) -> ibis.Value:
-    return value.cast("int64").cast("string").lpad(width, "0")
+def _micros(ts: ibis.Value) -> ibis.Value:
+    """Whole microseconds since 1900-01-01: one exact integer, on every backend
+    (Spark cannot extract a timestamp's microsecond field)."""
+    return ts.delta(_EPOCH_TS, unit="microsecond")
 
 
 def _time_stamp(ts: ibis.Value) -> ibis.Value:
-    """Fixed-width digits that sort like ``ts``: days since 1900, second of day, microsecond."""
-    days = ts.cast("date").delta(ibis.date(1900, 1, 1), unit="day")
-    seconds = ts.hour() * 3600 + ts.minute() * 60 + ts.second()
-    return _pad(days, 8).concat(_pad(seconds, 5), _pad(ts.microsecond(), 6))
+    """Fixed-width digits that sort like ``ts``: ``10**16`` plus microseconds since 1900
+    (17 digits for any time before the year 2216)."""
+    return (_STAMP_BASE + _micros(ts)).cast("string")
 
 
 def _inverse_time_stamp(ts: ibis.Value) -> ibis.Value:
     """Like :func:`_time_stamp` but sorting latest first."""
-    days = ts.cast("date").delta(ibis.date(1900, 1, 1), unit="day")
-    seconds = ts.hour() * 3600 + ts.minute() * 60 + ts.second()
-    return _pad(99_999_999 - days, 8).concat(_pad(86_399 - seconds, 5), _pad(999_999 - ts.microsecond(), 6))
+    return (_STAMP_BASE + (_STAMP_BASE - 1) - _micros(ts)).cast("string")
 
 
 def _keys(pairs: ibis.Table, rule: str) -> tuple[ibis.Value, ibis.Value, bool]:
@@ -202,6 +212,8 @@ def _keys(pairs: ibis.Table, rule: str) -> tuple[ibis.Value, ibis.Value, bool]:
 # ``choose`` reads the winner back from the smallest key instead of running
 # one ``argmin`` per output column.
 _EPOCH = ibis.date(1900, 1, 1)
+_EPOCH_TS = ibis.literal(datetime.datetime(1900, 1, 1))
+_STAMP_BASE = 10**16
 _PART = 10**8
 _LARGEST = _PART - 1
 _TIER = 10**16

@@ -12,6 +12,7 @@ import inspect
 import os
 from collections.abc import Mapping
 
+from carethread import engine
 from carethread.data import CanonicalData
 from carethread.errors import OptionError
 from carethread.readers.generic import check_mapping, parse_mapping, read_generic
@@ -121,7 +122,13 @@ def read(
             f"The {name} format reads files: give INPUT (a file or folder). Only --format omop reads "
             "tables from a database (--engine URL or --database FILE, with --schema)."
         )
-    return reader(
+    # Files are scanned with the embedded DuckDB; for Spark the validated canonical
+    # tables are then copied over (other engines: the reader says files need DuckDB).
+    # Tables already in a database (no path) are read where they are.
+    target = con
+    if path is not None and engine.imports_tables(con):
+        con = engine.connect()
+    data = reader(
         path,
         con=con,
         mapping=check_mapping(mapping),
@@ -129,3 +136,6 @@ def read(
         date_format=date_format,
         **given,
     )
+    if target is not con:
+        data = engine.import_data(target, data)
+    return data
