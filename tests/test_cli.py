@@ -157,3 +157,32 @@ def test_cli_reference_is_current():
 
     committed = (Path(__file__).resolve().parents[1] / "docs" / "cli.md").read_text()
     assert committed == render(), "docs/cli.md is stale: python -m carethread.cli_reference > docs/cli.md"
+
+
+def test_engine_resources_reach_duckdb(monkeypatch, tmp_path):
+    """--memory-limit, --temp-dir and --threads (or their CARETHREAD_* variables) set the connection."""
+    import carethread.engine
+
+    seen = []
+    real = carethread.engine.connect
+
+    def spy(*args, **kwargs):
+        con = real(*args, **kwargs)
+        seen.append(con.raw_sql("SELECT current_setting('memory_limit'), current_setting('temp_directory'), "
+                                "current_setting('threads')").fetchone())
+        return con
+
+    monkeypatch.setattr(carethread.engine, "connect", spy)
+    res = runner.invoke(app, ["--memory-limit", "1GB", "--temp-dir", str(tmp_path), "patients",
+                              str(FIXTURES / "encounters.csv"), "--extraction-date", "2024-01-01"],
+                        env={"CARETHREAD_THREADS": "1"})
+    assert res.exit_code == 0, res.stderr
+    limit, temp_dir, threads = seen[-1]
+    assert limit.startswith("953.6 MiB") or limit.startswith("1.0 GiB") or limit.startswith("1000.0 MiB"), limit
+    assert (temp_dir, int(threads)) == (str(tmp_path), 1)
+
+
+def test_bad_memory_limit_exits_2():
+    res = invoke("--memory-limit", "lots", "patients", FIXTURES / "encounters.csv")
+    assert res.exit_code == 2
+    assert res.stderr.splitlines() == ["Error: --memory-limit 'lots' is not an amount of memory; write it like 8GB or 512MB."]

@@ -34,6 +34,23 @@ def test_memory_limit_and_temp_dir_are_applied(tmp_path):
     assert int(row[0]) == 1 and row[1] == str(tmp_path)
 
 
+def test_defaults_come_from_the_machine():
+    import os
+
+    ram_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    row = connect().raw_sql("SELECT current_setting('memory_limit'), current_setting('temp_directory')").fetchone()
+    limit = float(row[0].split()[0])
+    assert 0.55 * ram_gib <= limit <= 0.65 * ram_gib, row
+    spill = os.path.dirname(row[1])
+    assert os.path.basename(spill).startswith("carethread-spill") and os.path.basename(row[1]) == str(os.getpid())
+    assert os.stat(spill).st_mode & 0o777 == 0o700  # spilled pages hold patient data
+
+
+def test_bad_memory_limit_is_a_usage_error():
+    with pytest.raises(OptionError, match="--memory-limit 'lots' is not an amount of memory"):
+        connect(memory_limit="lots")
+
+
 def test_database_with_url_is_a_usage_error():
     with pytest.raises(OptionError):
         connect("postgres://localhost/x", database="a.duckdb")

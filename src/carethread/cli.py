@@ -63,11 +63,24 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
+#: Engine resources from the top-level options; every command's connection uses them.
+_RESOURCES: dict[str, object] = {}
+
+
 @app.callback()
 def main(
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")] = False,
+    memory_limit: Annotated[Optional[str], typer.Option(
+        "--memory-limit", envvar="CARETHREAD_MEMORY_LIMIT",
+        help="Memory the embedded DuckDB may use before spilling to --temp-dir, e.g. 8GB [default: 60% of RAM].")] = None,
+    temp_dir: Annotated[Optional[Path], typer.Option(
+        "--temp-dir", envvar="CARETHREAD_TEMP_DIR",
+        help="Folder for DuckDB to spill to [default: a private folder in the system temp folder].")] = None,
+    threads: Annotated[Optional[int], typer.Option(
+        "--threads", envvar="CARETHREAD_THREADS", min=1, help="Threads for the embedded DuckDB [default: all cores].")] = None,
 ) -> None:
     """Measure, explain and protect the doctor-patient relationship from encounter data."""
+    _RESOURCES.update(memory_limit=memory_limit, temp_dir=temp_dir, threads=threads)
 
 
 @contextlib.contextmanager
@@ -123,7 +136,7 @@ def _load(input, *, format, engine, database, mapping, quarantine, strict, extra
         )
     if quarantine is not None:
         check_out_path(quarantine)
-    con = connect(engine, database=database)
+    con = connect(engine, database=database, **_RESOURCES)
     if str(format).strip().lower() == "auto" and input is None:
         format = "omop"  # tables in a database: only the OMOP reader reads those
         err_console.print("Format: omop (no INPUT, tables read from the database; --format overrides)")

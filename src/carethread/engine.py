@@ -51,7 +51,9 @@ def connect(
     memory_limit, temp_dir, threads
         With DuckDB: passed to DuckDB's ``memory_limit``, ``temp_directory``
         and ``threads`` settings, so large inputs spill to disk instead of
-        exhausting memory. With local Spark: driver memory (default
+        exhausting memory. Unset, the first two come from the machine
+        (:func:`default_memory_limit`, :func:`default_temp_dir`) and DuckDB
+        uses every core. With local Spark: driver memory (default
         ``1g``), ``spark.local.dir`` (where shuffles spill) and the number
         of local cores (default all).
 
@@ -74,15 +76,21 @@ def connect(
     if _is_spark_session(url):
         return _spark_backend(url)
     if url is None or url in ("duckdb", "duckdb://"):
-        config = {}
-        if memory_limit:
-            config["memory_limit"] = memory_limit
-        if temp_dir:
-            config["temp_directory"] = str(temp_dir)
+        config = {"temp_directory": str(temp_dir or default_temp_dir())}
+        limit = memory_limit or default_memory_limit()
+        if limit:
+            config["memory_limit"] = limit
         if threads:
             config["threads"] = int(threads)
         target = str(Path(database)) if database else ":memory:"
-        return ibis.duckdb.connect(target, **config)
+        try:
+            return ibis.duckdb.connect(target, **config)
+        except Exception as exc:  # duckdb's own error classes are imported further down
+            if "memory" in str(exc).lower() and memory_limit:
+                raise OptionError(
+                    f"--memory-limit {memory_limit!r} is not an amount of memory; write it like 8GB or 512MB."
+                ) from None
+            raise
     if database is not None:
         raise OptionError("--database only applies to the embedded DuckDB engine; put the database in the URL instead.")
     scheme = url.split(":", 1)[0].lower()
@@ -95,6 +103,44 @@ def connect(
         raise MissingDependencyError(
             f"The {scheme!r} engine needs extra packages: pip install 'carethread[{extra}]'"
         ) from exc
+
+
+def default_memory_limit(share: float = 0.6) -> str | None:
+    """DuckDB's memory limit unless told otherwise: ``share`` of the machine's RAM.
+
+    Lower than DuckDB's own 80 % because the Python process, Arrow results
+    and the operating system's file cache need the rest; beyond the limit
+    DuckDB spills to :func:`default_temp_dir` instead of failing.
+
+    >>> default_memory_limit().endswith("GiB")
+    True
+    """
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # not POSIX: leave DuckDB's default
+        return None
+    return f"{max(share * total / 2**30, 0.5):.1f}GiB"
+
+
+def default_temp_dir() -> Path:
+    """Where DuckDB spills unless told otherwise: a per-user folder in the system temp dir.
+
+    DuckDB's own default for an in-memory database is ``.tmp`` in the
+    current folder, which may be read-only or a synced project folder.
+    It is one folder per process inside ``carethread-spill-<uid>``, which
+    only its owner can enter.
+
+    >>> default_temp_dir().parent.name.startswith("carethread-spill")
+    True
+    """
+    import tempfile
+
+    folder = Path(tempfile.gettempdir()) / f"carethread-spill-{os.getuid() if hasattr(os, 'getuid') else 'user'}"
+    # Spilled pages hold patient data. DuckDB creates its spill folder readable by
+    # everyone and removes it when done, so it gets a per-process folder inside one
+    # that only this user can enter.
+    folder.mkdir(mode=0o700, exist_ok=True)
+    return folder / str(os.getpid())
 
 
 def backend_name(table: ibis.Table) -> str:
