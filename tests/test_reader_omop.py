@@ -18,7 +18,7 @@ from carethread.errors import InputError, OptionError, SchemaError
 from carethread.measures.continuity import patient_continuity
 from carethread.readers import detect_format, read
 from carethread.readers.omop import VISIT_CONCEPTS, looks_like_omop, parse_visit_concepts, read_omop
-from tests.conftest import SAMPLES, in_ci
+from tests.conftest import SAMPLES
 
 DATA = SAMPLES
 SYNTHEA27 = DATA / "omop54-synthea27nj"
@@ -26,7 +26,6 @@ SYNPUF = DATA / "omop50-synpuf-10"
 BROKEN = Path(__file__).parent / "fixtures" / "omop" / "broken"
 EXTRACTION = dt.date(2024, 6, 30)
 
-needs_data = pytest.mark.skipif(not SYNTHEA27.is_dir() and not in_ci(), reason=f"shared sample data not found at {DATA}")
 
 
 def rows(table):
@@ -63,7 +62,6 @@ def broken(shared_con):
 # --- the shared samples ---------------------------------------------------------------------------
 
 
-@needs_data
 def test_synthea27nj_counts_settings_and_side_tables(synthea27):
     data = synthea27
     assert data.format == "omop"
@@ -94,7 +92,6 @@ def test_synthea27nj_counts_settings_and_side_tables(synthea27):
                          "start": dt.datetime(2000, 12, 27), "setting": "primary_care"}
 
 
-@needs_data
 def test_synpuf_cdm50_names_unknown_concepts_and_care_sites(shared_con):
     data = read(SYNPUF, con=shared_con, extraction_date=EXTRACTION)
     assert data.format == "omop"
@@ -161,7 +158,6 @@ def _independent_indices(folder: Path) -> dict[str, dict]:
     return out
 
 
-@needs_data
 def test_synthea27nj_indices_equal_an_independent_computation(synthea27):
     expected = _independent_indices(SYNTHEA27)
     got = {r["patient_id"]: r for r in rows(patient_continuity(synthea27.encounters))}
@@ -178,7 +174,6 @@ def test_synthea27nj_indices_equal_an_independent_computation(synthea27):
 # --- detection ------------------------------------------------------------------------------------
 
 
-@needs_data
 def test_detection_of_the_samples_and_not_of_other_formats():
     assert detect_format(SYNTHEA27) == "omop"
     assert detect_format(SYNPUF) == "omop"
@@ -370,7 +365,6 @@ def test_malformed_csv_line_is_quarantined(tmp_path, shared_con):
 # --- a DuckDB database file -----------------------------------------------------------------------
 
 
-@needs_data
 def test_duckdb_file_gives_the_same_tables_as_the_csv_folder(tmp_path, synthea27, shared_con):
     path = tmp_path / "cdm.duckdb"
     with duckdb.connect(str(path)) as db:  # typed columns, as a CDM database has
@@ -413,7 +407,6 @@ def invoke(*args):
     return CliRunner().invoke(app, [str(a) for a in args])
 
 
-@needs_data
 def test_cli_reads_the_sample_with_auto_detection_and_reconciliation():
     res = invoke("patients", SYNTHEA27, "--extraction-date", "2024-06-30", "--limit", 1)
     assert res.exit_code == 0, res.stderr

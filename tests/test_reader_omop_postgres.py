@@ -21,7 +21,7 @@ from carethread.cli import app
 from carethread.measures.continuity import patient_continuity
 from carethread.readers import read
 from tests.postgres import load_omop
-from tests.test_reader_omop import BROKEN, SYNTHEA27, needs_data
+from tests.test_reader_omop import BROKEN, SYNTHEA27
 
 EXTRACTION = dt.date(2024, 6, 30)
 
@@ -50,7 +50,6 @@ def by(key, records):
     return sorted(records, key=lambda r: r[key])
 
 
-@needs_data
 def test_cli_patients_from_postgres_equals_duckdb_on_the_csv_folder(cdm, tmp_path):
     runner = CliRunner()
     on_postgres = runner.invoke(app, [
@@ -84,7 +83,6 @@ def test_cli_patients_from_postgres_equals_duckdb_on_the_csv_folder(cdm, tmp_pat
                 assert a[column] == b[column], (a["patient_id"], column)
 
 
-@needs_data
 def test_python_api_on_postgres_matches_duckdb_table_for_table(pg):
     on_pg = read(format="omop", con=pg, schema="cdm", extraction_date=EXTRACTION)
     on_duckdb = read(SYNTHEA27, extraction_date=EXTRACTION)
@@ -135,7 +133,6 @@ def test_missing_schema_and_files_on_postgres_exit_cleanly(cdm):
     assert res.exit_code == 2 and "embedded DuckDB" in res.stderr
 
 
-@needs_data
 def test_a_read_only_connection_writes_nothing_and_gets_the_same_result(cdm):
     con = ibis.connect(cdm.url)
     try:

@@ -21,7 +21,7 @@ def number(text: str) -> int:
 @pytest.mark.parametrize(
     ("sample", "fmt", "encounters_source", "encounters_read"),
     [
-        ("synthea-csv-unmc-111", "synthea", "encounters.csv", 7584),
+        ("synthea-csv-unmc-111", "synthea", "encounters.csv.gz", 7584),
         ("synthea-csv-dbt-27", "synthea", "encounters.csv", 604),
         ("fhir-bulk-smart-10", "fhir", "Encounter.000.ndjson", 1215),
         ("omop54-synthea27nj", "omop", "VISIT_OCCURRENCE.csv", 1791),
