@@ -509,7 +509,8 @@ def import_data(con: BaseBackend, data):
 # expressions; readers never write SQL themselves.
 # ---------------------------------------------------------------------------
 
-import uuid as _uuid  # noqa: E402  (kept with the section it serves)
+import contextlib as _contextlib  # noqa: E402  (kept with the section it serves)
+import uuid as _uuid  # noqa: E402
 from collections.abc import Sequence as _Sequence  # noqa: E402
 from datetime import datetime as _datetime  # noqa: E402
 
@@ -751,17 +752,23 @@ def materialize(con: BaseBackend, expr: ibis.Table, prefix: str) -> tuple[ibis.T
     Insertion order is preserved while doing so (CSV row numbers depend on
     it), whatever the connection's ``preserve_insertion_order`` setting.
     """
-    raw = _raw(con)
     name = new_name(prefix)
+    with _insertion_order_kept(_raw(con)):
+        table = con.create_table(name, expr, temp=True)
+    return table, name
+
+
+@_contextlib.contextmanager
+def _insertion_order_kept(raw):
+    """DuckDB's ``preserve_insertion_order`` on for the block, then as it was."""
     setting = raw.execute("SELECT current_setting('preserve_insertion_order')").fetchall()[0][0]
     if not setting:
         raw.execute("SET preserve_insertion_order = true")
     try:
-        table = con.create_table(name, expr, temp=True)
+        yield
     finally:
         if not setting:
             raw.execute("SET preserve_insertion_order = false")
-    return table, name
 
 
 def drop(con: BaseBackend, names: _Sequence[str], *, kind: str = "VIEW") -> None:
@@ -883,10 +890,7 @@ def store_in_file_order(
     """
     raw = _raw(con)
     name = new_name(prefix)
-    setting = raw.execute("SELECT current_setting('preserve_insertion_order')").fetchall()[0][0]
-    if not setting:
-        raw.execute("SET preserve_insertion_order = true")
-    try:
+    with _insertion_order_kept(raw):
         before = 0
         for i, part in enumerate(parts):
             if i == 0:
@@ -898,9 +902,6 @@ def store_in_file_order(
                 f"UPDATE {_ident(name)} SET __row = rowid - {before} + 1 WHERE rowid >= {before}"
             )
             before = after
-    finally:
-        if not setting:
-            raw.execute("SET preserve_insertion_order = false")
     if drop is not None:
         raw.execute(f"DELETE FROM {_ident(name)} WHERE {_ident(drop[0])} = {_literal(drop[1])}")
     return con.table(name), name
