@@ -65,6 +65,8 @@ def _version(value: bool) -> None:
 
 #: Engine resources from the top-level options; every command's connection uses them.
 _RESOURCES: dict[str, object] = {}
+#: --batches: patient batches for the measures that batch (None: as the memory limit needs).
+_BATCHES: dict[str, int | None] = {"forced": None}
 
 
 @app.callback()
@@ -78,9 +80,14 @@ def main(
         help="Folder for DuckDB to spill to [default: a private folder in the system temp folder].")] = None,
     threads: Annotated[Optional[int], typer.Option(
         "--threads", envvar="CARETHREAD_THREADS", min=1, help="Threads for the embedded DuckDB [default: all cores].")] = None,
+    batches: Annotated[Optional[int], typer.Option(
+        "--batches", envvar="CARETHREAD_BATCHES", min=1,
+        help="Run patients, dyads and breaks on this many slices of patients, one at a time, to bound memory "
+             "(embedded DuckDB) [default: as many as the input needs under --memory-limit].")] = None,
 ) -> None:
     """Measure, explain and protect the doctor-patient relationship from encounter data."""
     _RESOURCES.update(memory_limit=memory_limit, temp_dir=temp_dir, threads=threads)
+    _BATCHES["forced"] = batches
 
 
 @contextlib.contextmanager
@@ -160,6 +167,22 @@ def _load(input, *, format, engine, database, mapping, quarantine, strict, extra
     return data
 
 
+def _batches(data, measure: str) -> int:
+    """Patient batches for ``measure`` on this input and engine (:mod:`carethread.batches`)."""
+    from carethread.batches import plan
+
+    forced = _BATCHES["forced"]
+    batches = plan(data.encounters._find_backend(), sum(c.accepted for c in data.counts), measure, forced=forced)
+    if batches > 1:
+        why = "as --batches asks" if forced else "to stay within the memory limit; --batches overrides"
+        err_console.print(f"Computing in {batches} patient batches ({why})")
+    return batches
+
+
+def _in_batches(batches: int) -> str:
+    return f" in {batches} patient batches" if batches > 1 else ""
+
+
 def _emit(table, out: Path | None, limit: int, title: str | None = None, keep_order: bool = False) -> None:
     from carethread.output import print_table, write_table
 
@@ -194,6 +217,7 @@ def patients(
     limit: LimitOpt = 20,
 ) -> None:
     """One row per patient: visits, clinicians, usual clinician and every continuity index."""
+    from carethread.batches import in_patient_batches
     from carethread.measures.continuity import patient_continuity, patient_continuity_remarks
     from carethread.options import check_options
     from carethread.output import check_out_path
@@ -207,8 +231,12 @@ def patients(
                      strict=strict, extraction_date=extraction_date, date_format=date_format,
                      schema=schema, visit_concepts=visit_concepts)
         options = dict(settings=settings, start=start, end=end, min_visits=min_visits, level=level)
-        with _step("Computing patient continuity"):
-            result = patient_continuity(data.encounters, known_lookback_days=known_lookback_days, **options).cache()
+        batches = _batches(data, "patients")
+        with _step("Computing patient continuity" + _in_batches(batches)), in_patient_batches(
+            data.encounters, lambda e: patient_continuity(e, known_lookback_days=known_lookback_days, **options),
+            batches=batches, order_by=["patient_id"],
+        ) as result:
+            result = result.cache()
         _emit(result, out, limit)
         _remarks(data.remarks + patient_continuity_remarks(data.encounters, result, **options))
 
@@ -338,7 +366,8 @@ def dyads(
     limit: LimitOpt = 20,
 ) -> None:
     """Every patient-clinician pair: visits, dependence on each side, duration and gaps."""
-    from carethread.measures.dyads import dyads as dyad_table
+    from carethread.batches import in_patient_batches
+    from carethread.measures.dyads import dyad_counts, dyads_from_counts
     from carethread.options import check_options
     from carethread.output import check_out_path
 
@@ -349,8 +378,11 @@ def dyads(
         data = _load(input, format=format, engine=engine, database=database, mapping=map, quarantine=quarantine,
                      strict=strict, extraction_date=extraction_date, date_format=date_format,
                      schema=schema, visit_concepts=visit_concepts)
-        with _step("Computing dyads"):
-            result = dyad_table(data.encounters, settings=settings, start=start, end=end)
+        batches = _batches(data, "dyads")
+        with _step("Computing dyads" + _in_batches(batches)), in_patient_batches(
+            data.encounters, lambda e: dyad_counts(e, settings=settings, start=start, end=end), batches=batches,
+        ) as pairs:
+            result = dyads_from_counts(pairs.cache() if batches > 1 else pairs)
         _emit(result, out, limit)
         _remarks(data.remarks)
 
@@ -377,7 +409,8 @@ def breaks(
     limit: LimitOpt = 20,
 ) -> None:
     """Relationship breaks: each move of a patient's attributed clinician, dated and classified."""
-    from carethread.measures.breaks import relationship_breaks
+    from carethread.batches import in_patient_batches
+    from carethread.measures.breaks import relationship_breaks, whole_input_parameters
     from carethread.options import check_options
     from carethread.output import check_out_path
 
@@ -388,10 +421,17 @@ def breaks(
         data = _load(input, format=format, engine=engine, database=database, mapping=map, quarantine=quarantine,
                      strict=strict, extraction_date=extraction_date, date_format=date_format,
                      schema=schema, visit_concepts=visit_concepts)
-        with _step("Tracking attribution period by period"):
-            result = relationship_breaks(data.encounters, clinicians=data.clinicians, period=period,
-                                         lookback=lookback, start=start, end=end, settings=settings)
-        _emit(result.cache(), out, limit)
+        options = dict(clinicians=data.clinicians, start=start, end=end)
+        batches = _batches(data, "breaks")
+        if batches > 1:
+            with _step("Fixing the last period boundary and each clinician's practice"):
+                options.update(whole_input_parameters(data.encounters, **options))
+        with _step("Tracking attribution period by period" + _in_batches(batches)), in_patient_batches(
+            data.encounters, lambda e: relationship_breaks(e, period=period, lookback=lookback, settings=settings, **options),
+            batches=batches, order_by=["patient_id", "break_date", "kind", "from_clinician_id", "to_clinician_id"],
+        ) as result:
+            result = result.cache()
+        _emit(result, out, limit)
         _remarks(data.remarks)
 
 

@@ -143,6 +143,28 @@ def default_temp_dir() -> Path:
     return folder / str(os.getpid())
 
 
+def duckdb_resources(con: BaseBackend) -> tuple[int, Path]:
+    """``(memory limit in bytes, spill folder)`` of an embedded DuckDB connection.
+
+    >>> limit, folder = duckdb_resources(connect(memory_limit="1GB"))
+    >>> round(limit / 1e9, 2)
+    1.0
+    """
+    raw = _raw(con)
+    # DuckDB shows the limit rounded for people ('953.6 MiB'): exact enough to size work by.
+    # fetchall, not fetchone: DuckDB 2 keeps a result open until it is read to the
+    # end, and the connection refuses the next query meanwhile.
+    [(limit, folder)] = raw.execute("SELECT current_setting('memory_limit'), current_setting('temp_directory')").fetchall()
+    return _parse_bytes(limit), Path(folder)
+
+
+def _parse_bytes(text: str) -> int:
+    number, _, unit = text.strip().partition(" ")
+    scale = {"": 1, "B": 1, "BYTES": 1, "KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12,
+             "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}
+    return int(float(number) * scale[unit.strip().upper()])
+
+
 def backend_name(table: ibis.Table) -> str:
     """Name of the backend a table lives on (``'duckdb'``, ``'postgres'``, ...)."""
     try:

@@ -303,8 +303,33 @@ def breaks_detail(
     lapses = _lapses(_episodes(e, chosen, lost_months), attributed, grid, lapse_months, lost_months)
     out = switches.union(lapses)
     return out.select(*BREAK_COLUMNS, detected_at=_month_start(out.detected_month)).order_by(
-        "patient_id", "break_date", "kind"
+        "patient_id", "break_date", "kind", "from_clinician_id", "to_clinician_id"
     )
+
+
+def whole_input_parameters(encounters: ibis.Table, *, clinicians=None, start=None, end=None) -> dict:
+    """``end`` and ``clinicians`` as :func:`relationship_breaks` derives them from all encounters.
+
+    Passed back in, they make the measure separable by patient
+    (:mod:`carethread.batches`): the last period boundary comes from the last
+    encounter of the whole input, and each clinician's practice from all of
+    their encounters, not from one slice of patients.
+
+    >>> import ibis, datetime as dt
+    >>> enc = ibis.memtable({"patient_id": ["p", "q"], "clinician_id": ["A", "B"], "practice_id": ["X", "Y"],
+    ...     "setting": ["primary_care"] * 2, "start": [dt.datetime(2024, 1, 5), dt.datetime(2024, 3, 9)]})
+    >>> fixed = whole_input_parameters(enc)
+    >>> fixed["end"], fixed["clinicians"].num_rows
+    (datetime.date(2024, 3, 10), 2)
+    """
+    from carethread.visits import default_as_of
+
+    lo, hi = check_window(start, end)
+    e = encounters_in_window(encounters, start=lo, end=hi)
+    return {
+        "end": hi if hi is not None else default_as_of(e),
+        "clinicians": clinician_practices(e, clinicians).to_pyarrow(),
+    }
 
 
 def relationship_breaks(

@@ -130,7 +130,23 @@ def dyads(encounters: ibis.Table, *, settings=None, start=None, end=None) -> ibi
     p B 1 0.25 1.0 0 None
     q A 1 1.0 0.25 0 None
     """
-    pairs = dyad_counts(encounters, settings=settings, start=start, end=end)
+    return dyads_from_counts(dyad_counts(encounters, settings=settings, start=start, end=end))
+
+
+def dyads_from_counts(pairs: ibis.Table) -> ibis.Table:
+    """:func:`dyads` from the per-pair counts of :func:`dyad_counts`.
+
+    The split lets the counts, which are separable by patient, be computed in
+    patient batches (:mod:`carethread.batches`) before the clinician totals,
+    which need every patient, are added.
+
+    >>> import ibis, datetime as dt
+    >>> enc = ibis.memtable({"patient_id": ["p", "p", "q"], "clinician_id": ["A"] * 3, "practice_id": ["X"] * 3,
+    ...     "setting": ["primary_care"] * 3, "start": [dt.datetime(2024, 1, d) for d in (1, 8, 3)]})
+    >>> t = dyads_from_counts(dyad_counts(enc)).order_by("patient_id")
+    >>> [(r["patient_id"], round(r["clinician_dependence"], 3)) for r in t.to_pyarrow().to_pylist()]
+    [('p', 0.667), ('q', 0.333)]
+    """
     by_patient = pairs.group_by("patient_id").aggregate(patient_visits=pairs.dyad_visits.sum())
     by_clinician = pairs.group_by("clinician_id").aggregate(clinician_visits=pairs.dyad_visits.sum())
     joined = pairs.inner_join(by_patient, "patient_id").inner_join(by_clinician, "clinician_id")
