@@ -146,7 +146,7 @@ def write_chart(results: dict, path: Path) -> bool:
     start = min(r["seconds"] for r in rows if r["encounters"] == lo)
     slope = [{"encounters": lo, "seconds": start}, {"encounters": hi, "seconds": start * hi / lo}]
     x = alt.X("encounters:Q", scale=alt.Scale(type="log"), axis=alt.Axis(format="~s"), title="encounters")
-    y = alt.Y("seconds:Q", scale=alt.Scale(type="log"), axis=alt.Axis(format="~s"), title="wall time, end to end (s)")
+    y = alt.Y("seconds:Q", scale=alt.Scale(type="log"), axis=alt.Axis(format="~g"), title="wall time, end to end (s)")
     lines = alt.Chart(alt.Data(values=rows)).mark_line(point=True).encode(x=x, y=y, color=alt.Color("job:N", title=None))
     linear = alt.Chart(alt.Data(values=slope)).mark_line(strokeDash=[2, 3], color="gray").encode(x=x, y=y)
     chart = (linear + lines).properties(width=420, height=300, title="carethread: time against input size (log-log)")
