@@ -11,13 +11,13 @@ after 8 minutes, against 36 s for 10^7 in memory (``bench/RESULTS.md``).
 
 Both measures are separable by patient: a patient's rows depend on that
 patient's encounters and on parameters that are fixed for the whole input
-(the window, the last period boundary, each clinician's practice). So are
-the per-pair counts of :func:`~carethread.measures.dyads.dyads`, whose
-clinician totals are added once all batches are done. So the
-input is cut into slices of patients, ``hash(patient_id) % batches``, and the
-*same* Ibis expression runs on each slice with those parameters fixed from
-the whole input first; the union of the slices' results is the result of
-one run, row for row (``tests/test_batches.py`` checks this). Nothing is
+(the window, the last period boundary, each clinician's practice), and so
+are the per-pair counts of :func:`~carethread.measures.dyads.dyads`, whose
+clinician totals are added once every batch is done. The input is therefore
+cut into slices of patients, ``hash(patient_id) % batches``, and the *same*
+Ibis expression runs on each slice with those parameters fixed from the
+whole input first; the union of the slices' results is the result of one
+run, row for row (``tests/test_batches.py`` checks this). Nothing is
 computed twice and no second implementation exists: batching is only how
 the expression is executed.
 
@@ -28,8 +28,8 @@ finds its patients by filtering the input, which costs one more scan of it
 per batch (6 s for 10^8 encounters on 2 cores); from ``STAGE_FROM`` batches on,
 the validated encounters are instead written once, one hive partition per
 batch (45-50 s for 10^8), and each batch reads only its own. The folder is
-removed afterwards. Only the embedded DuckDB engine batches; Spark and SQL warehouses
-distribute the work themselves.
+removed afterwards. Only the embedded DuckDB engine batches; Spark and SQL
+warehouses distribute the work themselves.
 """
 
 from __future__ import annotations
