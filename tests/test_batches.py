@@ -14,12 +14,11 @@ from typer.testing import CliRunner
 from carethread import engine
 from carethread.batches import STAGE_FROM, batches_needed, in_patient_batches, patient_batch, plan
 from carethread.cli import app
-from carethread.measures.breaks import relationship_breaks, whole_input_parameters
+from carethread.measures.breaks import BREAK_ORDER, relationship_breaks, whole_input_parameters
 from carethread.measures.continuity import patient_continuity
 from carethread.synth import generate, write_chunked
 from tests.conftest import encounters_table
 
-BREAK_ORDER = ["patient_id", "break_date", "kind", "from_clinician_id", "to_clinician_id"]
 
 
 def _sorted(table: pa.Table, keys) -> pa.Table:

@@ -410,7 +410,7 @@ def breaks(
 ) -> None:
     """Relationship breaks: each move of a patient's attributed clinician, dated and classified."""
     from carethread.batches import in_patient_batches
-    from carethread.measures.breaks import relationship_breaks, whole_input_parameters
+    from carethread.measures.breaks import BREAK_ORDER, relationship_breaks, whole_input_parameters
     from carethread.options import check_options
     from carethread.output import check_out_path
 
@@ -428,7 +428,7 @@ def breaks(
                 options.update(whole_input_parameters(data.encounters, **options))
         with _step("Tracking attribution period by period" + _in_batches(batches)), in_patient_batches(
             data.encounters, lambda e: relationship_breaks(e, period=period, lookback=lookback, settings=settings, **options),
-            batches=batches, order_by=["patient_id", "break_date", "kind", "from_clinician_id", "to_clinician_id"],
+            batches=batches, order_by=BREAK_ORDER,
         ) as result:
             result = result.cache()
         _emit(result, out, limit)

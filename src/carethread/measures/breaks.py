@@ -47,6 +47,9 @@ PERIODS: dict[str, int] = {"month": 1, "quarter": 3, "year": 12}
 #: Columns of :func:`relationship_breaks`, in order (DESIGN.md section 5).
 BREAK_COLUMNS: tuple[str, ...] = ("patient_id", "from_clinician_id", "to_clinician_id", "break_date", "kind")
 
+#: The order of :func:`relationship_breaks` rows: a total order, so output is deterministic.
+BREAK_ORDER: tuple[str, ...] = ("patient_id", "break_date", "kind", "from_clinician_id", "to_clinician_id")
+
 #: Kinds of break, in the order DESIGN.md section 4 lists them.
 KINDS: tuple[str, ...] = ("partner", "other_practice", "emergency_only", "lost")
 
@@ -302,9 +305,7 @@ def breaks_detail(
     switches = _switches(v, per_bucket, attributed, clinician_practices(e, clinicians), grid)
     lapses = _lapses(_episodes(e, chosen, lost_months), attributed, grid, lapse_months, lost_months)
     out = switches.union(lapses)
-    return out.select(*BREAK_COLUMNS, detected_at=_month_start(out.detected_month)).order_by(
-        "patient_id", "break_date", "kind", "from_clinician_id", "to_clinician_id"
-    )
+    return out.select(*BREAK_COLUMNS, detected_at=_month_start(out.detected_month)).order_by(*BREAK_ORDER)
 
 
 def whole_input_parameters(encounters: ibis.Table, *, clinicians=None, start=None, end=None) -> dict:
