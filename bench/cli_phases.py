@@ -48,7 +48,9 @@ def main() -> None:
 
     mark("import_measure")
     wrap(continuity, "patient_continuity_remarks", "remarks")
-    atexit.register(lambda: print(json.dumps({**marks, "atexit": time.perf_counter() - T0}), file=sys.__stdout__, flush=True))
+    atexit.register(
+        lambda: print(json.dumps({**marks, "atexit": time.perf_counter() - T0}), file=sys.__stdout__, flush=True)
+    )
     try:
         cli.app(["patients", sys.argv[1], "--out", sys.argv[2]])
     except SystemExit as exc:

@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from procs import run_measured  # noqa: E402
-
+from procs import run_measured
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "data"
@@ -54,17 +52,25 @@ def ensure(name: str, log=print) -> Path:
     # In a child process: a parent that grew to the generator's size would pass that
     # size on to every later child (Linux keeps ru_maxrss across fork and exec), and
     # the benchmark's peak-memory figures would all read as the generator's.
-    code = ("import sys; from carethread.synth import write_chunked; "
-            "write_chunked(sys.argv[1], int(sys.argv[2]), years=int(sys.argv[3]), seed=int(sys.argv[4]), "
-            "chunk_patients=200_000); import pathlib, pyarrow.parquet as pq; "
-            "print(sum(pq.ParquetFile(p).metadata.num_rows for p in pathlib.Path(sys.argv[1], 'encounters').glob('*.parquet')))")
+    code = (
+        "import sys; from carethread.synth import write_chunked; "
+        "write_chunked(sys.argv[1], int(sys.argv[2]), years=int(sys.argv[3]), seed=int(sys.argv[4]), "
+        "chunk_patients=200_000); import pathlib, pyarrow.parquet as pq; "
+        "print(sum(pq.ParquetFile(p).metadata.num_rows for p in pathlib.Path(sys.argv[1], 'encounters').glob('*.parquet')))"
+    )
     child = run_measured([sys.executable, "-c", code, str(folder), str(patients), str(years), str(SEED)])
     if child.returncode:
         raise RuntimeError(f"generating {name} failed:\n{child.stderr[-2000:]}")
     rows = int(child.stdout.split()[-1])
     files = sorted(encounters_dir(name).glob("*.parquet"))
-    facts = {"rows": rows, "seconds": child.wall, "cpu": child.cpu, "peak_rss": child.peak_rss,
-             "files": len(files), "bytes": sum(f.stat().st_size for f in files)}
+    facts = {
+        "rows": rows,
+        "seconds": child.wall,
+        "cpu": child.cpu,
+        "peak_rss": child.peak_rss,
+        "files": len(files),
+        "bytes": sum(f.stat().st_size for f in files),
+    }
     stamp.write_text(json.dumps({"meta": meta, **facts}))
     log(f"  {rows:,} encounters in {child.wall:.0f} s, peak RSS {child.peak_rss / 2**30:.2f} GiB")
     return encounters_dir(name)

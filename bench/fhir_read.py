@@ -67,10 +67,17 @@ def ensure(name: str) -> Path:
     # In a child: Linux carries ru_maxrss across fork and exec, so a parent grown by the
     # writer would make every measured child's peak RSS read as the writer's.
     subprocess.run(
-        [PY, "-c", "import sys; from carethread.synth.fhir import write_fhir_chunked as w; "
-         "w(sys.argv[1], int(sys.argv[2]), years=3, seed=int(sys.argv[3]))",
-         str(folder), str(SIZES[name]), str(SEED)],
-        env=_env(), check=True,
+        [
+            PY,
+            "-c",
+            "import sys; from carethread.synth.fhir import write_fhir_chunked as w; "
+            "w(sys.argv[1], int(sys.argv[2]), years=3, seed=int(sys.argv[3]))",
+            str(folder),
+            str(SIZES[name]),
+            str(SEED),
+        ],
+        env=_env(),
+        check=True,
     )
     files = sorted(folder.glob("*.ndjson"))
     encounters = sum(1 for p in files if p.name.startswith("Encounter") for _ in p.open("rb"))
@@ -143,12 +150,27 @@ def measure(kind: str, folder: Path, name: str) -> dict:
         run = run_measured([PY, "-c", CHILD, str(folder)], env=env)
     else:
         OUT.mkdir(exist_ok=True)
-        run = run_measured([CARETHREAD, "patients", str(folder), "--format", "fhir",
-                            "--out", str(OUT / f"fhir_patients_{name}.parquet")], env=env)
+        run = run_measured(
+            [
+                CARETHREAD,
+                "patients",
+                str(folder),
+                "--format",
+                "fhir",
+                "--out",
+                str(OUT / f"fhir_patients_{name}.parquet"),
+            ],
+            env=env,
+        )
     if run.returncode != 0:
         raise SystemExit(f"{kind} {name} failed ({run.returncode}):\n{run.stderr[-2000:]}")
-    row = {"wall": run.wall, "cpu": run.cpu, "peak_rss": run.peak_rss, "load_before": load,
-           "load_after": os.getloadavg()}
+    row = {
+        "wall": run.wall,
+        "cpu": run.cpu,
+        "peak_rss": run.peak_rss,
+        "load_before": load,
+        "load_after": os.getloadavg(),
+    }
     if kind == "read":
         row.update(json.loads(run.stdout.strip().splitlines()[-1]))
     return row
@@ -170,16 +192,19 @@ def main() -> None:
             for kind in ("read", "cli"):
                 row = measure(kind, folders[s], s)
                 results[s][kind].append(row)
-                log(f"rep {rep + 1} {s} {kind}: {row['wall']:.2f} s wall, {row['cpu']:.2f} s CPU, "
-                    f"{row['peak_rss'] / 2**30:.2f} GiB, load {row['load_before'][0]:.1f}")
+                log(
+                    f"rep {rep + 1} {s} {kind}: {row['wall']:.2f} s wall, {row['cpu']:.2f} s CPU, "
+                    f"{row['peak_rss'] / 2**30:.2f} GiB, load {row['load_before'][0]:.1f}"
+                )
     profiles = {}
     if args.profile:
         for s in sizes:
             run = run_measured([PY, "-c", PROFILE, str(folders[s])], env=_env())
             profiles[s] = json.loads(run.stdout.strip().splitlines()[-1])
     OUT.mkdir(exist_ok=True)
-    (OUT / "fhir_read.json").write_text(json.dumps(
-        {"machine": facts, "inputs": info, "results": results, "profiles": profiles}, indent=1, default=str))
+    (OUT / "fhir_read.json").write_text(
+        json.dumps({"machine": facts, "inputs": info, "results": results, "profiles": profiles}, indent=1, default=str)
+    )
     print(render(facts, info, results, profiles, args.reps))
 
 
@@ -208,15 +233,23 @@ def render(facts, info, results, profiles, reps) -> str:
         lines.append(
             f"* {s} runs — read (in process): "
             + ", ".join(f"{x['read'] + x['count']:.2f}" for x in r["read"])
-            + " s (import " + ", ".join(f"{x['import']:.2f}" for x in r["read"]) + " s); subprocess: "
-            + ", ".join(f"{x['wall']:.2f}" for x in r["read"]) + " s, CPU "
-            + ", ".join(f"{x['cpu']:.2f}" for x in r["read"]) + " s; CLI: "
-            + ", ".join(f"{x['wall']:.2f}" for x in r["cli"]) + " s; 1-min load average before each run: "
-            + ", ".join(f"{x['load_before'][0]:.1f}" for k in ("read", "cli") for x in r[k]) + "."
+            + " s (import "
+            + ", ".join(f"{x['import']:.2f}" for x in r["read"])
+            + " s); subprocess: "
+            + ", ".join(f"{x['wall']:.2f}" for x in r["read"])
+            + " s, CPU "
+            + ", ".join(f"{x['cpu']:.2f}" for x in r["read"])
+            + " s; CLI: "
+            + ", ".join(f"{x['wall']:.2f}" for x in r["cli"])
+            + " s; 1-min load average before each run: "
+            + ", ".join(f"{x['load_before'][0]:.1f}" for k in ("read", "cli") for x in r[k])
+            + "."
         )
     lines.append("")
-    lines.append(f"Median of {reps}; {facts['cpu_model']}, {facts['logical_cores']} logical cores, "
-                 f"DuckDB {facts['duckdb']}, Ibis {facts['ibis']}.")
+    lines.append(
+        f"Median of {reps}; {facts['cpu_model']}, {facts['logical_cores']} logical cores, "
+        f"DuckDB {facts['duckdb']}, Ibis {facts['ibis']}."
+    )
     for s, p in profiles.items():
         lines.append("")
         lines.append(f"Reader phases, {s} (one run, {p['total']:.2f} s; nested phases overlap):")

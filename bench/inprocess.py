@@ -57,18 +57,27 @@ def operator_profile(con, sql: str, path: Path) -> dict:
         what = info.get("Function") or info.get("Groups") or info.get("Aggregates") or info.get("Projections") or ""
         if isinstance(what, list):
             what = ", ".join(what)
-        rows.append({
-            "depth": depth, "operator": node["name"], "seconds": node.get("timing", 0.0),
-            "rows": node.get("intermediate_rows"), "detail": str(what)[:140],
-        })
+        rows.append(
+            {
+                "depth": depth,
+                "operator": node["name"],
+                "seconds": node.get("timing", 0.0),
+                "rows": node.get("intermediate_rows"),
+                "detail": str(what)[:140],
+            }
+        )
         for child in node.get("children", []):
             walk(child, depth + 1)
 
     for child in tree["operator"]:
         walk(child, 0)
     query = tree.get("query", {})
-    return {"wall": query.get("total_time"), "cpu": query.get("cpu_time"), "operators": rows,
-            "peak_buffer_memory": tree.get("system", {}).get("peak_buffer_memory")}
+    return {
+        "wall": query.get("total_time"),
+        "cpu": query.get("cpu_time"),
+        "operators": rows,
+        "peak_buffer_memory": tree.get("system", {}).get("peak_buffer_memory"),
+    }
 
 
 def main() -> None:
@@ -82,9 +91,9 @@ def main() -> None:
 
     t_import, _, _ = _timed(lambda: __import__("carethread.readers"))
     import ibis
-
     import legacy_continuity
     from floor import floor_sql, run_floor
+
     from carethread.engine import connect
     from carethread.measures import continuity
     from carethread.readers import read
@@ -116,10 +125,13 @@ def main() -> None:
         before = legacy_continuity.patient_continuity(data.encounters).to_pyarrow()
         out["check"] = compare_tables(now, before, tol=0.0)
     if args.profile:
-        out["profile"] = operator_profile(con, str(ibis.to_sql(continuity.patient_continuity(data.encounters))),
-                                          Path(args.profile))
+        out["profile"] = operator_profile(
+            con, str(ibis.to_sql(continuity.patient_continuity(data.encounters))), Path(args.profile)
+        )
         out["floor_profile"] = operator_profile(
-            con, floor_sql(glob).replace("SELECT count(*) FROM (", "SELECT * FROM (", 1), Path(args.profile).with_suffix(".floor.json")
+            con,
+            floor_sql(glob).replace("SELECT count(*) FROM (", "SELECT * FROM (", 1),
+            Path(args.profile).with_suffix(".floor.json"),
         )
     print(json.dumps(out))
 

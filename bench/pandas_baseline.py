@@ -39,7 +39,9 @@ def patient_indices(g: pd.DataFrame) -> pd.Series:
 
     out = {"n_visits": n, "n_clinicians": m, "usual_clinician_id": usual}
     if n < MIN_VISITS:
-        return pd.Series({**out, **dict.fromkeys(["upc", "coc", "secon", "mmci", "hhi", "k_index", "known_provider"], np.nan)})
+        return pd.Series(
+            {**out, **dict.fromkeys(["upc", "coc", "secon", "mmci", "hhi", "k_index", "known_provider"], np.nan)}
+        )
     sum_sq = int((counts**2).sum())
     same = sum(seq[t] == seq[t + 1] for t in range(n - 1))
     known = 0

@@ -34,7 +34,6 @@ import datetime as dt
 import json
 import os
 import statistics
-import subprocess
 import sys
 from pathlib import Path
 
@@ -86,7 +85,13 @@ def run_floor(size: str) -> dict:
     if r.returncode != 0:
         raise SystemExit(f"floor query failed on {size}:\n{r.stderr}")
     inner = json.loads(r.stdout)
-    return {"wall": r.wall, "cpu": r.cpu, "peak_rss": r.peak_rss, "query": inner["query_seconds"], "groups": inner["groups"]}
+    return {
+        "wall": r.wall,
+        "cpu": r.cpu,
+        "peak_rss": r.peak_rss,
+        "query": inner["query_seconds"],
+        "groups": inner["groups"],
+    }
 
 
 def run_startup() -> dict:
@@ -96,8 +101,16 @@ def run_startup() -> dict:
 
 
 def run_inprocess(size: str, reps: int, legacy: bool) -> dict:
-    cmd = [PY, str(HERE / "inprocess.py"), str(data.encounters_dir(size)), "--reps", str(reps),
-           "--profile", str(OUT / f"profile_{size}.json"), "--check"]
+    cmd = [
+        PY,
+        str(HERE / "inprocess.py"),
+        str(data.encounters_dir(size)),
+        "--reps",
+        str(reps),
+        "--profile",
+        str(OUT / f"profile_{size}.json"),
+        "--check",
+    ]
     if legacy:
         cmd.append("--legacy")
     r = run_measured(cmd)
@@ -109,7 +122,9 @@ def run_inprocess(size: str, reps: int, legacy: bool) -> dict:
 
 
 def run_phases(size: str) -> dict:
-    r = run_measured([PY, str(HERE / "cli_phases.py"), str(data.encounters_dir(size)), str(OUT / f"phases_{size}.parquet")])
+    r = run_measured(
+        [PY, str(HERE / "cli_phases.py"), str(data.encounters_dir(size)), str(OUT / f"phases_{size}.parquet")]
+    )
     if r.returncode != 0:
         raise SystemExit(f"cli_phases failed on {size}:\n{r.stderr}")
     marks = json.loads(r.stdout.strip().splitlines()[-1])
@@ -126,10 +141,11 @@ def run_pandas(size: str) -> dict:
 
 def check_pandas(size: str) -> dict:
     import pyarrow.parquet as pq
-
     from compare import compare_tables
 
-    return compare_tables(pq.read_table(OUT / f"patients_{size}.parquet"), pq.read_table(OUT / f"pandas_{size}.parquet"))
+    return compare_tables(
+        pq.read_table(OUT / f"patients_{size}.parquet"), pq.read_table(OUT / f"pandas_{size}.parquet")
+    )
 
 
 def main() -> None:
@@ -140,11 +156,15 @@ def main() -> None:
     parser.add_argument("--no-pandas", action="store_true")
     parser.add_argument("--no-legacy", action="store_true", help="skip the before/after comparison")
     parser.add_argument("--no-inprocess", action="store_true")
-    parser.add_argument("--detail-sizes", default="1m,10m",
-                        help="sizes that also get the in-process runs and the phase timing (each costs "
-                             "several CLI runs; at 100 M about 10 minutes)")
-    parser.add_argument("--measures", default=",".join(MEASURES),
-                        help="CLI commands timed end to end (patients is always included)")
+    parser.add_argument(
+        "--detail-sizes",
+        default="1m,10m",
+        help="sizes that also get the in-process runs and the phase timing (each costs "
+        "several CLI runs; at 100 M about 10 minutes)",
+    )
+    parser.add_argument(
+        "--measures", default=",".join(MEASURES), help="CLI commands timed end to end (patients is always included)"
+    )
     args = parser.parse_args()
     sizes = [s.strip() for s in args.sizes.split(",") if s.strip()]
     measures = ["patients"] + [m.strip() for m in args.measures.split(",") if m.strip() and m.strip() != "patients"]
@@ -153,12 +173,21 @@ def main() -> None:
         parser.error(f"unknown measure(s) {', '.join(unknown)}; choose from {', '.join(MEASURES)}")
     OUT.mkdir(parents=True, exist_ok=True)
 
-    results = {"started": dt.datetime.now().isoformat(timespec="seconds"), "machine": machine.facts(),
-               "args": vars(args), "sizes": {}}
+    results = {
+        "started": dt.datetime.now().isoformat(timespec="seconds"),
+        "machine": machine.facts(),
+        "args": vars(args),
+        "sizes": {},
+    }
     for size in sizes:
         data.ensure(size, log=log)
-        results["sizes"][size] = {"encounters": data.n_rows(size), "cli": [], "floor": [],
-                                  "measures": {m: [] for m in measures[1:]}, "generation": data.facts(size)}
+        results["sizes"][size] = {
+            "encounters": data.n_rows(size),
+            "cli": [],
+            "floor": [],
+            "measures": {m: [] for m in measures[1:]},
+            "generation": data.facts(size),
+        }
 
     log("start-up cost (imports only)")
     results["startup"] = [run_startup() for _ in range(3)]
@@ -171,7 +200,9 @@ def main() -> None:
             for job in jobs[shift:] + jobs[:shift]:
                 r = run_floor(size) if job == "floor" else run_cli(size, job)
                 slot = results["sizes"][size]
-                (slot["floor"] if job == "floor" else slot["cli"] if job == "patients" else slot["measures"][job]).append(r)
+                (
+                    slot["floor"] if job == "floor" else slot["cli"] if job == "patients" else slot["measures"][job]
+                ).append(r)
                 log(f"rep {rep} {size} {job}: {r['wall']:.2f} s, peak {gib(r['peak_rss'])}")
 
     detailed = [s for s in sizes if s in args.detail_sizes.split(",")]
@@ -210,8 +241,10 @@ def render(results: dict) -> str:
     m = results["machine"]
     lines = [
         f"Run {results['started']} – {results['finished']}: `python bench/run.py "
-        + " ".join(f"--{k.replace('_', '-')} {v}" if not isinstance(v, bool) else (f"--{k.replace('_', '-')}" if v else "")
-                   for k, v in results["args"].items()).strip()
+        + " ".join(
+            f"--{k.replace('_', '-')} {v}" if not isinstance(v, bool) else (f"--{k.replace('_', '-')}" if v else "")
+            for k, v in results["args"].items()
+        ).strip()
         + "`",
         "",
         "### Machine",
@@ -233,25 +266,40 @@ def render(results: dict) -> str:
         "",
     ]
     startup = med([r["wall"] for r in results["startup"]])
-    lines += ["### End to end (subprocesses)", "",
-              "| input | encounters | `carethread patients` | floor (b), fresh DuckDB process | ratio | CLI peak RSS | floor peak RSS |",
-              "|---|---:|---:|---:|---:|---:|---:|"]
+    lines += [
+        "### End to end (subprocesses)",
+        "",
+        "| input | encounters | `carethread patients` | floor (b), fresh DuckDB process | ratio | CLI peak RSS | floor peak RSS |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
     for size, r in results["sizes"].items():
         cli, fl = med([x["wall"] for x in r["cli"]]), med([x["wall"] for x in r["floor"]])
         rss = max(x["peak_rss"] for x in r["cli"])
-        lines.append(f"| {size} | {r['encounters']:,} | {cli:.2f} s | {fl:.2f} s | **{cli / fl:.2f}×** | {gib(rss)} | "
-                     f"{gib(max(x['peak_rss'] for x in r['floor']))} |")
-    lines += ["", f"Start-up alone (`import ibis, duckdb, carethread.cli, …` in a fresh interpreter): {startup:.2f} s "
-              f"(runs: {_runs(results['startup'])}).", ""]
+        lines.append(
+            f"| {size} | {r['encounters']:,} | {cli:.2f} s | {fl:.2f} s | **{cli / fl:.2f}×** | {gib(rss)} | "
+            f"{gib(max(x['peak_rss'] for x in r['floor']))} |"
+        )
+    lines += [
+        "",
+        f"Start-up alone (`import ibis, duckdb, carethread.cli, …` in a fresh interpreter): {startup:.2f} s "
+        f"(runs: {_runs(results['startup'])}).",
+        "",
+    ]
     for size, r in results["sizes"].items():
-        lines.append(f"* {size} runs — CLI: {_runs(r['cli'])} s (CPU {_runs(r['cli'], 'cpu')} s); "
-                     f"floor: {_runs(r['floor'])} s (query alone {_runs(r['floor'], 'query')} s).")
+        lines.append(
+            f"* {size} runs — CLI: {_runs(r['cli'])} s (CPU {_runs(r['cli'], 'cpu')} s); "
+            f"floor: {_runs(r['floor'])} s (query alone {_runs(r['floor'], 'query')} s)."
+        )
     lines.append("")
 
-    lines += ["Where one CLI run spends its time (`bench/cli_phases.py`: the real CLI with its steps timestamped; "
-              "one run, so only roughly comparable with the medians above):", "",
-              "| input | start-up + imports | connect + read + validate | measure (`patient_continuity(...).cache()`) | "
-              "write | remarks | interpreter + DuckDB tear-down | total |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    lines += [
+        "Where one CLI run spends its time (`bench/cli_phases.py`: the real CLI with its steps timestamped; "
+        "one run, so only roughly comparable with the medians above):",
+        "",
+        "| input | start-up + imports | connect + read + validate | measure (`patient_continuity(...).cache()`) | "
+        "write | remarks | interpreter + DuckDB tear-down | total |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for size, r in results["sizes"].items():
         ph = r.get("phases")
         if not ph:
@@ -260,16 +308,21 @@ def render(results: dict) -> str:
         lines.append(
             f"| {size} | {mk['read:start']:.2f} s | {mk['read:end'] - mk['read:start']:.2f} s | "
             f"{mk['write:start'] - mk['read:end']:.2f} s | {mk['write:end'] - mk['write:start']:.2f} s | "
-            f"{mk['remarks:end'] - mk['remarks:start']:.2f} s | {ph['wall'] - mk['atexit']:.2f} s | {ph['wall']:.2f} s |")
+            f"{mk['remarks:end'] - mk['remarks:start']:.2f} s | {ph['wall'] - mk['atexit']:.2f} s | {ph['wall']:.2f} s |"
+        )
     lines.append("")
 
     if any("inprocess" in r for r in results["sizes"].values()):
-        lines += ["### In process (one connection, measure only)", "",
-                  "`patient_continuity(data.encounters).cache()` after `read()`, exactly as the CLI runs it (the "
-                  "validation projection of the lazy Parquet view is part of its scan), against the floor query on "
-                  "the same connection.", "",
-                  "| input | read + validate | floor query | floor, result fetched to Arrow | `patient_continuity` (now) | ratio | before (c866095 formulation) | ratio | speed-up | now == before |",
-                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+        lines += [
+            "### In process (one connection, measure only)",
+            "",
+            "`patient_continuity(data.encounters).cache()` after `read()`, exactly as the CLI runs it (the "
+            "validation projection of the lazy Parquet view is part of its scan), against the floor query on "
+            "the same connection.",
+            "",
+            "| input | read + validate | floor query | floor, result fetched to Arrow | `patient_continuity` (now) | ratio | before (c866095 formulation) | ratio | speed-up | now == before |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        ]
         for size, r in results["sizes"].items():
             ip = r.get("inprocess")
             if not ip:
@@ -291,9 +344,12 @@ def render(results: dict) -> str:
             ip = r.get("inprocess")
             if ip:
                 runs = ip["runs"]
-                lines.append(f"* {size} runs — floor: {_runs(runs['floor'])} s; floor to Arrow: {_runs(runs.get('floor_arrow', []))} s; "
-                             f"now: {_runs(runs['measure'])} s"
-                             + (f"; before: {_runs(runs['legacy'])} s" if "legacy" in runs else "") + ".")
+                lines.append(
+                    f"* {size} runs — floor: {_runs(runs['floor'])} s; floor to Arrow: {_runs(runs.get('floor_arrow', []))} s; "
+                    f"now: {_runs(runs['measure'])} s"
+                    + (f"; before: {_runs(runs['legacy'])} s" if "legacy" in runs else "")
+                    + "."
+                )
         lines.append("")
 
     if "pandas" in results:
@@ -301,55 +357,79 @@ def render(results: dict) -> str:
         pw = med([x["wall"] for x in p["runs"]])
         cli1 = med([x["wall"] for x in results["sizes"]["1m"]["cli"]])
         chk = p["check"]
-        lines += ["### pandas `groupby().apply()` baseline (a), 1 M", "",
-                  f"{len(p['runs'])} run(s): {_runs(p['runs'])} s end to end (peak RSS "
-                  f"{gib(max(x['peak_rss'] for x in p['runs']))}); `carethread patients` median {cli1:.2f} s → "
-                  f"**{pw / cli1:.0f}× faster**.", "",
-                  f"Output check before timing counts: {chk['rows_a']:,} patients each side, "
-                  + ("identical visit counts, clinician counts and usual clinicians, every index equal to 1e-9 "
-                     f"(largest difference {chk['max_abs_diff']:.1e}), nulls in the same places."
-                     if not chk["mismatch"] else f"**MISMATCH** {chk['mismatch']}"), ""]
+        lines += [
+            "### pandas `groupby().apply()` baseline (a), 1 M",
+            "",
+            f"{len(p['runs'])} run(s): {_runs(p['runs'])} s end to end (peak RSS "
+            f"{gib(max(x['peak_rss'] for x in p['runs']))}); `carethread patients` median {cli1:.2f} s → "
+            f"**{pw / cli1:.0f}× faster**.",
+            "",
+            f"Output check before timing counts: {chk['rows_a']:,} patients each side, "
+            + (
+                "identical visit counts, clinician counts and usual clinicians, every index equal to 1e-9 "
+                f"(largest difference {chk['max_abs_diff']:.1e}), nulls in the same places."
+                if not chk["mismatch"]
+                else f"**MISMATCH** {chk['mismatch']}"
+            ),
+            "",
+        ]
 
     if any(r.get("measures") for r in results["sizes"].values()):
         names = list(next(r["measures"] for r in results["sizes"].values() if r.get("measures")))
-        lines += ["### Every measure, end to end", "",
-                  "`carethread <measure> INPUT --out …parquet` with its defaults (attribution as of the day after "
-                  "the last encounter, 18-month lookback, plurality; breaks by quarter), median wall time and, in "
-                  "brackets, its ratio to `carethread patients` in the same run.", "",
-                  "| input | patients | " + " | ".join(names) + " | largest peak RSS |",
-                  "|---|---:|" + "---:|" * len(names) + "---:|"]
+        lines += [
+            "### Every measure, end to end",
+            "",
+            "`carethread <measure> INPUT --out …parquet` with its defaults (attribution as of the day after "
+            "the last encounter, 18-month lookback, plurality; breaks by quarter), median wall time and, in "
+            "brackets, its ratio to `carethread patients` in the same run.",
+            "",
+            "| input | patients | " + " | ".join(names) + " | largest peak RSS |",
+            "|---|---:|" + "---:|" * len(names) + "---:|",
+        ]
         for size, r in results["sizes"].items():
             base = med([x["wall"] for x in r["cli"]])
-            cells = [f"{med([x['wall'] for x in r['measures'][m]]):.2f} s ({med([x['wall'] for x in r['measures'][m]]) / base:.2f}×)"
-                     for m in names]
+            cells = [
+                f"{med([x['wall'] for x in r['measures'][m]]):.2f} s ({med([x['wall'] for x in r['measures'][m]]) / base:.2f}×)"
+                for m in names
+            ]
             rss = max(x["peak_rss"] for runs in [r["cli"], *r["measures"].values()] for x in runs)
             lines.append(f"| {size} | {base:.2f} s | " + " | ".join(cells) + f" | {gib(rss)} |")
         lines.append("")
         for size, r in results["sizes"].items():
-            lines.append(f"* {size} runs — " + "; ".join(f"{m}: {_runs(runs)} s" for m, runs in r["measures"].items()) + ".")
+            lines.append(
+                f"* {size} runs — " + "; ".join(f"{m}: {_runs(runs)} s" for m, runs in r["measures"].items()) + "."
+            )
         lines.append("")
 
     lines += scale.render(results, CHART.name if scale.write_chart(results, CHART) else None)
 
     lines += ["### Targets", "", "| target | measured | met |", "|---|---|---|"]
     if "pandas" in results:
-        ratio = med([x["wall"] for x in results["pandas"]["runs"]]) / med([x["wall"] for x in results["sizes"]["1m"]["cli"]])
-        lines.append(f"| ≥ {TARGET_PANDAS:.0f}× faster than pandas at 1 M | {ratio:.0f}× | {'yes' if ratio >= TARGET_PANDAS else '**no**'} |")
+        ratio = med([x["wall"] for x in results["pandas"]["runs"]]) / med(
+            [x["wall"] for x in results["sizes"]["1m"]["cli"]]
+        )
+        lines.append(
+            f"| ≥ {TARGET_PANDAS:.0f}× faster than pandas at 1 M | {ratio:.0f}× | {'yes' if ratio >= TARGET_PANDAS else '**no**'} |"
+        )
     if "10m" in results["sizes"]:
         r = results["sizes"]["10m"]
         ip = r.get("inprocess")
         if ip:
             ratio_ip = med([x["wall"] for x in ip["runs"]["measure"]]) / med([x["wall"] for x in ip["runs"]["floor"]])
-            lines.append(f"| `patients` within {TARGET_FLOOR:.0f}× of the floor at 10 M, in process, measure only | "
-                         f"{ratio_ip:.2f}× | {'yes' if ratio_ip <= TARGET_FLOOR else '**no**'} |")
+            lines.append(
+                f"| `patients` within {TARGET_FLOOR:.0f}× of the floor at 10 M, in process, measure only | "
+                f"{ratio_ip:.2f}× | {'yes' if ratio_ip <= TARGET_FLOOR else '**no**'} |"
+            )
         rss = max(x["peak_rss"] for x in r["cli"])
         lines.append(f"| peak RSS ≤ 2 GB at 10 M | {gib(rss)} | {'yes' if rss <= TARGET_RSS else '**no**'} |")
         base = med([x["wall"] for x in r["cli"]])
         for m in ("attribute", "panels", "dyads"):
             if m in r.get("measures", {}):
                 ratio = med([x["wall"] for x in r["measures"][m]]) / base
-                lines.append(f"| `{m}` within {TARGET_MEASURE:.0f}× of `patients` at 10 M | {ratio:.2f}× | "
-                             f"{'yes' if ratio <= TARGET_MEASURE else '**no**'} |")
+                lines.append(
+                    f"| `{m}` within {TARGET_MEASURE:.0f}× of `patients` at 10 M | {ratio:.2f}× | "
+                    f"{'yes' if ratio <= TARGET_MEASURE else '**no**'} |"
+                )
     lines += scale.targets(results)
     lines.append("")
 
@@ -360,18 +440,28 @@ def render(results: dict) -> str:
             continue
         ops = prof["operators"]
         total = sum(o["seconds"] for o in ops) or 1.0
-        lines += [f"### Where the time goes ({size}, DuckDB operator profile of the measure query)", "",
-                  f"One profiled run: {prof['wall']:.2f} s wall, {prof['cpu']:.2f} s CPU. Operator times are summed "
-                  "over threads; shares of their total are what matter. Operators under 1 % are left out.", "",
-                  "| operator | rows out | share | detail |", "|---|---:|---:|---|"]
+        lines += [
+            f"### Where the time goes ({size}, DuckDB operator profile of the measure query)",
+            "",
+            f"One profiled run: {prof['wall']:.2f} s wall, {prof['cpu']:.2f} s CPU. Operator times are summed "
+            "over threads; shares of their total are what matter. Operators under 1 % are left out.",
+            "",
+            "| operator | rows out | share | detail |",
+            "|---|---:|---:|---|",
+        ]
         for o in ops:
             if o["seconds"] / total >= 0.01:
-                lines.append(f"| {'· ' * o['depth']}{o['operator']} | {o['rows'] or 0:,} | {100 * o['seconds'] / total:.0f} % | "
-                             f"{o['detail'].replace('|', '/')[:100]} |")
+                lines.append(
+                    f"| {'· ' * o['depth']}{o['operator']} | {o['rows'] or 0:,} | {100 * o['seconds'] / total:.0f} % | "
+                    f"{o['detail'].replace('|', '/')[:100]} |"
+                )
         fp = r["inprocess"].get("floor_profile")
         if fp:
-            lines += ["", f"The floor query profiled the same way: {fp['wall']:.2f} s wall, {fp['cpu']:.2f} s CPU "
-                      f"(measure / floor CPU: {prof['cpu'] / fp['cpu']:.2f}×)."]
+            lines += [
+                "",
+                f"The floor query profiled the same way: {fp['wall']:.2f} s wall, {fp['cpu']:.2f} s CPU "
+                f"(measure / floor CPU: {prof['cpu'] / fp['cpu']:.2f}×).",
+            ]
         lines.append("")
     return "\n".join(lines)
 

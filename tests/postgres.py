@@ -137,15 +137,43 @@ def start_server() -> Server:
         os.chown(root, entry.pw_uid, entry.pw_gid)
     server = Server(bindir=bindir, root=root, port=_free_port(), run_as=run_as)
     try:
-        init = _run(server, [str(bindir / "initdb"), "-D", str(server.data), "-U", USER, "--auth=trust",
-                             "--encoding=UTF8", "--no-locale", "--no-sync"])
+        init = _run(
+            server,
+            [
+                str(bindir / "initdb"),
+                "-D",
+                str(server.data),
+                "-U",
+                USER,
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--no-locale",
+                "--no-sync",
+            ],
+        )
         if init.returncode != 0:
             raise ServerUnavailable(f"initdb failed: {init.stderr.strip()[-500:]}")
-        options = (f"-p {server.port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off "
-                   "-c synchronous_commit=off -c full_page_writes=off")
+        options = (
+            f"-p {server.port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off "
+            "-c synchronous_commit=off -c full_page_writes=off"
+        )
         for attempt in range(3):
-            start = _run(server, [str(bindir / "pg_ctl"), "start", "-D", str(server.data), "-w", "-t", "60",
-                                  "-l", str(root / "server.log"), "-o", options])
+            start = _run(
+                server,
+                [
+                    str(bindir / "pg_ctl"),
+                    "start",
+                    "-D",
+                    str(server.data),
+                    "-w",
+                    "-t",
+                    "60",
+                    "-l",
+                    str(root / "server.log"),
+                    "-o",
+                    options,
+                ],
+            )
             if start.returncode == 0:
                 break
             # Another process may have taken the port between choosing and binding it.

@@ -415,8 +415,12 @@ def test_summary_and_remarks(con):
 
 # --- properties -----------------------------------------------------------------------------
 
-TIER_ROWS_RANDOM = [("A", "family medicine", "physician"), ("B", "internal medicine", "physician"),
-                    ("C", "family medicine", "np"), ("D", "dermatology", "physician")]  # E: not listed
+TIER_ROWS_RANDOM = [
+    ("A", "family medicine", "physician"),
+    ("B", "internal medicine", "physician"),
+    ("C", "family medicine", "np"),
+    ("D", "dermatology", "physician"),
+]  # E: not listed
 TIERS_RANDOM = {"A": 1, "B": 1, "C": 2, "D": 3}
 
 
@@ -471,8 +475,11 @@ def test_matches_reference_and_row_order(con, rows, seed):
         visits[p, c] += 1
     for rule in RULES:
         expected = reference_attribution(rows, as_of=AS_OF, rule=rule, tiers=TIERS_RANDOM)
-        mine = {p: (r["clinician_id"], r["visits_with_clinician"], r["visits_total"], r["last_visit"], r["tie_broken"])
-                for p, r in got[rule].items() if not p.startswith("s:")}
+        mine = {
+            p: (r["clinician_id"], r["visits_with_clinician"], r["visits_total"], r["last_visit"], r["tie_broken"])
+            for p, r in got[rule].items()
+            if not p.startswith("s:")
+        }
         assert mine == expected, rule
         assert {p[2:]: r["clinician_id"] for p, r in got[rule].items() if p.startswith("s:")} == {
             p: v[0] for p, v in expected.items()

@@ -20,7 +20,6 @@ from carethread.synth import generate, write_chunked
 from tests.conftest import encounters_table
 
 
-
 def _sorted(table: pa.Table, keys) -> pa.Table:
     return table.sort_by([(k, "ascending") for k in keys])
 
@@ -94,13 +93,15 @@ def test_one_batch_writes_nothing(system, tmp_path):
 
 
 day = st.integers(0, 400).map(lambda d: dt.datetime(2023, 1, 1) + dt.timedelta(days=d, hours=9))
-encounter = st.fixed_dictionaries({
-    "patient_id": st.sampled_from([f"p{i}" for i in range(12)]),
-    "clinician_id": st.one_of(st.none(), st.sampled_from(["A", "B", "C"])),
-    "practice_id": st.sampled_from(["X", "Y"]),
-    "start": day,
-    "setting": st.sampled_from(["primary_care", "virtual", "emergency", "inpatient"]),
-})
+encounter = st.fixed_dictionaries(
+    {
+        "patient_id": st.sampled_from([f"p{i}" for i in range(12)]),
+        "clinician_id": st.one_of(st.none(), st.sampled_from(["A", "B", "C"])),
+        "practice_id": st.sampled_from(["X", "Y"]),
+        "start": day,
+        "setting": st.sampled_from(["primary_care", "virtual", "emergency", "inpatient"]),
+    }
+)
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -108,8 +109,9 @@ encounter = st.fixed_dictionaries({
 def test_batched_equals_unbatched_on_any_input(con, rows, batches):
     enc = encounters_table(con, rows)
     one = _sorted(patient_continuity(enc, min_visits=1).to_pyarrow(), ["patient_id"])
-    with in_patient_batches(enc, lambda e: patient_continuity(e, min_visits=1), batches=batches,
-                            order_by=["patient_id"]) as t:
+    with in_patient_batches(
+        enc, lambda e: patient_continuity(e, min_visits=1), batches=batches, order_by=["patient_id"]
+    ) as t:
         many = t.to_pyarrow()
     assert many.equals(one.cast(many.schema))
     fixed = whole_input_parameters(enc, end=dt.date(2024, 3, 1))
@@ -122,12 +124,27 @@ def test_batched_equals_unbatched_on_any_input(con, rows, batches):
 def test_cli_batches_a_large_input_and_writes_the_same_file(tmp_path):
     write_chunked(tmp_path / "in", 3_000, years=2, seed=5, chunk_patients=1_000)
     runner = CliRunner()
-    for measure, keys in (("patients", ["patient_id"]), ("breaks", BREAK_ORDER), ("dyads", ["patient_id", "clinician_id"])):
-        plain = runner.invoke(app, [measure, str(tmp_path / "in" / "encounters"), "--out", str(tmp_path / f"{measure}.parquet")])
+    for measure, keys in (
+        ("patients", ["patient_id"]),
+        ("breaks", BREAK_ORDER),
+        ("dyads", ["patient_id", "clinician_id"]),
+    ):
+        plain = runner.invoke(
+            app, [measure, str(tmp_path / "in" / "encounters"), "--out", str(tmp_path / f"{measure}.parquet")]
+        )
         assert plain.exit_code == 0, plain.output
         assert "patient batches" not in plain.stderr
-        small = runner.invoke(app, ["--batches", "4", measure, str(tmp_path / "in" / "encounters"),
-                                    "--out", str(tmp_path / f"{measure}-batched.parquet")])
+        small = runner.invoke(
+            app,
+            [
+                "--batches",
+                "4",
+                measure,
+                str(tmp_path / "in" / "encounters"),
+                "--out",
+                str(tmp_path / f"{measure}-batched.parquet"),
+            ],
+        )
         assert small.exit_code == 0, small.output
         assert "Computing in 4 patient batches (as --batches asks)" in small.stderr
         a = pq.read_table(tmp_path / f"{measure}.parquet")

@@ -158,8 +158,11 @@ def monthly(p, c, year, months, practice="X", day=10, setting="primary_care"):
 
 D = dt.date
 # A patient who keeps the data span open until mid-2024.
-SPAN = [r for year, months in ((2022, range(1, 13)), (2023, range(1, 13)), (2024, range(1, 7)))
-        for r in monthly("zz", "Z", year, months, practice="W")]
+SPAN = [
+    r
+    for year, months in ((2022, range(1, 13)), (2023, range(1, 13)), (2024, range(1, 7)))
+    for r in monthly("zz", "Z", year, months, practice="W")
+]
 
 
 # --- contract -----------------------------------------------------------------------------
@@ -307,12 +310,12 @@ def test_emergency_only_needs_nothing_else_first_and_no_return(con):
     ed = enc("p", "E1", D(2023, 3, 1), setting="emergency", practice="H")
     specialist = enc("p", "S1", D(2023, 2, 1), setting="specialty", practice="S")
     # A specialist visit came first: not emergency-only; the silence after the ED visit is lost.
-    got = {b for b in detail(con, base + [specialist, ed]) if b[0] == "p"}
+    got = {b for b in detail(con, [*base, specialist, ed]) if b[0] == "p"}
     assert got == {("p", "A", None, D(2023, 3, 2), "lost", D(2024, 4, 1))}
     back = enc("p", "A", D(2023, 11, 1))
-    assert not {b for b in detail(con, base + [ed, back]) if b[0] == "p"}
+    assert not {b for b in detail(con, [*base, ed, back]) if b[0] == "p"}
     # With a six-month threshold the same return comes too late.
-    got = {b for b in detail(con, base + [ed, back], emergency_after_months=6) if b[0] == "p"}
+    got = {b for b in detail(con, [*base, ed, back], emergency_after_months=6) if b[0] == "p"}
     assert got == {("p", "A", None, D(2023, 3, 1), "emergency_only", D(2023, 7, 1))}
 
 
@@ -473,7 +476,9 @@ def synthetic():
     table = con.create_table("encounters", s.encounters)
     clinicians = con.create_table("clinicians", s.clinicians)
     detected = [
-        d for d in breaks_detail(table, clinicians=clinicians).to_pyarrow().to_pylist() if d["break_date"] >= SYNTH_START
+        d
+        for d in breaks_detail(table, clinicians=clinicians).to_pyarrow().to_pylist()
+        if d["break_date"] >= SYNTH_START
     ]
     true = s.true_switches.to_pylist()
     pairs = match_breaks(detected, true)

@@ -43,8 +43,19 @@ def test_patients_writes_csv_with_contract_columns_and_leading_zeros(tmp_path):
     res = invoke("patients", FIXTURES / "encounters.csv", "--out", out, "--extraction-date", "2024-01-01")
     assert res.exit_code == 0, res.stderr
     rows = list(csv.DictReader(out.open()))
-    assert list(rows[0]) == ["patient_id", "n_visits", "n_clinicians", "usual_clinician_id", "upc", "coc",
-                             "secon", "mmci", "hhi", "k_index", "known_provider"]
+    assert list(rows[0]) == [
+        "patient_id",
+        "n_visits",
+        "n_clinicians",
+        "usual_clinician_id",
+        "upc",
+        "coc",
+        "secon",
+        "mmci",
+        "hhi",
+        "k_index",
+        "known_provider",
+    ]
     assert sorted(r["patient_id"] for r in rows) == ["007", "008", "009"]
     assert f"Wrote {out}" in res.stderr
 
@@ -99,7 +110,9 @@ def test_usage_errors_exit_2_before_reading():
     assert res.stderr.splitlines() == ["Error: --min-visits must be a whole number of at least 1, not 0."]
     assert invoke("patients", FIXTURES / "encounters.csv", "--settings", "telepathy").exit_code == 2
     assert invoke("patients", FIXTURES / "encounters.csv", "--out", "x.txt").exit_code == 2
-    assert invoke("patients", FIXTURES / "encounters.csv", "--start", "2024-01-01", "--end", "2023-01-01").exit_code == 2
+    assert (
+        invoke("patients", FIXTURES / "encounters.csv", "--start", "2024-01-01", "--end", "2023-01-01").exit_code == 2
+    )
     assert invoke("patients", FIXTURES / "encounters.csv", "--no-such-flag").exit_code == 2
 
 
@@ -123,8 +136,18 @@ def test_synth_then_patients_round_trip(tmp_path):
 def test_relationship_commands_run_on_synthetic_data(tmp_path):
     assert invoke("synth", "--patients", 600, "--years", 2, "--seed", 5, "--out", tmp_path / "s").exit_code == 0
     data = tmp_path / "s"
-    res = invoke("attribute", data, "--as-of", "2023-07-01", "--rule", "majority", "--out", tmp_path / "a.csv",
-                 "--ranking", tmp_path / "r.csv")
+    res = invoke(
+        "attribute",
+        data,
+        "--as-of",
+        "2023-07-01",
+        "--rule",
+        "majority",
+        "--out",
+        tmp_path / "a.csv",
+        "--ranking",
+        tmp_path / "r.csv",
+    )
     assert res.exit_code == 0, res.stderr
     header = (tmp_path / "a.csv").read_text().splitlines()[0]
     assert header == "patient_id,clinician_id,rule,visits_with_clinician,visits_total,share,last_visit,tie_broken"
@@ -168,14 +191,28 @@ def test_engine_resources_reach_duckdb(monkeypatch, tmp_path):
 
     def spy(*args, **kwargs):
         con = real(*args, **kwargs)
-        seen.append(con.raw_sql("SELECT current_setting('memory_limit'), current_setting('temp_directory'), "
-                                "current_setting('threads')").fetchone())
+        seen.append(
+            con.raw_sql(
+                "SELECT current_setting('memory_limit'), current_setting('temp_directory'), current_setting('threads')"
+            ).fetchone()
+        )
         return con
 
     monkeypatch.setattr(carethread.engine, "connect", spy)
-    res = runner.invoke(app, ["--memory-limit", "1GB", "--temp-dir", str(tmp_path), "patients",
-                              str(FIXTURES / "encounters.csv"), "--extraction-date", "2024-01-01"],
-                        env={"CARETHREAD_THREADS": "1"})
+    res = runner.invoke(
+        app,
+        [
+            "--memory-limit",
+            "1GB",
+            "--temp-dir",
+            str(tmp_path),
+            "patients",
+            str(FIXTURES / "encounters.csv"),
+            "--extraction-date",
+            "2024-01-01",
+        ],
+        env={"CARETHREAD_THREADS": "1"},
+    )
     assert res.exit_code == 0, res.stderr
     limit, temp_dir, threads = seen[-1]
     assert limit.startswith("953.6 MiB") or limit.startswith("1.0 GiB") or limit.startswith("1000.0 MiB"), limit
@@ -185,4 +222,6 @@ def test_engine_resources_reach_duckdb(monkeypatch, tmp_path):
 def test_bad_memory_limit_exits_2():
     res = invoke("--memory-limit", "lots", "patients", FIXTURES / "encounters.csv")
     assert res.exit_code == 2
-    assert res.stderr.splitlines() == ["Error: --memory-limit 'lots' is not an amount of memory; write it like 8GB or 512MB."]
+    assert res.stderr.splitlines() == [
+        "Error: --memory-limit 'lots' is not an amount of memory; write it like 8GB or 512MB."
+    ]

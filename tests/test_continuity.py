@@ -98,8 +98,13 @@ def test_bjgp_2023_upc_and_coc(con):
 def known_provider_rows():
     days = [dt.date(2020, 1, 10), dt.date(2020, 3, 1), dt.date(2020, 6, 1), dt.date(2021, 2, 1), dt.date(2021, 8, 1)]
     return [
-        {"patient_id": "p", "clinician_id": c, "practice_id": "X", "setting": "primary_care",
-         "start": dt.datetime.combine(d, dt.time(10))}
+        {
+            "patient_id": "p",
+            "clinician_id": c,
+            "practice_id": "X",
+            "setting": "primary_care",
+            "start": dt.datetime.combine(d, dt.time(10)),
+        }
         for d, c in zip(days, "ABABA")
     ]
 
@@ -115,6 +120,7 @@ def test_known_provider_unbounded_equals_k(con):
 
 
 # --- edge cases ----------------------------------------------------------------------
+
 
 def enc(p, c, when, setting="primary_care", practice="X"):
     return {"patient_id": p, "clinician_id": c, "practice_id": practice, "start": when, "setting": setting}
@@ -141,8 +147,7 @@ def test_same_day_visits_are_ordered_by_start_then_clinician(con):
 
 def test_usual_clinician_ties_go_to_most_recent_then_smallest_id(con):
     d = dt.datetime(2021, 1, 1, 9)
-    rows = [enc("recent", "A", d), enc("recent", "B", d + dt.timedelta(days=1)),
-            enc("id", "B", d), enc("id", "A", d)]
+    rows = [enc("recent", "A", d), enc("recent", "B", d + dt.timedelta(days=1)), enc("id", "B", d), enc("id", "A", d)]
     got = run(con, rows)
     assert got["recent"]["usual_clinician_id"] == "B"
     assert got["id"]["usual_clinician_id"] == "A"
@@ -150,8 +155,12 @@ def test_usual_clinician_ties_go_to_most_recent_then_smallest_id(con):
 
 def test_missing_clinician_and_other_settings_do_not_count_but_patient_appears(con):
     d = dt.datetime(2021, 1, 1, 9)
-    rows = [enc("p", None, d), enc("p", "A", d + dt.timedelta(days=1)), enc("p", "A", d + dt.timedelta(days=2)),
-            enc("ed_only", "E1", d, setting="emergency")]
+    rows = [
+        enc("p", None, d),
+        enc("p", "A", d + dt.timedelta(days=1)),
+        enc("p", "A", d + dt.timedelta(days=2)),
+        enc("ed_only", "E1", d, setting="emergency"),
+    ]
     got = run(con, rows)
     assert got["p"]["n_visits"] == 2 and got["p"]["upc"] == 1.0
     assert got["ed_only"]["n_visits"] == 0
@@ -186,8 +195,11 @@ def test_settings_option(con):
 
 def test_practice_level_treats_practices_as_providers(con):
     d = dt.datetime(2021, 1, 1, 9)
-    rows = [enc("p", "A", d, practice="X"), enc("p", "B", d + dt.timedelta(days=1), practice="X"),
-            enc("p", "C", d + dt.timedelta(days=2), practice="Y")]
+    rows = [
+        enc("p", "A", d, practice="X"),
+        enc("p", "B", d + dt.timedelta(days=1), practice="X"),
+        enc("p", "C", d + dt.timedelta(days=2), practice="Y"),
+    ]
     table = encounters_table(con, rows)
     row = patient_continuity(table, level="practice").to_pyarrow().to_pylist()[0]
     assert row["usual_practice_id"] == "X"
@@ -203,9 +215,15 @@ def test_empty_input_gives_empty_table(con):
 # --- properties ----------------------------------------------------------------------
 
 CLINICIANS = list("ABCDE")
-visit = st.tuples(st.sampled_from(CLINICIANS), st.integers(0, 900), st.integers(8, 17),
-                  st.sampled_from(["primary_care", "primary_care", "virtual", "emergency"]))
-population = st.dictionaries(st.text("pq0123456789", min_size=1, max_size=4), st.lists(visit, max_size=12), min_size=1, max_size=8)
+visit = st.tuples(
+    st.sampled_from(CLINICIANS),
+    st.integers(0, 900),
+    st.integers(8, 17),
+    st.sampled_from(["primary_care", "primary_care", "virtual", "emergency"]),
+)
+population = st.dictionaries(
+    st.text("pq0123456789", min_size=1, max_size=4), st.lists(visit, max_size=12), min_size=1, max_size=8
+)
 
 
 def rows_of(pop):
@@ -260,9 +278,15 @@ def test_independent_of_row_order_and_clinician_labels(con, pop, seed):
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(sequences=st.dictionaries(st.text("pq0123456789", min_size=1, max_size=4),
-                                 st.text("ABCDE", min_size=1, max_size=12), min_size=1, max_size=8),
-       seed=st.integers(0, 10_000))
+@given(
+    sequences=st.dictionaries(
+        st.text("pq0123456789", min_size=1, max_size=4),
+        st.text("ABCDE", min_size=1, max_size=12),
+        min_size=1,
+        max_size=8,
+    ),
+    seed=st.integers(0, 10_000),
+)
 def test_order_free_indices_ignore_visit_order(con, sequences, seed):
     """UPC, COC, MMCI, HHI and K depend only on the counts, not on the order of visits."""
     rng = random.Random(seed)
@@ -274,6 +298,7 @@ def test_order_free_indices_ignore_visit_order(con, sequences, seed):
 
 
 # --- population summary --------------------------------------------------------------
+
 
 def test_summary_pooled_and_mean_match_hand_computation(con):
     from carethread.measures.continuity import continuity_summary

@@ -18,8 +18,13 @@ DAY0 = dt.datetime(2022, 1, 1, 9)
 
 
 def enc(p, c, day, setting="primary_care", hour=9, practice="X"):
-    return {"patient_id": p, "clinician_id": c, "practice_id": practice, "setting": setting,
-            "start": DAY0 + dt.timedelta(days=day, hours=hour - 9)}
+    return {
+        "patient_id": p,
+        "clinician_id": c,
+        "practice_id": practice,
+        "setting": setting,
+        "start": DAY0 + dt.timedelta(days=day, hours=hour - 9),
+    }
 
 
 def run(con, rows, **kw):
@@ -35,8 +40,16 @@ def test_hand_computed_practice(con):
     # Clinician A sees p on days 0, 10, 40 (gaps 10, 30) and q on days 5, 6;
     # clinician B sees p on day 20 and r on days 0 and 100.
     # Visits: p 4 (A 3, B 1); q 2; r 2. A gives 5 visits, B 3.
-    rows = [enc("p", "A", 0), enc("p", "A", 10), enc("p", "A", 40), enc("p", "B", 20),
-            enc("q", "A", 5), enc("q", "A", 6), enc("r", "B", 0), enc("r", "B", 100)]
+    rows = [
+        enc("p", "A", 0),
+        enc("p", "A", 10),
+        enc("p", "A", 40),
+        enc("p", "B", 20),
+        enc("q", "A", 5),
+        enc("q", "A", 6),
+        enc("r", "B", 0),
+        enc("r", "B", 100),
+    ]
     got = run(con, rows)
     assert set(got) == {("p", "A"), ("p", "B"), ("q", "A"), ("r", "B")}
     pa_ = got[("p", "A")]
@@ -50,7 +63,11 @@ def test_hand_computed_practice(con):
     assert (pb["duration_days"], pb["longest_gap_days"]) == (0, None)
     q = got[("q", "A")]
     assert (q["patient_dependence"], q["clinician_dependence"], q["duration_days"], q["longest_gap_days"]) == (
-        1.0, pytest.approx(2 / 5), 1, 1)
+        1.0,
+        pytest.approx(2 / 5),
+        1,
+        1,
+    )
     r = got[("r", "B")]
     assert (r["clinician_dependence"], r["duration_days"], r["longest_gap_days"]) == (pytest.approx(2 / 3), 100, 100)
 
@@ -63,8 +80,13 @@ def test_same_day_repeats_are_one_visit_and_gaps_use_calendar_days(con):
 
 
 def test_settings_window_and_missing_clinician(con):
-    rows = [enc("p", "A", 0), enc("p", None, 1), enc("p", "E", 2, setting="emergency"), enc("p", "A", 30),
-            enc("p", "A", 60)]
+    rows = [
+        enc("p", "A", 0),
+        enc("p", None, 1),
+        enc("p", "E", 2, setting="emergency"),
+        enc("p", "A", 30),
+        enc("p", "A", 60),
+    ]
     got = run(con, rows)
     assert set(got) == {("p", "A")} and got[("p", "A")]["dyad_visits"] == 3
     got = run(con, rows, start=DAY0 + dt.timedelta(days=1), end=DAY0 + dt.timedelta(days=60))
@@ -79,10 +101,15 @@ def test_empty_input_gives_empty_table(con):
 
 # --- properties ----------------------------------------------------------------------
 
-visit = st.tuples(st.sampled_from("ABCD"), st.integers(0, 400), st.integers(8, 17),
-                  st.sampled_from(["primary_care", "primary_care", "virtual", "emergency"]))
-population = st.dictionaries(st.text("pq0123", min_size=1, max_size=3), st.lists(visit, max_size=10),
-                             min_size=1, max_size=8)
+visit = st.tuples(
+    st.sampled_from("ABCD"),
+    st.integers(0, 400),
+    st.integers(8, 17),
+    st.sampled_from(["primary_care", "primary_care", "virtual", "emergency"]),
+)
+population = st.dictionaries(
+    st.text("pq0123", min_size=1, max_size=3), st.lists(visit, max_size=10), min_size=1, max_size=8
+)
 hyp = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
@@ -114,7 +141,12 @@ def test_matches_naive_and_sums_and_row_order(con, pop, seed):
     for key, (n, first, last, duration, gap) in expected.items():
         r = got[key]
         assert (r["dyad_visits"], r["first_visit"], r["last_visit"], r["duration_days"], r["longest_gap_days"]) == (
-            n, first, last, duration, gap)
+            n,
+            first,
+            last,
+            duration,
+            gap,
+        )
     per_patient, per_clinician = Counter(), Counter()
     for (p, c), r in got.items():
         per_patient[p] += r["dyad_visits"]

@@ -22,8 +22,13 @@ DAY0 = dt.datetime(2023, 1, 2, 9)
 
 
 def enc(p, c, day, practice="X", setting="primary_care", hour=9):
-    return {"patient_id": p, "clinician_id": c, "practice_id": practice, "setting": setting,
-            "start": DAY0 + dt.timedelta(days=day, hours=hour - 9)}
+    return {
+        "patient_id": p,
+        "clinician_id": c,
+        "practice_id": practice,
+        "setting": setting,
+        "start": DAY0 + dt.timedelta(days=day, hours=hour - 9),
+    }
 
 
 def by_clinician(table):
@@ -92,18 +97,24 @@ def load_rows():
     E: p4 on day 3 (practice Z), and an emergency encounter that does not count.
     """
     return [
-        enc("p1", "C", 0, practice="Y"), enc("p1", "C", 1, practice="Y"),
-        enc("p2", "C", 0, practice="Z", hour=10), enc("p2", "C", 0, practice="Z", hour=11),
-        enc("p3", "D", 0, practice="Y"), enc("p3", "D", 5, practice="Y"), enc("p3", "D", 9, practice="Y"),
+        enc("p1", "C", 0, practice="Y"),
+        enc("p1", "C", 1, practice="Y"),
+        enc("p2", "C", 0, practice="Z", hour=10),
+        enc("p2", "C", 0, practice="Z", hour=11),
+        enc("p3", "D", 0, practice="Y"),
+        enc("p3", "D", 5, practice="Y"),
+        enc("p3", "D", 9, practice="Y"),
         enc("p2", "D", 5, practice="Y"),
-        enc("p4", "E", 3, practice="Z"), enc("p4", "E", 4, practice="Q", setting="emergency"),
+        enc("p4", "E", 3, practice="Z"),
+        enc("p4", "E", 4, practice="Q", setting="emergency"),
     ]
 
 
 def test_load_practice_and_capacity(con):
     t = encounters_table(con, load_rows())
-    clin = ibis.memtable({"clinician_id": ["C", "D", "D"], "practice_id": [None, "W", "V"],
-                          "capacity": [4, None, None]})
+    clin = ibis.memtable(
+        {"clinician_id": ["C", "D", "D"], "practice_id": [None, "W", "V"], "capacity": [4, None, None]}
+    )
     got = by_clinician(panels(t, as_of=AS_OF, clinicians=clin))
     c, d, e = got["C"], got["D"], got["E"]
     # p2 sees C once and D once (on a later day) -> attributed to D (most recent).
@@ -150,10 +161,16 @@ def test_empty_input_and_bad_rollup_level(con):
 
 # --- properties ----------------------------------------------------------------------
 
-visit = st.tuples(st.sampled_from("ABCD"), st.integers(0, 360), st.integers(8, 17), st.sampled_from("XY"),
-                  st.sampled_from(["primary_care", "primary_care", "virtual", "emergency"]))
-population = st.dictionaries(st.text("pq0123", min_size=1, max_size=3), st.lists(visit, max_size=8),
-                             min_size=1, max_size=8)
+visit = st.tuples(
+    st.sampled_from("ABCD"),
+    st.integers(0, 360),
+    st.integers(8, 17),
+    st.sampled_from("XY"),
+    st.sampled_from(["primary_care", "primary_care", "virtual", "emergency"]),
+)
+population = st.dictionaries(
+    st.text("pq0123", min_size=1, max_size=3), st.lists(visit, max_size=8), min_size=1, max_size=8
+)
 
 
 def rows_of(pop):
@@ -168,8 +185,11 @@ def test_invariants_and_row_order(con, pop, rule, seed):
     got = by_clinician(panels(t, as_of=AS_OF, rule=rule))
     attributed = attribute(t, as_of=AS_OF, rule=rule).count().execute()
     assert sum(r["panel_size"] for r in got.values()) == attributed
-    visits = {(r["patient_id"], r["clinician_id"], r["start"].date()) for r in rows
-              if r["setting"] in ("primary_care", "virtual")}
+    visits = {
+        (r["patient_id"], r["clinician_id"], r["start"].date())
+        for r in rows
+        if r["setting"] in ("primary_care", "virtual")
+    }
     assert sum(r["visits"] for r in got.values()) == len(visits)
     per_clinician = Counter(c for _, c, _ in visits)
     for c, r in got.items():

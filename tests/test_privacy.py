@@ -69,9 +69,7 @@ def derivable_cells(values, states):
         problems.append("hidden cells add up to a small count")
     for i in hidden:
         others = reachable_sums([bounds[j] for j in hidden if j != i])
-        possible = {
-            v for v in range(bounds[i][0], bounds[i][1] + 1) for t in totals if (t - shown - v) in others
-        }
+        possible = {v for v in range(bounds[i][0], bounds[i][1] + 1) for t in totals if (t - shown - v) in others}
         if len(possible) <= 1:
             problems.append(f"cell {i} is {possible}")
     return problems
@@ -161,12 +159,19 @@ def test_format_cell():
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("3 encounters in the chosen settings had no clinician.", "<11 encounters in the chosen settings had no clinician."),
-        ("visits.csv: 2 of 1 000 rows quarantined (start is missing: 2 rows, first at row 7).",
-         "visits.csv: <11 of 1 000 rows quarantined (start is missing: <11 rows, first at row 7)."),
+        (
+            "3 encounters in the chosen settings had no clinician.",
+            "<11 encounters in the chosen settings had no clinician.",
+        ),
+        (
+            "visits.csv: 2 of 1 000 rows quarantined (start is missing: 2 rows, first at row 7).",
+            "visits.csv: <11 of 1 000 rows quarantined (start is missing: <11 rows, first at row 7).",
+        ),
         ("412 of 9 000 patients had fewer than 2 visits.", "412 of 9 000 patients had fewer than 2 visits."),
-        ("Each clinician holds about 1 900 relationships; each patient about 2.",
-         "Each clinician holds about 1 900 relationships; each patient about 2."),
+        (
+            "Each clinician holds about 1 900 relationships; each patient about 2.",
+            "Each clinician holds about 1 900 relationships; each patient about 2.",
+        ),
         ("11 patients had no visit.", "11 patients had no visit."),
         ("Look-back of 18 months; at least 2 visits.", "Look-back of 18 months; at least 2 visits."),
     ],

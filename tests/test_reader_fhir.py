@@ -37,6 +37,7 @@ EXTRACTION = dt.date(2024, 6, 30)
 NPI = "http://hl7.org/fhir/sid/us-npi"
 AMB = ("primary_care", "specialty", "urgent_care")
 
+
 @pytest.fixture(scope="module")
 def con():
     c = engine.connect()
@@ -89,7 +90,10 @@ def test_other_resource_types_are_skipped_with_a_remark(con, tmp_path):
         "3 files of other resource types were not read (Condition.000.ndjson, Location.000.ndjson, log.ndjson)."
     ]
     assert [c.source for c in data.counts] == [
-        "Encounter.000.ndjson", "Patient.000.ndjson", "Practitioner.000.ndjson", "PractitionerRole.000.ndjson",
+        "Encounter.000.ndjson",
+        "Patient.000.ndjson",
+        "Practitioner.000.ndjson",
+        "PractitionerRole.000.ndjson",
         "Organization.000.ndjson",
     ]
 
@@ -99,7 +103,12 @@ def test_sample_settings_clinicians_and_practices(sample):
     settings = dict(zip(*pc.value_counts(enc["setting"]).flatten()))
     # AMB 1133 = 1056 primary care + 77 Synthea urgent-care clinic visits (type 702927004).
     assert {k.as_py(): v.as_py() for k, v in settings.items()} == {
-        "primary_care": 1056, "urgent_care": 77, "inpatient": 49, "emergency": 23, "home": 9, "virtual": 1,
+        "primary_care": 1056,
+        "urgent_care": 77,
+        "inpatient": 49,
+        "emergency": 23,
+        "home": 9,
+        "virtual": 1,
     }
     assert pc.count_distinct(enc["clinician_id"]).as_py() == 39
     assert pc.count_distinct(enc["practice_id"]).as_py() == 39
@@ -132,7 +141,7 @@ def _independent_indices():
         patient = enc["subject"]["reference"].removeprefix("Patient/")
         reference = enc["participant"][0]["individual"]["reference"]
         clinician = by_identifier[reference.removeprefix("Practitioner?identifier=")]
-        start = dt.datetime.fromisoformat(enc["period"]["start"]).astimezone(dt.timezone.utc).replace(tzinfo=None)
+        start = dt.datetime.fromisoformat(enc["period"]["start"]).astimezone(dt.UTC).replace(tzinfo=None)
         key = (clinician, start.date())
         earliest[patient][key] = min(earliest[patient].get(key, start), start)
     out = {}
@@ -155,9 +164,7 @@ def _independent_indices():
 def test_sample_indices_equal_an_independent_computation(sample):
     expected = _independent_indices()
     assert len(expected) == 13
-    result = {
-        r["patient_id"]: r for r in rows(patient_continuity(sample.encounters, settings=AMB))
-    }
+    result = {r["patient_id"]: r for r in rows(patient_continuity(sample.encounters, settings=AMB))}
     assert set(result) == set(expected)
     for patient, (n, upc, coc, secon) in expected.items():
         got = result[patient]
@@ -199,12 +206,17 @@ def test_detection_with_and_without_manifest_and_gzip(tmp_path):
     listed = tmp_path / "listed"
     listed.mkdir()
     shutil.copy(SAMPLE / "Encounter.000.ndjson", listed / "output-1.ndjson")
-    (listed / "manifest.json").write_text(json.dumps({
-        "transactionTime": "2024-08-06T18:12:57Z", "request": "https://x.example/$export",
-        "requiresAccessToken": True,
-        "output": [{"type": "Encounter", "url": "https://x.example/files/output-1.ndjson", "count": 1215}],
-        "error": [],
-    }))
+    (listed / "manifest.json").write_text(
+        json.dumps(
+            {
+                "transactionTime": "2024-08-06T18:12:57Z",
+                "request": "https://x.example/$export",
+                "requiresAccessToken": True,
+                "output": [{"type": "Encounter", "url": "https://x.example/files/output-1.ndjson", "count": 1215}],
+                "error": [],
+            }
+        )
+    )
     assert detect_format(listed) == "fhir" and looks_like_fhir(listed / "manifest.json")
 
     csv_folder = tmp_path / "csv"
@@ -227,10 +239,14 @@ def test_layouts_read_the_same_encounters(con, sample, tmp_path, layout):
         target, source = tmp_path, "Encounter.000.ndjson.gz"
     elif layout == "manifest":
         shutil.copy(SAMPLE / "Encounter.000.ndjson", tmp_path / "output-1.ndjson")
-        (tmp_path / "manifest.json").write_text(json.dumps({
-            "transactionTime": "2024-08-06T18:12:57Z",
-            "output": [{"type": "Encounter", "url": "https://x.example/files/output-1.ndjson", "count": 1215}],
-        }))
+        (tmp_path / "manifest.json").write_text(
+            json.dumps(
+                {
+                    "transactionTime": "2024-08-06T18:12:57Z",
+                    "output": [{"type": "Encounter", "url": "https://x.example/files/output-1.ndjson", "count": 1215}],
+                }
+            )
+        )
         target, source = tmp_path / "manifest.json", "output-1.ndjson"
     else:
         shutil.copy(SAMPLE / "Encounter.000.ndjson", tmp_path / "Encounter.ndjson")
@@ -245,26 +261,41 @@ def test_layouts_read_the_same_encounters(con, sample, tmp_path, layout):
 
 
 def test_manifest_transaction_time_is_the_default_extraction_date(con, tmp_path):
-    write_lines(tmp_path / "Encounter.ndjson", [
-        _enc("e1", start="2024-08-05T10:00:00Z"),
-        _enc("e2", start="2024-08-07T10:00:00Z"),
-    ])
-    (tmp_path / "manifest.json").write_text(json.dumps({
-        "transactionTime": "2024-08-06T18:12:57Z",
-        "output": [{"type": "Encounter", "url": "Encounter.ndjson", "count": 3}],
-    }))
+    write_lines(
+        tmp_path / "Encounter.ndjson",
+        [
+            _enc("e1", start="2024-08-05T10:00:00Z"),
+            _enc("e2", start="2024-08-07T10:00:00Z"),
+        ],
+    )
+    (tmp_path / "manifest.json").write_text(
+        json.dumps(
+            {
+                "transactionTime": "2024-08-06T18:12:57Z",
+                "output": [{"type": "Encounter", "url": "Encounter.ndjson", "count": 3}],
+            }
+        )
+    )
     data = read(tmp_path, con=con)
     assert quarantine(data) == [("Encounter.ndjson", 2, "start_after_extraction")]
-    assert any("manifest.json says Encounter.ndjson holds 3 resources, but 2 resource lines were read" in r
-               for r in data.remarks)
+    assert any(
+        "manifest.json says Encounter.ndjson holds 3 resources, but 2 resource lines were read" in r
+        for r in data.remarks
+    )
 
 
 def test_manifest_listing_a_missing_file_is_an_error(con, tmp_path):
     write_lines(tmp_path / "Encounter.ndjson", [_enc("e1")])
-    (tmp_path / "manifest.json").write_text(json.dumps({
-        "output": [{"type": "Encounter", "url": "Encounter.ndjson"},
-                   {"type": "Encounter", "url": "https://x.example/Encounter.001.ndjson"}],
-    }))
+    (tmp_path / "manifest.json").write_text(
+        json.dumps(
+            {
+                "output": [
+                    {"type": "Encounter", "url": "Encounter.ndjson"},
+                    {"type": "Encounter", "url": "https://x.example/Encounter.001.ndjson"},
+                ],
+            }
+        )
+    )
     with pytest.raises(InputError, match="manifest.json lists Encounter.001.ndjson, which is not in"):
         read(tmp_path, con=con)
 
@@ -298,8 +329,16 @@ def test_blank_encounter_files_are_an_error(con, tmp_path):
 # --- hand-made broken exports -------------------------------------------------------------------
 
 
-def _enc(eid, *, klass="AMB", subject="Patient/p1", performer="Practitioner/d1", start="2024-01-02T09:00:00Z",
-         provider="Organization/o1", **more):
+def _enc(
+    eid,
+    *,
+    klass="AMB",
+    subject="Patient/p1",
+    performer="Practitioner/d1",
+    start="2024-01-02T09:00:00Z",
+    provider="Organization/o1",
+    **more,
+):
     resource = {"resourceType": "Encounter", "id": eid, "status": "finished", "class": {"code": klass}}
     if subject is not None:
         resource["subject"] = {"reference": subject}
@@ -314,56 +353,107 @@ def _enc(eid, *, klass="AMB", subject="Patient/p1", performer="Practitioner/d1",
 
 def _export(folder: Path, encounters: list) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
-    write_lines(folder / "Patient.ndjson", [
-        {"resourceType": "Patient", "id": "p1", "identifier": [{"system": "urn:mrn", "value": "M1"}],
-         "gender": "female", "birthDate": "1970-01-01"},
-        {"resourceType": "Patient", "id": "p2", "gender": "male", "birthDate": "1980-02-02",
-         "deceasedDateTime": "2024-05-01T10:00:00+02:00"},
-        {"resourceType": "Patient", "id": "p3", "birthDate": "2030-01-01"},
-        {"resourceType": "Patient", "id": "p1"},
-    ])
-    write_lines(folder / "Practitioner.ndjson", [
-        {"resourceType": "Practitioner", "id": "d1", "identifier": [{"system": NPI, "value": "111"}]},
-        {"resourceType": "Practitioner", "id": "d2", "identifier": [{"system": NPI, "value": "222"}]},
-        {"resourceType": "Practitioner", "id": "d3"},
-        "",
-        '{"resourceType":"Practitioner","id":"d4"',
-    ])
-    write_lines(folder / "Organization.ndjson", [
-        {"resourceType": "Organization", "id": "o1", "identifier": [{"system": "urn:org", "value": "ORG1"}]},
-        {"resourceType": "Organization", "id": "o2"},
-        {"resourceType": "Location", "id": "l1"},
-    ])
+    write_lines(
+        folder / "Patient.ndjson",
+        [
+            {
+                "resourceType": "Patient",
+                "id": "p1",
+                "identifier": [{"system": "urn:mrn", "value": "M1"}],
+                "gender": "female",
+                "birthDate": "1970-01-01",
+            },
+            {
+                "resourceType": "Patient",
+                "id": "p2",
+                "gender": "male",
+                "birthDate": "1980-02-02",
+                "deceasedDateTime": "2024-05-01T10:00:00+02:00",
+            },
+            {"resourceType": "Patient", "id": "p3", "birthDate": "2030-01-01"},
+            {"resourceType": "Patient", "id": "p1"},
+        ],
+    )
+    write_lines(
+        folder / "Practitioner.ndjson",
+        [
+            {"resourceType": "Practitioner", "id": "d1", "identifier": [{"system": NPI, "value": "111"}]},
+            {"resourceType": "Practitioner", "id": "d2", "identifier": [{"system": NPI, "value": "222"}]},
+            {"resourceType": "Practitioner", "id": "d3"},
+            "",
+            '{"resourceType":"Practitioner","id":"d4"',
+        ],
+    )
+    write_lines(
+        folder / "Organization.ndjson",
+        [
+            {"resourceType": "Organization", "id": "o1", "identifier": [{"system": "urn:org", "value": "ORG1"}]},
+            {"resourceType": "Organization", "id": "o2"},
+            {"resourceType": "Location", "id": "l1"},
+        ],
+    )
     nucc = "http://nucc.org/provider-taxonomy"
-    write_lines(folder / "PractitionerRole.ndjson", [
-        {"resourceType": "PractitionerRole", "id": "r1", "practitioner": {"reference": "Practitioner/d1"},
-         "organization": {"reference": "Organization/o1"},
-         "code": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/practitioner-role", "code": "doctor"}]}],
-         "specialty": [{"coding": [{"system": nucc, "code": "207Q00000X", "display": "Family Medicine"}]}],
-         "period": {"start": "2010-01-01"}},
-        {"resourceType": "PractitionerRole", "id": "r2",
-         "practitioner": {"identifier": {"system": NPI, "value": "222"}},
-         "organization": {"identifier": {"system": "urn:org", "value": "ORG1"}},
-         "code": [{"coding": [{"system": nucc, "code": "207RC0000X"}]}],
-         "specialty": [{"coding": [{"system": nucc, "code": "207RC0000X", "display": "Cardiovascular Disease"}],
-                        "text": "cardiology"}]},
-        {"resourceType": "PractitionerRole", "id": "r3", "practitioner": {"reference": "Practitioner/nobody"}},
-        {"resourceType": "PractitionerRole", "id": "r4", "practitioner": {"reference": "Practitioner/d3"},
-         "organization": {"reference": "Organization/o2"},
-         "code": [{"coding": [{"system": nucc, "code": "363LF0000X"}]}],
-         "specialty": [{"coding": [{"system": nucc, "code": "363LF0000X"}], "text": "Family NP"}]},
-    ])
+    write_lines(
+        folder / "PractitionerRole.ndjson",
+        [
+            {
+                "resourceType": "PractitionerRole",
+                "id": "r1",
+                "practitioner": {"reference": "Practitioner/d1"},
+                "organization": {"reference": "Organization/o1"},
+                "code": [
+                    {
+                        "coding": [
+                            {"system": "http://terminology.hl7.org/CodeSystem/practitioner-role", "code": "doctor"}
+                        ]
+                    }
+                ],
+                "specialty": [{"coding": [{"system": nucc, "code": "207Q00000X", "display": "Family Medicine"}]}],
+                "period": {"start": "2010-01-01"},
+            },
+            {
+                "resourceType": "PractitionerRole",
+                "id": "r2",
+                "practitioner": {"identifier": {"system": NPI, "value": "222"}},
+                "organization": {"identifier": {"system": "urn:org", "value": "ORG1"}},
+                "code": [{"coding": [{"system": nucc, "code": "207RC0000X"}]}],
+                "specialty": [
+                    {
+                        "coding": [{"system": nucc, "code": "207RC0000X", "display": "Cardiovascular Disease"}],
+                        "text": "cardiology",
+                    }
+                ],
+            },
+            {"resourceType": "PractitionerRole", "id": "r3", "practitioner": {"reference": "Practitioner/nobody"}},
+            {
+                "resourceType": "PractitionerRole",
+                "id": "r4",
+                "practitioner": {"reference": "Practitioner/d3"},
+                "organization": {"reference": "Organization/o2"},
+                "code": [{"coding": [{"system": nucc, "code": "363LF0000X"}]}],
+                "specialty": [{"coding": [{"system": nucc, "code": "363LF0000X"}], "text": "Family NP"}],
+            },
+        ],
+    )
     return write_lines(folder / "Encounter.ndjson", encounters)
 
 
 BROKEN = [
     _enc("e1"),  # 1 fine
-    _enc("e2", subject="Patient?identifier=urn:mrn|M1", performer=None, start="2024-01-02T20:00:00-05:00",
-         participant=[
-             {"type": [{"coding": [{"code": "SPRF"}]}], "individual": {"reference": "Practitioner/d1"}},
-             {"type": [{"coding": [{"code": "ATND"}]}],
-              "individual": {"reference": f"Practitioner?identifier={NPI}|222"}},
-         ], serviceProvider={"reference": "Organization?identifier=urn:org|ORG1"}),  # 2 fine: cardiologist
+    _enc(
+        "e2",
+        subject="Patient?identifier=urn:mrn|M1",
+        performer=None,
+        start="2024-01-02T20:00:00-05:00",
+        participant=[
+            {"type": [{"coding": [{"code": "SPRF"}]}], "individual": {"reference": "Practitioner/d1"}},
+            {
+                "type": [{"coding": [{"code": "ATND"}]}],
+                "individual": {"reference": f"Practitioner?identifier={NPI}|222"},
+            },
+        ],
+        serviceProvider={"reference": "Organization?identifier=urn:org|ORG1"},
+    ),  # 2 fine: cardiologist
     _enc("e3", klass="EMER", subject="Patient/p2", performer=None, start="2024-02-01"),  # 3 fine
     '{"resourceType":"Encounter","id":"e4","class":{"code":"AMB"',  # 4 truncated
     _enc("e5", performer="Practitioner/ghost"),  # 5 missing practitioner
@@ -379,25 +469,41 @@ BROKEN = [
     _enc("e15", start="2024-13-45"),  # 15 not a date
     _enc("e16", performer="https://ehr.example/fhir/Practitioner/d3/_history/2", provider="Organization/o2"),  # 16
     _enc("e17", subject="Patient/p2", performer="PractitionerRole/r4", start="2024-03-01T08:00:00Z"),  # 17
-    _enc("e18", klass="VR", performer=None, participant=[
-        {"individual": {"reference": "RelatedPerson/rp1"}},
-        {"type": [{"coding": [{"code": "PPRF"}]}], "individual": {"reference": "Practitioner/d1"}},
-    ]),  # 18 virtual, the related person is passed over
+    _enc(
+        "e18",
+        klass="VR",
+        performer=None,
+        participant=[
+            {"individual": {"reference": "RelatedPerson/rp1"}},
+            {"type": [{"coding": [{"code": "PPRF"}]}], "individual": {"reference": "Practitioner/d1"}},
+        ],
+    ),  # 18 virtual, the related person is passed over
     _enc("e19", performer=None, serviceType={"coding": [{"system": "http://snomed.info/sct", "code": "394733009"}]}),
     _enc("e20", performer=None),  # 20 AMB, nothing says which kind of clinic
     _enc("e21", type=[{"coding": [{"system": "http://snomed.info/sct", "code": "702927004"}]}]),  # 21 urgent care
     "[1, 2]",  # 22 JSON but not an object
     _enc("e23", subject=None),  # 23 no subject
     _enc("e24", klass="IMP", performer="Practitioner/d2"),  # 24 inpatient
-    _enc("e25", performer=None, provider="Organization/o2", participant=[
-        {"type": [{"coding": [{"code": "CON"}]}], "individual": {"reference": "Practitioner/d2"}},
-        {"individual": {"reference": "RelatedPerson/rp1"}},
-        {"type": [{"coding": [{"code": "REF"}]}], "individual": {"reference": "Practitioner/d1"}},
-        {"type": [{"coding": [{"code": "ATND"}]}], "individual": {"reference": "Practitioner/d3"}},
-    ]),  # 25 four participants: the attender
-    {**_enc("e26", subject=None, performer=None,
-            participant=[{"individual": {"identifier": {"system": NPI, "value": "111"}}}]),
-     "subject": {"identifier": {"system": "urn:mrn", "value": "M1"}}},  # 26 identifier-only references
+    _enc(
+        "e25",
+        performer=None,
+        provider="Organization/o2",
+        participant=[
+            {"type": [{"coding": [{"code": "CON"}]}], "individual": {"reference": "Practitioner/d2"}},
+            {"individual": {"reference": "RelatedPerson/rp1"}},
+            {"type": [{"coding": [{"code": "REF"}]}], "individual": {"reference": "Practitioner/d1"}},
+            {"type": [{"coding": [{"code": "ATND"}]}], "individual": {"reference": "Practitioner/d3"}},
+        ],
+    ),  # 25 four participants: the attender
+    {
+        **_enc(
+            "e26",
+            subject=None,
+            performer=None,
+            participant=[{"individual": {"identifier": {"system": NPI, "value": "111"}}}],
+        ),
+        "subject": {"identifier": {"system": "urn:mrn", "value": "M1"}},
+    },  # 26 identifier-only references
 ]
 
 
@@ -410,26 +516,28 @@ def broken(con, tmp_path_factory):
 
 def test_every_broken_line_is_quarantined_with_its_line_number(broken):
     e = "Encounter.ndjson"
-    assert quarantine(broken) == sorted([
-        (e, 4, "malformed_json"),
-        (e, 5, "unknown_clinician_reference"),
-        (e, 6, "start_after_extraction"),
-        (e, 7, "missing_start"),
-        (e, 8, "unexpected_resource_type"),
-        (e, 9, "duplicate_encounter_id"),
-        (e, 10, "unknown_encounter_class"),
-        (e, 12, "encounter_not_held"),
-        (e, 13, "unknown_patient_reference"),
-        (e, 14, "unknown_practice_reference"),
-        (e, 15, "unparseable_start"),
-        (e, 22, "malformed_json"),
-        (e, 23, "missing_patient_id"),
-        ("Organization.ndjson", 3, "unexpected_resource_type"),
-        ("Patient.ndjson", 3, "birth_date_after_extraction"),
-        ("Patient.ndjson", 4, "duplicate_patient_id"),
-        ("Practitioner.ndjson", 5, "malformed_json"),
-        ("PractitionerRole.ndjson", 3, "unknown_clinician_reference"),
-    ])
+    assert quarantine(broken) == sorted(
+        [
+            (e, 4, "malformed_json"),
+            (e, 5, "unknown_clinician_reference"),
+            (e, 6, "start_after_extraction"),
+            (e, 7, "missing_start"),
+            (e, 8, "unexpected_resource_type"),
+            (e, 9, "duplicate_encounter_id"),
+            (e, 10, "unknown_encounter_class"),
+            (e, 12, "encounter_not_held"),
+            (e, 13, "unknown_patient_reference"),
+            (e, 14, "unknown_practice_reference"),
+            (e, 15, "unparseable_start"),
+            (e, 22, "malformed_json"),
+            (e, 23, "missing_patient_id"),
+            ("Organization.ndjson", 3, "unexpected_resource_type"),
+            ("Patient.ndjson", 3, "birth_date_after_extraction"),
+            ("Patient.ndjson", 4, "duplicate_patient_id"),
+            ("Practitioner.ndjson", 5, "malformed_json"),
+            ("PractitionerRole.ndjson", 3, "unknown_clinician_reference"),
+        ]
+    )
 
 
 def test_broken_reconciliation_counts_every_line_once(broken):
@@ -475,19 +583,32 @@ def test_references_performers_and_settings(broken):
     for eid, (patient, clinician, practice, start, setting) in expect.items():
         r = got[eid]
         assert (r["patient_id"], r["clinician_id"], r["practice_id"], r["start"], r["setting"]) == (
-            patient, clinician, practice, start, setting), eid
+            patient,
+            clinician,
+            practice,
+            start,
+            setting,
+        ), eid
 
 
 def test_side_tables_from_roles_and_patients(broken):
     clinicians = {r["clinician_id"]: r for r in rows(broken.clinicians)}
     assert sorted(clinicians) == ["d1", "d2", "d3"]
-    assert (clinicians["d1"]["practice_id"], clinicians["d1"]["specialty"], clinicians["d1"]["role"],
-            clinicians["d1"]["active_from"]) == ("o1", "Family Medicine", "physician", dt.date(2010, 1, 1))
+    assert (
+        clinicians["d1"]["practice_id"],
+        clinicians["d1"]["specialty"],
+        clinicians["d1"]["role"],
+        clinicians["d1"]["active_from"],
+    ) == ("o1", "Family Medicine", "physician", dt.date(2010, 1, 1))
     assert (clinicians["d2"]["specialty"], clinicians["d2"]["role"]) == ("cardiology", "physician")
     assert (clinicians["d3"]["practice_id"], clinicians["d3"]["role"]) == ("o2", "np")
     patients = {r["patient_id"]: r for r in rows(broken.patients)}
-    assert patients["p2"] == {"patient_id": "p2", "birth_date": dt.date(1980, 2, 2), "sex": "M",
-                              "death_date": dt.date(2024, 5, 1)}
+    assert patients["p2"] == {
+        "patient_id": "p2",
+        "birth_date": dt.date(1980, 2, 2),
+        "sex": "M",
+        "death_date": dt.date(2024, 5, 1),
+    }
     assert patients["p1"]["sex"] == "F"
 
 
@@ -573,9 +694,17 @@ def test_writer_output_is_a_bulk_export(system, export):
     last = pc.max(system.encounters["start"]).as_py().date() + dt.timedelta(days=1)
     assert manifest["transactionTime"] == f"{last.isoformat()}T00:00:00Z"
     text = files["Encounter"][0].read_text()
-    for form in ('"reference":"Practitioner/C', f'"reference":"Practitioner?identifier={NPI}|9',
-                 '"reference":"Patient?identifier=', '"reference":"Organization?identifier=',
-                 '"code":"ATND"', '"code":"SPRF"', "-05:00\"", "+02:00\"", "Z\""):
+    for form in (
+        '"reference":"Practitioner/C',
+        f'"reference":"Practitioner?identifier={NPI}|9',
+        '"reference":"Patient?identifier=',
+        '"reference":"Organization?identifier=',
+        '"code":"ATND"',
+        '"code":"SPRF"',
+        '-05:00"',
+        '+02:00"',
+        'Z"',
+    ):
         assert form in text, form
     role = files["PractitionerRole"][0].read_text()
     assert '"practitioner":{"identifier":{"system":"http://hl7.org/fhir/sid/us-npi"' in role
@@ -593,8 +722,14 @@ def test_round_trip_equals_reading_the_parquet(con, system, export, tmp_path):
     assert got.num_rows == system.encounters.num_rows
     for column in ("encounter_id", "patient_id", "clinician_id", "practice_id", "start", "setting"):
         assert got[column].equals(want[column]), column
-    assert set(got["setting"].to_pylist()) == {"primary_care", "specialty", "urgent_care", "emergency",
-                                               "inpatient", "virtual"}
+    assert set(got["setting"].to_pylist()) == {
+        "primary_care",
+        "specialty",
+        "urgent_care",
+        "emergency",
+        "inpatient",
+        "virtual",
+    }
     clinicians = data.clinicians.to_pyarrow().sort_by("clinician_id")
     truth = system.clinicians.sort_by("clinician_id")
     for column in ("clinician_id", "practice_id", "specialty", "role", "active_from", "active_to"):
@@ -664,7 +799,9 @@ def test_cli_synth_writes_fhir(tmp_path):
     assert not [p for p in (tmp_path / "s").iterdir() if p.name.startswith(".synth-")]
     res = invoke("patients", tmp_path / "s", "--out", tmp_path / "p.csv")
     assert res.exit_code == 0, res.stderr
-    assert any(line.startswith("Encounter.000.ndjson: ") and line.endswith(" + 0 quarantined")
-               for line in res.stderr.splitlines())
+    assert any(
+        line.startswith("Encounter.000.ndjson: ") and line.endswith(" + 0 quarantined")
+        for line in res.stderr.splitlines()
+    )
     res = invoke("synth", "--format", "xml", "--out", tmp_path / "x")
     assert res.exit_code == 2 and "synth writes parquet or fhir" in res.stderr

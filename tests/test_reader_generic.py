@@ -25,9 +25,7 @@ def rows(table):
 
 
 def quarantine(data):
-    return sorted(
-        (r["source"], int(r["row"]), r["column"], r["value"], r["reason"]) for r in rows(data.quarantine)
-    )
+    return sorted((r["source"], int(r["row"]), r["column"], r["value"], r["reason"]) for r in rows(data.quarantine))
 
 
 def load(path, con, **kwargs):
@@ -112,12 +110,28 @@ def test_side_table_reasons(folder):
         ("patients.csv", 5, "birth_date", "2150-01-01", "birth_date_after_extraction"),
     ]
     assert rows(data.clinicians) == [
-        {"clinician_id": "C1", "practice_id": "PR1", "specialty": "family medicine", "role": "physician",
-         "capacity": 1800, "active_from": dt.date(2015, 1, 1), "active_to": None},
-        {"clinician_id": "C2", "practice_id": "PR1", "specialty": "family medicine", "role": "np",
-         "capacity": 900, "active_from": dt.date(2018, 3, 1), "active_to": None},
+        {
+            "clinician_id": "C1",
+            "practice_id": "PR1",
+            "specialty": "family medicine",
+            "role": "physician",
+            "capacity": 1800,
+            "active_from": dt.date(2015, 1, 1),
+            "active_to": None,
+        },
+        {
+            "clinician_id": "C2",
+            "practice_id": "PR1",
+            "specialty": "family medicine",
+            "role": "np",
+            "capacity": 900,
+            "active_from": dt.date(2018, 3, 1),
+            "active_to": None,
+        },
     ]
-    assert rows(data.patients) == [{"patient_id": "P1", "birth_date": dt.date(1950, 2, 3), "sex": "F", "death_date": None}]
+    assert rows(data.patients) == [
+        {"patient_id": "P1", "birth_date": dt.date(1950, 2, 3), "sex": "F", "death_date": None}
+    ]
 
 
 def test_unknown_role_becomes_other_with_a_remark(con, tmp_path):
@@ -125,10 +139,13 @@ def test_unknown_role_becomes_other_with_a_remark(con, tmp_path):
     (tmp_path / "clinicians.csv").write_text("clinician_id,role\nC1,wizard\nC2,MD\n")
     data = load(tmp_path, con)
     assert rows(data.clinicians.select("clinician_id", "role")) == [
-        {"clinician_id": "C1", "role": "other"}, {"clinician_id": "C2", "role": "physician"},
+        {"clinician_id": "C1", "role": "other"},
+        {"clinician_id": "C2", "role": "physician"},
     ]
-    assert "clinicians.csv: 1 clinician has a role that is not one of physician, np, pa, nurse, other; " \
-           "it was set to other." in data.remarks
+    assert (
+        "clinicians.csv: 1 clinician has a role that is not one of physician, np, pa, nurse, other; "
+        "it was set to other." in data.remarks
+    )
 
 
 def test_malformed_csv_lines_are_quarantined_and_do_not_shift_row_numbers(con):
@@ -181,32 +198,57 @@ def test_tables_have_exactly_the_canonical_schemas(folder):
 
 
 def test_parquet_types_are_cast_once(con, tmp_path):
-    table = pa.table({
-        "encounter_id": pa.array([1, 2, 3], pa.int64()),
-        "patient_id": pa.array([7, 7, 8], pa.int32()),
-        "clinician_id": pa.array([12.0, None, 3.0], pa.float64()),
-        "start": pa.array([dt.date(2024, 1, 1), dt.date(2024, 1, 2), dt.date(2024, 1, 3)], pa.date32()),
-        "setting": ["Primary Care", "virtual", None],
-    })
+    table = pa.table(
+        {
+            "encounter_id": pa.array([1, 2, 3], pa.int64()),
+            "patient_id": pa.array([7, 7, 8], pa.int32()),
+            "clinician_id": pa.array([12.0, None, 3.0], pa.float64()),
+            "start": pa.array([dt.date(2024, 1, 1), dt.date(2024, 1, 2), dt.date(2024, 1, 3)], pa.date32()),
+            "setting": ["Primary Care", "virtual", None],
+        }
+    )
     pq.write_table(table, tmp_path / "encounters.parquet")
     data = load(tmp_path / "encounters.parquet", con)
     assert rows(data.encounters) == [
-        {"encounter_id": "1", "patient_id": "7", "clinician_id": "12", "practice_id": None,
-         "start": dt.datetime(2024, 1, 1), "setting": "primary_care"},
-        {"encounter_id": "2", "patient_id": "7", "clinician_id": None, "practice_id": None,
-         "start": dt.datetime(2024, 1, 2), "setting": "virtual"},
-        {"encounter_id": "3", "patient_id": "8", "clinician_id": "3", "practice_id": None,
-         "start": dt.datetime(2024, 1, 3), "setting": "primary_care"},
+        {
+            "encounter_id": "1",
+            "patient_id": "7",
+            "clinician_id": "12",
+            "practice_id": None,
+            "start": dt.datetime(2024, 1, 1),
+            "setting": "primary_care",
+        },
+        {
+            "encounter_id": "2",
+            "patient_id": "7",
+            "clinician_id": None,
+            "practice_id": None,
+            "start": dt.datetime(2024, 1, 2),
+            "setting": "virtual",
+        },
+        {
+            "encounter_id": "3",
+            "patient_id": "8",
+            "clinician_id": "3",
+            "practice_id": None,
+            "start": dt.datetime(2024, 1, 3),
+            "setting": "primary_care",
+        },
     ]
 
 
 def test_parquet_blank_identifiers_and_duplicates(con, tmp_path):
-    pq.write_table(pa.table({
-        "encounter_id": ["e3", "e1", "e2", "e1", "e4"],
-        "patient_id": ["P1", "", "P2", "P3", "  "],
-        "clinician_id": ["C1", "", " ", "C2", "C3"],
-        "start": [dt.datetime(2024, 1, 1)] * 5,
-    }), tmp_path / "encounters.parquet")
+    pq.write_table(
+        pa.table(
+            {
+                "encounter_id": ["e3", "e1", "e2", "e1", "e4"],
+                "patient_id": ["P1", "", "P2", "P3", "  "],
+                "clinician_id": ["C1", "", " ", "C2", "C3"],
+                "start": [dt.datetime(2024, 1, 1)] * 5,
+            }
+        ),
+        tmp_path / "encounters.parquet",
+    )
     data = load(tmp_path / "encounters.parquet", con)
     assert quarantine(data) == [
         ("encounters.parquet", 2, "patient_id", "", "missing_patient_id"),
@@ -224,8 +266,9 @@ def test_parquet_blank_identifiers_and_duplicates(con, tmp_path):
     [([None, "a", "a", None], [(3, "duplicate_encounter_id")]), ([None, None, "a", "b"], [])],
 )
 def test_duplicate_check_ignores_missing_ids(con, tmp_path, ids, reasons):
-    pq.write_table(pa.table({"encounter_id": ids, "patient_id": ["P"] * 4, "start": ["2024-01-01"] * 4}),
-                   tmp_path / "e.parquet")
+    pq.write_table(
+        pa.table({"encounter_id": ids, "patient_id": ["P"] * 4, "start": ["2024-01-01"] * 4}), tmp_path / "e.parquet"
+    )
     data = load(tmp_path / "e.parquet", con)
     assert [(row, reason) for _s, row, _c, _v, reason in quarantine(data)] == reasons
     kept = [r["encounter_id"] for r in rows(data.encounters)]
@@ -237,8 +280,12 @@ def test_duplicates_across_files_keep_the_first_file(con, tmp_path):
     folder = tmp_path / "encounters"
     folder.mkdir()
     for i, ids in enumerate([["a", "b"], ["b", "c", "a"]]):
-        pq.write_table(pa.table({"encounter_id": ids, "patient_id": ["P"] * len(ids),
-                                 "start": [dt.datetime(2024, 1, 1)] * len(ids)}), folder / f"part-{i}.parquet")
+        pq.write_table(
+            pa.table(
+                {"encounter_id": ids, "patient_id": ["P"] * len(ids), "start": [dt.datetime(2024, 1, 1)] * len(ids)}
+            ),
+            folder / f"part-{i}.parquet",
+        )
     data = load(tmp_path, con)
     assert quarantine(data) == [
         ("encounters/part-1.parquet", 1, "encounter_id", "b", "duplicate_encounter_id"),
@@ -251,7 +298,7 @@ def test_duplicates_across_files_keep_the_first_file(con, tmp_path):
 
 
 def test_time_zone_aware_parquet_start_is_utc_wall_time(con, tmp_path):
-    when = pa.array([dt.datetime(2024, 3, 1, 23, 30, tzinfo=dt.timezone.utc)], pa.timestamp("us", tz="UTC"))
+    when = pa.array([dt.datetime(2024, 3, 1, 23, 30, tzinfo=dt.UTC)], pa.timestamp("us", tz="UTC"))
     pq.write_table(pa.table({"patient_id": ["P1"], "start": when}), tmp_path / "e.parquet")
     data = load(tmp_path / "e.parquet", con)
     assert rows(data.encounters.select("start")) == [{"start": dt.datetime(2024, 3, 1, 23, 30)}]
@@ -278,8 +325,14 @@ def test_extraction_date_defaults_to_today(con, tmp_path):
 def test_csv_row_numbers_in_a_larger_file(con, tmp_path):
     """Bad rows at known places; quoted values spanning lines; malformed lines."""
     n = 6000
-    bad = {17: "missing_start", 1832: "unparseable_start", 2500: "malformed_row", 4096: "missing_patient_id",
-           5999: "unknown_setting", 6000: "malformed_row"}
+    bad = {
+        17: "missing_start",
+        1832: "unparseable_start",
+        2500: "malformed_row",
+        4096: "missing_patient_id",
+        5999: "unknown_setting",
+        6000: "malformed_row",
+    }
     path = tmp_path / "big.csv"
     with path.open("w", newline="") as fh:
         fh.write("patient_id,start,setting,note\n")
@@ -290,12 +343,14 @@ def test_csv_row_numbers_in_a_larger_file(con, tmp_path):
             if reason == "malformed_row":
                 fh.write(f"P{row},2024-01-01,virtual,{note.splitlines()[0]},extra\n")
                 continue
-            writer.writerow([
-                "" if reason == "missing_patient_id" else f"P{row:05d}",
-                {"missing_start": "", "unparseable_start": "soon"}.get(reason, "2024-01-01"),
-                "ward" if reason == "unknown_setting" else "primary_care",
-                note,
-            ])
+            writer.writerow(
+                [
+                    "" if reason == "missing_patient_id" else f"P{row:05d}",
+                    {"missing_start": "", "unparseable_start": "soon"}.get(reason, "2024-01-01"),
+                    "ward" if reason == "unknown_setting" else "primary_care",
+                    note,
+                ]
+            )
     data = load(path, con)
     assert [(row, reason) for _s, row, _c, _v, reason in quarantine(data)] == sorted(bad.items())
     kept = rows(data.encounters.select("encounter_id", "patient_id"))
@@ -309,8 +364,11 @@ def test_csv_row_numbers_in_a_larger_file(con, tmp_path):
 def test_parquet_row_numbers(con, tmp_path):
     starts = ["2024-01-01"] * 3000
     starts[1831] = "soon"
-    pq.write_table(pa.table({"patient_id": [f"P{i}" for i in range(3000)], "start": starts}),
-                   tmp_path / "e.parquet", row_group_size=500)
+    pq.write_table(
+        pa.table({"patient_id": [f"P{i}" for i in range(3000)], "start": starts}),
+        tmp_path / "e.parquet",
+        row_group_size=500,
+    )
     data = load(tmp_path / "e.parquet", con)
     assert quarantine(data) == [("e.parquet", 1832, "start", "soon", "unparseable_start")]
 
@@ -333,16 +391,21 @@ def test_folder_with_side_tables_ignores_other_files(folder):
 def test_folder_of_parts_like_the_generator_writes(con, tmp_path):
     (tmp_path / "encounters").mkdir()
     for i in range(3):
-        pq.write_table(pa.table({"encounter_id": [f"E{i}"], "patient_id": ["P1"], "start": ["2024-01-01"]}),
-                       tmp_path / "encounters" / f"part-{i:05d}.parquet")
+        pq.write_table(
+            pa.table({"encounter_id": [f"E{i}"], "patient_id": ["P1"], "start": ["2024-01-01"]}),
+            tmp_path / "encounters" / f"part-{i:05d}.parquet",
+        )
     pq.write_table(pa.table({"clinician_id": ["C1"]}), tmp_path / "clinicians.parquet")
     pq.write_table(pa.table({"patient_id": ["P1"]}), tmp_path / "patients.parquet")
     pq.write_table(pa.table({"patient_id": ["P1"], "usual": ["C1"]}), tmp_path / "true_usual.parquet")
     pq.write_table(pa.table({"x": [1]}), tmp_path / "true_switches.parquet")
     data = load(tmp_path, con)
     assert [c.source for c in data.counts] == [
-        "encounters/part-00000.parquet", "encounters/part-00001.parquet", "encounters/part-00002.parquet",
-        "clinicians.parquet", "patients.parquet",
+        "encounters/part-00000.parquet",
+        "encounters/part-00001.parquet",
+        "encounters/part-00002.parquet",
+        "clinicians.parquet",
+        "patients.parquet",
     ]
     # The encounters/ folder itself also works as input (the benchmark reads it).
     assert load(tmp_path / "encounters", con).encounters.count().execute() == 3
@@ -375,8 +438,9 @@ def test_ambiguous_folder(con, tmp_path):
 
 
 def test_mapping_renames_source_columns(con):
-    data = load(FIXTURES / "mapped.csv", con,
-                mapping="patient_id=PatientID,start=VisitDate,clinician_id=Doctor,setting=Setting")
+    data = load(
+        FIXTURES / "mapped.csv", con, mapping="patient_id=PatientID,start=VisitDate,clinician_id=Doctor,setting=Setting"
+    )
     assert rows(data.encounters.select("patient_id", "clinician_id", "setting")) == [
         {"patient_id": "007", "clinician_id": "C1", "setting": "virtual"}
     ]
@@ -415,7 +479,10 @@ def test_mapped_column_that_does_not_exist(con):
 def test_unused_optional_near_miss_columns_get_a_remark(con):
     data = load(FIXTURES / "mapped.csv", con, mapping="patient_id=PatientID,start=VisitDate")
     assert "mapped.csv: column `Setting` was not used; if it holds setting, pass --map setting=Setting." in data.remarks
-    assert "mapped.csv: column `Doctor` was not used; if it holds clinician_id, pass --map clinician_id=Doctor." in data.remarks
+    assert (
+        "mapped.csv: column `Doctor` was not used; if it holds clinician_id, pass --map clinician_id=Doctor."
+        in data.remarks
+    )
 
 
 def test_no_suggestion_when_nothing_is_close(con, tmp_path):
@@ -436,17 +503,26 @@ def test_mapping_for_a_table_the_input_lacks(con):
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("patient_id", "--map: `patient_id` has no `=`; write canonical=source pairs separated by commas, "
-                       "e.g. --map patient_id=PAT_ID,start=VISIT_DT."),
+        (
+            "patient_id",
+            "--map: `patient_id` has no `=`; write canonical=source pairs separated by commas, "
+            "e.g. --map patient_id=PAT_ID,start=VISIT_DT.",
+        ),
         ("patient_id=", "--map: `patient_id=` needs a name on both sides of `=` (e.g. patient_id=PAT_ID)."),
         ("patient_id=A,patient_id=B", "--map: `patient_id` is given twice; keep one source column for it."),
-        ("PatientID=x", "--map: `PatientID` is not a canonical column; did you mean `patient_id`? Canonical "
-                        "columns: encounter_id, patient_id, clinician_id, practice_id, start, setting, specialty, "
-                        "role, capacity, active_from, active_to, birth_date, sex, death_date."),
-        ("PAT_ID=patient_id", "--map: `PAT_ID` is not a canonical column; it looks reversed: write --map "
-                              "patient_id=PAT_ID (canonical=source). Canonical columns: encounter_id, patient_id, "
-                              "clinician_id, practice_id, start, setting, specialty, role, capacity, active_from, "
-                              "active_to, birth_date, sex, death_date."),
+        (
+            "PatientID=x",
+            "--map: `PatientID` is not a canonical column; did you mean `patient_id`? Canonical "
+            "columns: encounter_id, patient_id, clinician_id, practice_id, start, setting, specialty, "
+            "role, capacity, active_from, active_to, birth_date, sex, death_date.",
+        ),
+        (
+            "PAT_ID=patient_id",
+            "--map: `PAT_ID` is not a canonical column; it looks reversed: write --map "
+            "patient_id=PAT_ID (canonical=source). Canonical columns: encounter_id, patient_id, "
+            "clinician_id, practice_id, start, setting, specialty, role, capacity, active_from, "
+            "active_to, birth_date, sex, death_date.",
+        ),
     ],
 )
 def test_parse_mapping_errors(text, message):
@@ -488,7 +564,9 @@ def test_glob_matching_nothing(con, tmp_path):
 def test_empty_file(con):
     err = _error(FIXTURES / "empty.csv", con)
     assert isinstance(err, InputError)
-    assert str(err) == "empty.csv is empty: it has no header row and no data. Export the data again, or remove the file."
+    assert (
+        str(err) == "empty.csv is empty: it has no header row and no data. Export the data again, or remove the file."
+    )
 
 
 def test_header_only(con):
@@ -500,8 +578,9 @@ def test_header_only(con):
 
 
 def test_empty_parquet(con, tmp_path):
-    pq.write_table(pa.table({"patient_id": pa.array([], pa.string()), "start": pa.array([], pa.string())}),
-                   tmp_path / "e.parquet")
+    pq.write_table(
+        pa.table({"patient_id": pa.array([], pa.string()), "start": pa.array([], pa.string())}), tmp_path / "e.parquet"
+    )
     assert "e.parquet has column names but no data rows" in str(_error(tmp_path / "e.parquet", con))
 
 
@@ -543,8 +622,11 @@ def test_corrupt_parquet(con, tmp_path, content):
 
 def test_parquet_with_corrupt_pages(con, tmp_path):
     path = tmp_path / "e.parquet"
-    pq.write_table(pa.table({"patient_id": [f"P{i:06d}" for i in range(20000)], "start": ["2024-01-01"] * 20000}),
-                   path, compression="none")
+    pq.write_table(
+        pa.table({"patient_id": [f"P{i:06d}" for i in range(20000)], "start": ["2024-01-01"] * 20000}),
+        path,
+        compression="none",
+    )
     data = bytearray(path.read_bytes())
     for k in range(len(data) // 4, len(data) // 2, 5):
         data[k] = 0xFF
@@ -563,8 +645,7 @@ def test_unknown_extension(con, tmp_path):
 def test_repeated_column_names(con, tmp_path):
     (tmp_path / "e.csv").write_text("patient_id,start,Start\nP1,2024-01-01,x\n")
     assert str(_error(tmp_path / "e.csv", con)) == (
-        "e.csv has two columns named `Start` (columns 2 and 3; names are compared ignoring case). "
-        "Rename one of them."
+        "e.csv has two columns named `Start` (columns 2 and 3; names are compared ignoring case). Rename one of them."
     )
 
 

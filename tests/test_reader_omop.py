@@ -27,7 +27,6 @@ BROKEN = Path(__file__).parent / "fixtures" / "omop" / "broken"
 EXTRACTION = dt.date(2024, 6, 30)
 
 
-
 def rows(table):
     return table.to_pyarrow().to_pylist()
 
@@ -88,8 +87,14 @@ def test_synthea27nj_counts_settings_and_side_tables(synthea27):
     clinicians = rows(data.clinicians)
     assert {(c["specialty"], c["role"]) for c in clinicians} == {("GENERAL PRACTICE", "physician")}
     encounter = rows(data.encounters.filter(data.encounters.encounter_id == "21"))[0]
-    assert encounter == {"encounter_id": "21", "patient_id": "1", "clinician_id": "10", "practice_id": None,
-                         "start": dt.datetime(2000, 12, 27), "setting": "primary_care"}
+    assert encounter == {
+        "encounter_id": "21",
+        "patient_id": "1",
+        "clinician_id": "10",
+        "practice_id": None,
+        "start": dt.datetime(2000, 12, 27),
+        "setting": "primary_care",
+    }
 
 
 def test_synpuf_cdm50_names_unknown_concepts_and_care_sites(shared_con):
@@ -106,7 +111,11 @@ def test_synpuf_cdm50_names_unknown_concepts_and_care_sites(shared_con):
     # CDM 5.0: visit_start_date with an empty visit_start_time is midnight.
     e = rows(data.encounters.filter(data.encounters.encounter_id == "88179"))[0]
     assert (e["patient_id"], e["clinician_id"], e["practice_id"], e["start"]) == (
-        "1780", "5247", "3617", dt.datetime(2008, 4, 9))
+        "1780",
+        "5247",
+        "3617",
+        dt.datetime(2008, 4, 9),
+    )
     assert data.remarks == [
         "visit_occurrence.csv: 17 of 27 rows quarantined (visit_concept_id has no care setting in the mapping: "
         "17 rows, first at row 2).",
@@ -186,12 +195,14 @@ def test_detection_of_the_samples_and_not_of_other_formats():
 def test_detection_any_case_comma_or_tab_and_header_checked(tmp_path):
     (tmp_path / "tab").mkdir()
     (tmp_path / "tab" / "Visit_Occurrence.TSV").write_text(
-        "VISIT_OCCURRENCE_ID\tPERSON_ID\tVISIT_CONCEPT_ID\tVISIT_START_DATE\tPROVIDER_ID\n1\t7\t9202\t2024-01-02\t10\n")
+        "VISIT_OCCURRENCE_ID\tPERSON_ID\tVISIT_CONCEPT_ID\tVISIT_START_DATE\tPROVIDER_ID\n1\t7\t9202\t2024-01-02\t10\n"
+    )
     assert looks_like_omop(tmp_path / "tab")
     assert detect_format(tmp_path / "tab") == "omop"
     data = read(tmp_path / "tab", extraction_date=EXTRACTION)
     assert rows(data.encounters.select("patient_id", "clinician_id", "setting")) == [
-        {"patient_id": "7", "clinician_id": "10", "setting": "primary_care"}]
+        {"patient_id": "7", "clinician_id": "10", "setting": "primary_care"}
+    ]
     assert data.remarks[-1].startswith("The input has no provider table")
     (tmp_path / "generic").mkdir()
     (tmp_path / "generic" / "visit_occurrence.csv").write_text("patient_id,start\n7,2024-01-02\n")
@@ -228,19 +239,55 @@ def test_every_broken_row_is_quarantined_with_its_reason(broken):
 
 def test_broken_fixture_accepted_rows_settings_and_fallbacks(broken):
     assert sorted(rows(broken.encounters), key=lambda r: int(r["encounter_id"])) == [
-        {"encounter_id": "1", "patient_id": "1", "clinician_id": "10", "practice_id": "100",
-         "start": dt.datetime(2023, 1, 10, 9), "setting": "primary_care"},
+        {
+            "encounter_id": "1",
+            "patient_id": "1",
+            "clinician_id": "10",
+            "practice_id": "100",
+            "start": dt.datetime(2023, 1, 10, 9),
+            "setting": "primary_care",
+        },
         # No provider_id: the provider of the first visit_detail row that has one (08:00, not 09:00).
-        {"encounter_id": "6", "patient_id": "1", "clinician_id": "12", "practice_id": "100",
-         "start": dt.datetime(2023, 3, 2, 10), "setting": "primary_care"},
-        {"encounter_id": "7", "patient_id": "2", "clinician_id": "13", "practice_id": "100",
-         "start": dt.datetime(2023, 3, 5), "setting": "specialty"},
-        {"encounter_id": "8", "patient_id": "2", "clinician_id": "10", "practice_id": "100",
-         "start": dt.datetime(2023, 3, 6), "setting": "emergency"},
-        {"encounter_id": "11", "patient_id": "2", "clinician_id": "99", "practice_id": None,
-         "start": dt.datetime(2023, 4, 1), "setting": "primary_care"},
-        {"encounter_id": "12", "patient_id": "404", "clinician_id": "12", "practice_id": "200",
-         "start": dt.datetime(2023, 4, 2), "setting": "emergency"},
+        {
+            "encounter_id": "6",
+            "patient_id": "1",
+            "clinician_id": "12",
+            "practice_id": "100",
+            "start": dt.datetime(2023, 3, 2, 10),
+            "setting": "primary_care",
+        },
+        {
+            "encounter_id": "7",
+            "patient_id": "2",
+            "clinician_id": "13",
+            "practice_id": "100",
+            "start": dt.datetime(2023, 3, 5),
+            "setting": "specialty",
+        },
+        {
+            "encounter_id": "8",
+            "patient_id": "2",
+            "clinician_id": "10",
+            "practice_id": "100",
+            "start": dt.datetime(2023, 3, 6),
+            "setting": "emergency",
+        },
+        {
+            "encounter_id": "11",
+            "patient_id": "2",
+            "clinician_id": "99",
+            "practice_id": None,
+            "start": dt.datetime(2023, 4, 1),
+            "setting": "primary_care",
+        },
+        {
+            "encounter_id": "12",
+            "patient_id": "404",
+            "clinician_id": "12",
+            "practice_id": "200",
+            "start": dt.datetime(2023, 4, 2),
+            "setting": "emergency",
+        },
     ]
     assert sorted(rows(broken.patients), key=lambda r: r["patient_id"]) == [
         {"patient_id": "1", "birth_date": dt.date(1950, 2, 3), "sex": "F", "death_date": None},
@@ -284,13 +331,19 @@ def test_broken_fixture_remarks_count_without_identifiers(broken):
 
 
 def test_mapping_override_from_python_text_and_file(shared_con, tmp_path):
-    data = read_omop(BROKEN, con=shared_con, extraction_date=EXTRACTION,
-                     visit_concepts={0: "other", "262": "inpatient", 9202: "primary_care"})
+    data = read_omop(
+        BROKEN,
+        con=shared_con,
+        extraction_date=EXTRACTION,
+        visit_concepts={0: "other", "262": "inpatient", 9202: "primary_care"},
+    )
     settings = {r["encounter_id"]: r["setting"] for r in rows(data.encounters)}
     assert (settings["9"], settings["8"], settings["7"]) == ("other", "inpatient", "primary_care")
     assert counts(data)[0] == ("VISIT_OCCURRENCE.csv", 13, 7, 6)
-    assert any("visit_concept_id 262 (emergency room and inpatient visit); it was given the setting inpatient"
-               in r for r in data.remarks)
+    assert any(
+        "visit_concept_id 262 (emergency room and inpatient visit); it was given the setting inpatient" in r
+        for r in data.remarks
+    )
     listed = tmp_path / "concepts.txt"
     listed.write_text("# ours\n44818517 = home\n0=other\n")
     table = tmp_path / "concepts.csv"
@@ -324,7 +377,8 @@ def test_bad_mapping_entries_say_how_to_fix(tmp_path):
 
 def test_missing_required_column_names_file_columns_and_fix(tmp_path):
     (tmp_path / "visit_occurrence.csv").write_text(
-        "visit_occurrence_id,personid,visit_concept_id,visit_start_date\n1,SECRET-7,9202,2024-01-02\n")
+        "visit_occurrence_id,personid,visit_concept_id,visit_start_date\n1,SECRET-7,9202,2024-01-02\n"
+    )
     with pytest.raises(SchemaError) as err:
         read_omop(tmp_path, extraction_date=EXTRACTION)
     message = str(err.value)
@@ -338,7 +392,8 @@ def test_inputs_that_cannot_be_used(tmp_path, shared_con):
     with pytest.raises(InputError, match="does not exist"):
         read_omop(tmp_path / "nope", con=shared_con)
     (tmp_path / "visit_occurrence.csv").write_text(
-        "visit_occurrence_id,person_id,visit_concept_id,visit_start_date\n1,7,0,2024-01-02\n")
+        "visit_occurrence_id,person_id,visit_concept_id,visit_start_date\n1,7,0,2024-01-02\n"
+    )
     with pytest.raises(InputError, match="no valid row"):
         read_omop(tmp_path, con=shared_con, extraction_date=EXTRACTION)
     with pytest.raises(OptionError, match="--schema applies to databases"):
@@ -356,7 +411,8 @@ def test_inputs_that_cannot_be_used(tmp_path, shared_con):
 def test_malformed_csv_line_is_quarantined(tmp_path, shared_con):
     (tmp_path / "visit_occurrence.csv").write_text(
         "visit_occurrence_id,person_id,visit_concept_id,visit_start_date\n"
-        "1,7,9202,2024-01-02\n2,7,9202,2024-01-03,extra,fields\n3,7,9202,2024-01-04\n")
+        "1,7,9202,2024-01-02\n2,7,9202,2024-01-03,extra,fields\n3,7,9202,2024-01-04\n"
+    )
     data = read_omop(tmp_path, con=shared_con, extraction_date=EXTRACTION)
     assert [(r[1], r[4]) for r in quarantine(data)] == [(2, "malformed_row")]
     assert sorted(r["encounter_id"] for r in rows(data.encounters)) == ["1", "3"]
@@ -370,7 +426,9 @@ def test_duckdb_file_gives_the_same_tables_as_the_csv_folder(tmp_path, synthea27
     with duckdb.connect(str(path)) as db:  # typed columns, as a CDM database has
         for csv_path in SYNTHEA27.glob("*.csv"):
             db.execute(f"CREATE TABLE {csv_path.stem.lower()} AS SELECT * FROM read_csv('{csv_path}')")
-        assert db.execute("SELECT typeof(visit_start_datetime) FROM visit_occurrence LIMIT 1").fetchone()[0] == "TIMESTAMP"
+        assert (
+            db.execute("SELECT typeof(visit_start_datetime) FROM visit_occurrence LIMIT 1").fetchone()[0] == "TIMESTAMP"
+        )
     data = read(path, con=shared_con, extraction_date=EXTRACTION)
     assert data.format == "omop"
     assert counts(data) == [
@@ -389,14 +447,28 @@ def test_duckdb_file_gives_the_same_tables_as_the_csv_folder(tmp_path, synthea27
     # file, a copy: DuckDB will not open one file read-only and read-write in one process).
     shutil.copy(path, tmp_path / "engine.duckdb")
     runner = CliRunner()
-    by_input = runner.invoke(app, ["patients", str(path), "--extraction-date", "2024-06-30", "--out",
-                                   str(tmp_path / "a.csv")])
-    by_database = runner.invoke(app, ["patients", "--database", str(tmp_path / "engine.duckdb"), "--format", "omop",
-                                      "--extraction-date", "2024-06-30", "--out", str(tmp_path / "b.csv")])
+    by_input = runner.invoke(
+        app, ["patients", str(path), "--extraction-date", "2024-06-30", "--out", str(tmp_path / "a.csv")]
+    )
+    by_database = runner.invoke(
+        app,
+        [
+            "patients",
+            "--database",
+            str(tmp_path / "engine.duckdb"),
+            "--format",
+            "omop",
+            "--extraction-date",
+            "2024-06-30",
+            "--out",
+            str(tmp_path / "b.csv"),
+        ],
+    )
     assert by_input.exit_code == 0, by_input.stderr
     assert by_database.exit_code == 0, by_database.stderr
     assert sorted((tmp_path / "a.csv").read_text().splitlines()) == sorted(
-        (tmp_path / "b.csv").read_text().splitlines())
+        (tmp_path / "b.csv").read_text().splitlines()
+    )
     assert "visit_occurrence: 1 791 rows read = 1 791 accepted + 0 quarantined" in by_database.stderr
 
 
@@ -440,8 +512,18 @@ def test_cli_exit_codes_without_tracebacks(tmp_path):
 
 def test_cli_visit_concepts_and_quarantine_file(tmp_path):
     q = tmp_path / "q.csv"
-    res = invoke("patients", BROKEN, "--extraction-date", "2024-06-30", "--visit-concepts", "0=other,44818517=home",
-                 "--quarantine", q, "--settings", "primary_care,home")
+    res = invoke(
+        "patients",
+        BROKEN,
+        "--extraction-date",
+        "2024-06-30",
+        "--visit-concepts",
+        "0=other,44818517=home",
+        "--quarantine",
+        q,
+        "--settings",
+        "primary_care,home",
+    )
     assert res.exit_code == 0, res.stderr
     assert "VISIT_OCCURRENCE.csv: 13 rows read = 8 accepted + 5 quarantined" in res.stderr
     reasons = Counter(r["reason"] for r in csv.DictReader(q.open()))

@@ -52,15 +52,36 @@ def by(key, records):
 
 def test_cli_patients_from_postgres_equals_duckdb_on_the_csv_folder(cdm, tmp_path):
     runner = CliRunner()
-    on_postgres = runner.invoke(app, [
-        "patients", "--format", "omop", "--engine", cdm.url, "--schema", "cdm",
-        "--extraction-date", "2024-06-30", "--out", str(tmp_path / "pg.csv"),
-    ])
+    on_postgres = runner.invoke(
+        app,
+        [
+            "patients",
+            "--format",
+            "omop",
+            "--engine",
+            cdm.url,
+            "--schema",
+            "cdm",
+            "--extraction-date",
+            "2024-06-30",
+            "--out",
+            str(tmp_path / "pg.csv"),
+        ],
+    )
     assert on_postgres.exit_code == 0, on_postgres.stderr
-    on_duckdb = runner.invoke(app, [
-        "patients", str(SYNTHEA27), "--format", "omop", "--extraction-date", "2024-06-30",
-        "--out", str(tmp_path / "duckdb.csv"),
-    ])
+    on_duckdb = runner.invoke(
+        app,
+        [
+            "patients",
+            str(SYNTHEA27),
+            "--format",
+            "omop",
+            "--extraction-date",
+            "2024-06-30",
+            "--out",
+            str(tmp_path / "duckdb.csv"),
+        ],
+    )
     assert on_duckdb.exit_code == 0, on_duckdb.stderr
     assert on_postgres.stderr.splitlines()[:3] == [
         "cdm.visit_occurrence: 1 791 rows read = 1 791 accepted + 0 quarantined",
@@ -88,7 +109,8 @@ def test_python_api_on_postgres_matches_duckdb_table_for_table(pg):
     on_duckdb = read(SYNTHEA27, extraction_date=EXTRACTION)
     assert on_pg.format == "omop"
     assert [(c.read, c.accepted, c.quarantined) for c in on_pg.counts] == [
-        (c.read, c.accepted, c.quarantined) for c in on_duckdb.counts]
+        (c.read, c.accepted, c.quarantined) for c in on_duckdb.counts
+    ]
     assert by("encounter_id", rows(on_pg.encounters)) == by("encounter_id", rows(on_duckdb.encounters))
     assert by("patient_id", rows(on_pg.patients)) == by("patient_id", rows(on_duckdb.patients))
     assert by("clinician_id", rows(on_pg.clinicians)) == by("clinician_id", rows(on_duckdb.clinicians))
@@ -104,8 +126,7 @@ def test_checks_run_inside_postgres_on_a_cdm_stored_as_text(pg):
     reference checks happen in PostgreSQL and quarantine what DuckDB quarantines."""
     on_pg = read(format="omop", con=pg, schema="raw", extraction_date=EXTRACTION)
     on_duckdb = read(BROKEN, extraction_date=EXTRACTION)
-    assert [(c.read, c.accepted, c.quarantined) for c in on_pg.counts] == [
-        (13, 6, 7), (6, 2, 4), (6, 5, 1)]
+    assert [(c.read, c.accepted, c.quarantined) for c in on_pg.counts] == [(13, 6, 7), (6, 2, 4), (6, 5, 1)]
 
     def reasons(data):
         return Counter((r["column"], r["value"], r["reason"]) for r in rows(data.quarantine))
@@ -116,12 +137,12 @@ def test_checks_run_inside_postgres_on_a_cdm_stored_as_text(pg):
     # Database rows are numbered in key order: the second visit_occurrence_id 1 is row 2 there.
     duplicate = [r for r in rows(on_pg.quarantine) if r["reason"] == "duplicate_encounter_id"]
     assert [(r["source"], r["row"]) for r in duplicate] == [("raw.visit_occurrence", "2")]
+
     # Remarks agree except for source names and row numbers (key order there, file order here).
     def plain(remark, source_suffix):
         return re.sub(r"at row \d+", "at row N", remark.replace(source_suffix, "")).upper()
 
-    assert [plain(r.replace("raw.", ""), "") for r in on_pg.remarks] == [
-        plain(r, ".csv") for r in on_duckdb.remarks]
+    assert [plain(r.replace("raw.", ""), "") for r in on_pg.remarks] == [plain(r, ".csv") for r in on_duckdb.remarks]
 
 
 def test_missing_schema_and_files_on_postgres_exit_cleanly(cdm):

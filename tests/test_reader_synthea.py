@@ -36,9 +36,7 @@ def rows(table):
 
 
 def quarantine(data):
-    return sorted(
-        (r["source"], int(r["row"]), r["column"], r["value"], r["reason"]) for r in rows(data.quarantine)
-    )
+    return sorted((r["source"], int(r["row"]), r["column"], r["value"], r["reason"]) for r in rows(data.quarantine))
 
 
 def invoke(*args):
@@ -76,8 +74,14 @@ def test_unmc_sample_counts_and_reconciliation(unmc):
     settings = dict(collections.Counter(r["setting"] for r in rows(unmc.encounters.select("setting"))))
     # FORMATS.md §2: ambulatory 3171 + wellness 2366 + outpatient 1198 (all GENERAL PRACTICE),
     # urgentcare 523, emergency 250, inpatient 49, hospice 14 + snf 12, virtual 1.
-    assert settings == {"primary_care": 6735, "urgent_care": 523, "emergency": 250, "inpatient": 49,
-                        "other": 26, "virtual": 1}
+    assert settings == {
+        "primary_care": 6735,
+        "urgent_care": 523,
+        "emergency": 250,
+        "inpatient": 49,
+        "other": 26,
+        "virtual": 1,
+    }
     assert unmc.encounters.clinician_id.nunique().execute() == 196
     assert unmc.encounters.practice_id.nunique().execute() == 196
     assert unmc.patients.count().execute() == 111
@@ -100,24 +104,37 @@ def test_dbt_sample_counts_roles_and_reconciliation(dbt):
     # + CLINICAL SOCIAL WORKER 4 + OPTOMETRY 2 + CHIROPRACTIC 1 other.
     assert roles == {"physician": 106, "np": 21, "pa": 6, "other": 33}
     first = rows(dbt.clinicians.filter(dbt.clinicians.clinician_id == "0f4db68f-7743-3960-b373-4a47d811dec2"))
-    assert first == [{
-        "clinician_id": "0f4db68f-7743-3960-b373-4a47d811dec2",
-        "practice_id": "5e765f2b-e908-3888-9fc7-df2cb87beb58",
-        "specialty": "GENERAL PRACTICE", "role": "physician", "capacity": None,
-        "active_from": None, "active_to": None,
-    }]
+    assert first == [
+        {
+            "clinician_id": "0f4db68f-7743-3960-b373-4a47d811dec2",
+            "practice_id": "5e765f2b-e908-3888-9fc7-df2cb87beb58",
+            "specialty": "GENERAL PRACTICE",
+            "role": "physician",
+            "capacity": None,
+            "active_from": None,
+            "active_to": None,
+        }
+    ]
     patient = rows(dbt.patients.filter(dbt.patients.patient_id == "3edac2e3-d223-6fae-d515-daf96ef6bc76"))
-    assert patient == [{"patient_id": "3edac2e3-d223-6fae-d515-daf96ef6bc76",
-                        "birth_date": dt.date(2014, 10, 6), "sex": "M", "death_date": None}]
+    assert patient == [
+        {
+            "patient_id": "3edac2e3-d223-6fae-d515-daf96ef6bc76",
+            "birth_date": dt.date(2014, 10, 6),
+            "sex": "M",
+            "death_date": None,
+        }
+    ]
     encounter = rows(dbt.encounters.filter(dbt.encounters.encounter_id == "57f2562b-445c-f11c-ba40-edc55af3c84f"))
-    assert encounter == [{
-        "encounter_id": "57f2562b-445c-f11c-ba40-edc55af3c84f",
-        "patient_id": "3edac2e3-d223-6fae-d515-daf96ef6bc76",
-        "clinician_id": "2d85c411-b7bb-3133-8903-276c2e31f452",
-        "practice_id": "e002090d-4e92-300e-b41e-7d1f21dee4c6",
-        "start": dt.datetime(2023, 1, 27, 16, 17, 47),  # the Z timestamp as UTC wall time
-        "setting": "primary_care",
-    }]
+    assert encounter == [
+        {
+            "encounter_id": "57f2562b-445c-f11c-ba40-edc55af3c84f",
+            "patient_id": "3edac2e3-d223-6fae-d515-daf96ef6bc76",
+            "clinician_id": "2d85c411-b7bb-3133-8903-276c2e31f452",
+            "practice_id": "e002090d-4e92-300e-b41e-7d1f21dee4c6",
+            "start": dt.datetime(2023, 1, 27, 16, 17, 47),  # the Z timestamp as UTC wall time
+            "setting": "primary_care",
+        }
+    ]
 
 
 # --- indices against an independent computation ----------------------------------------------
@@ -134,8 +151,11 @@ def independent_indices(folder: Path, classes: dict[str, bool]) -> dict[str, tup
         speciality = {r["Id"]: r["SPECIALITY"] for r in csv.DictReader(fh)}
     visits: dict[str, set] = collections.defaultdict(set)
     gz = folder / "encounters.csv.gz"  # the larger sample is stored compressed
-    opened = gzip.open(gz, "rt", newline="", encoding="utf-8") if gz.exists() else open(
-        folder / "encounters.csv", newline="", encoding="utf-8")
+    opened = (
+        gzip.open(gz, "rt", newline="", encoding="utf-8")
+        if gz.exists()
+        else open(folder / "encounters.csv", newline="", encoding="utf-8")
+    )
     with opened as fh:
         for r in csv.DictReader(fh):
             visits.setdefault(r["PATIENT"], set())
@@ -150,8 +170,7 @@ def independent_indices(folder: Path, classes: dict[str, bool]) -> dict[str, tup
         if n < 2:
             out[patient] = (n, len(per), None, None)
         else:
-            out[patient] = (n, len(per), max(per.values()) / n,
-                            (sum(k * k for k in per.values()) - n) / (n * (n - 1)))
+            out[patient] = (n, len(per), max(per.values()) / n, (sum(k * k for k in per.values()) - n) / (n * (n - 1)))
     return out
 
 
@@ -244,12 +263,19 @@ p1,1980-05-01,,999-1,Al,One,M,02000
 p2,1990-01-01,2023-12-31,999-2,Bea,Two,F,02000
 p3,2030-01-01,,999-3,Cal,Three,M,02000
 """
-HEADER = ("Id,START,STOP,PATIENT,ORGANIZATION,PROVIDER,PAYER,ENCOUNTERCLASS,CODE,DESCRIPTION,"
-          "BASE_ENCOUNTER_COST,TOTAL_CLAIM_COST,PAYER_COVERAGE,REASONCODE,REASONDESCRIPTION\n")
-ENCOUNTERS_OK = HEADER + """e1,2023-01-02T09:00:00Z,2023-01-02T09:15:00Z,p1,org1,gp1,pay,wellness,1,x,1,1,0,,
+HEADER = (
+    "Id,START,STOP,PATIENT,ORGANIZATION,PROVIDER,PAYER,ENCOUNTERCLASS,CODE,DESCRIPTION,"
+    "BASE_ENCOUNTER_COST,TOTAL_CLAIM_COST,PAYER_COVERAGE,REASONCODE,REASONDESCRIPTION\n"
+)
+ENCOUNTERS_OK = (
+    HEADER
+    + """e1,2023-01-02T09:00:00Z,2023-01-02T09:15:00Z,p1,org1,gp1,pay,wellness,1,x,1,1,0,,
 e2,2023-02-02T09:00:00Z,,p1,org1,gp1,pay,ambulatory,1,x,1,1,0,,
 """
-ENCOUNTERS_BAD = HEADER + """e1,2023-01-02T09:00:00Z,2023-01-02T09:15:00Z,p1,org1,gp1,pay,wellness,1,x,1,1,0,,
+)
+ENCOUNTERS_BAD = (
+    HEADER
+    + """e1,2023-01-02T09:00:00Z,2023-01-02T09:15:00Z,p1,org1,gp1,pay,wellness,1,x,1,1,0,,
 e1,2023-01-03T09:00:00Z,,p1,org1,gp1,pay,wellness,1,x,1,1,0,,
 e3,2024-07-01T09:00:00Z,,p1,org1,gp1,pay,wellness,1,x,1,1,0,,
 e4,2023-03-01T09:00:00Z,,p1,org1,gp1,pay,spaceship,1,x,1,1,0,,
@@ -262,6 +288,7 @@ e10,2023-08-02T09:00:00Z,,p3,org2,,pay,Urgent Care,1,x,1,1,0,,
 e11,2023-08-03T09:00:00Z,,p2,org2,np1,pay,virtual,1,x,1,1,0,,
 e12,2023-08-04T09:00:00Z,,p2,org1,gp1,pay,snf,1,x,1,1,0,,
 """
+)
 # Synthea 2.x (2019): PROVIDER is the organisation, no ORGANIZATION column (FORMATS.md §1.3).
 OLD_ENCOUNTERS = """Id,START,STOP,PATIENT,PROVIDER,ENCOUNTERCLASS,CODE,DESCRIPTION,COST,REASONCODE,REASONDESCRIPTION
 o1,2019-01-02T09:00Z,2019-01-02T09:15Z,p1,org1,wellness,1,x,1,,
@@ -298,8 +325,13 @@ def test_every_reason_this_reader_produces_is_quarantined(broken, con):
         ("encounters.csv", 5, "PROVIDER", "ghost", "unknown_clinician_reference"),
         ("encounters.csv", 6, "PATIENT", None, "missing_patient_id"),
         ("encounters.csv", 7, "PATIENT", "p404", "unknown_patient_reference"),
-        ("encounters.csv", 8, None, "e8,2023-07-01T09:00:00Z,,p1,org1,gp1,pay,ambulatory,1,x,1,1,0,,,surplus",
-         "malformed_row"),
+        (
+            "encounters.csv",
+            8,
+            None,
+            "e8,2023-07-01T09:00:00Z,,p1,org1,gp1,pay,ambulatory,1,x,1,1,0,,,surplus",
+            "malformed_row",
+        ),
         ("patients.csv", 3, "BIRTHDATE", "2030-01-01", "birth_date_after_extraction"),
         ("providers.csv", 4, "Id", "gp1", "duplicate_clinician_id"),
     ]
@@ -342,26 +374,38 @@ def test_cli_quarantines_with_remarks_and_exit_0(broken, tmp_path):
     ]
     assert "Remarks:" in lines
     assert "Traceback" not in res.stderr + res.stdout
-    assert sorted(r["reason"] for r in csv.DictReader(q.open())) == sorted([
-        "duplicate_encounter_id", "start_after_extraction", "unknown_encounter_class",
-        "unknown_clinician_reference", "missing_patient_id", "unknown_patient_reference",
-        "malformed_row", "birth_date_after_extraction", "duplicate_clinician_id",
-    ])
+    assert sorted(r["reason"] for r in csv.DictReader(q.open())) == sorted(
+        [
+            "duplicate_encounter_id",
+            "start_after_extraction",
+            "unknown_encounter_class",
+            "unknown_clinician_reference",
+            "missing_patient_id",
+            "unknown_patient_reference",
+            "malformed_row",
+            "birth_date_after_extraction",
+            "duplicate_clinician_id",
+        ]
+    )
     for secret in ("ghost", "p404"):
         assert secret not in res.stderr
 
 
 def test_cli_unusable_inputs_exit_1_and_usage_errors_exit_2(tmp_path):
-    no_class = write_folder(tmp_path / "a", providers=PROVIDERS,
-                            encounters=ENCOUNTERS_OK.replace("ENCOUNTERCLASS", "KIND"))
+    no_class = write_folder(
+        tmp_path / "a", providers=PROVIDERS, encounters=ENCOUNTERS_OK.replace("ENCOUNTERCLASS", "KIND")
+    )
     res = invoke("patients", no_class, "--format", "synthea")
     assert res.exit_code == 1
     assert res.stderr.startswith("Error: encounters.csv has no column `ENCOUNTERCLASS`")
     no_providers = write_folder(tmp_path / "b", encounters=ENCOUNTERS_OK)
     res = invoke("patients", no_providers, "--format", "synthea")
     assert res.exit_code == 1 and "no providers.csv" in res.stderr
-    all_bad = write_folder(tmp_path / "c", providers=PROVIDERS, encounters=ENCOUNTERS_OK.replace("wellness", "x")
-                           .replace("ambulatory", "y"))
+    all_bad = write_folder(
+        tmp_path / "c",
+        providers=PROVIDERS,
+        encounters=ENCOUNTERS_OK.replace("wellness", "x").replace("ambulatory", "y"),
+    )
     res = invoke("patients", all_bad, "--extraction-date", "2024-06-30")
     assert res.exit_code == 1
     assert res.stderr.splitlines()[0] == "Format: synthea (detected; --format overrides)"
@@ -376,8 +420,12 @@ def test_cli_unusable_inputs_exit_1_and_usage_errors_exit_2(tmp_path):
 
 def test_library_errors_name_the_file_and_the_fix(tmp_path, con):
     with pytest.raises(SchemaError, match=r"patients.csv has no column `Id`.*Columns present: `ID_`"):
-        read_synthea(write_folder(tmp_path / "a", providers=PROVIDERS, encounters=ENCOUNTERS_OK,
-                                  patients="ID_,BIRTHDATE\nx,2000-01-01\n"), con=con)
+        read_synthea(
+            write_folder(
+                tmp_path / "a", providers=PROVIDERS, encounters=ENCOUNTERS_OK, patients="ID_,BIRTHDATE\nx,2000-01-01\n"
+            ),
+            con=con,
+        )
     with pytest.raises(InputError, match="does not exist"):
         read_synthea(tmp_path / "nope", con=con)
     with pytest.raises(InputError, match="no encounters.csv"):
@@ -387,8 +435,7 @@ def test_library_errors_name_the_file_and_the_fix(tmp_path, con):
 
 
 def test_older_column_set_reads_provider_as_the_organisation(tmp_path, con):
-    folder = write_folder(tmp_path / "old", providers=OLD_PROVIDERS, patients=OLD_PATIENTS,
-                          encounters=OLD_ENCOUNTERS)
+    folder = write_folder(tmp_path / "old", providers=OLD_PROVIDERS, patients=OLD_PATIENTS, encounters=OLD_ENCOUNTERS)
     assert detect_format(folder) == "synthea"
     data = read(folder, con=con, extraction_date=EXTRACTION)
     assert data.reconciliation().splitlines() == [
@@ -412,9 +459,14 @@ def test_older_column_set_reads_provider_as_the_organisation(tmp_path, con):
 
 def test_provider_column_sets_of_other_releases(tmp_path, con):
     # v3.0 providers end in UTILIZATION; patients without FIPS/INCOME; no patients.csv is fine too.
-    folder = write_folder(tmp_path / "v30", encounters=ENCOUNTERS_OK, providers=(
-        "Id,ORGANIZATION,NAME,GENDER,SPECIALITY,ADDRESS,CITY,STATE,ZIP,LAT,LON,UTILIZATION\n"
-        "gp1,org1,Ann A,F,GENERAL PRACTICE,1 Main St,Town,MA,02000,42.1,-71.1,2\n"))
+    folder = write_folder(
+        tmp_path / "v30",
+        encounters=ENCOUNTERS_OK,
+        providers=(
+            "Id,ORGANIZATION,NAME,GENDER,SPECIALITY,ADDRESS,CITY,STATE,ZIP,LAT,LON,UTILIZATION\n"
+            "gp1,org1,Ann A,F,GENERAL PRACTICE,1 Main St,Town,MA,02000,42.1,-71.1,2\n"
+        ),
+    )
     data = read_synthea(folder, con=con, extraction_date=EXTRACTION)
     assert data.reconciliation().splitlines() == [
         "encounters.csv: 2 rows read = 2 accepted + 0 quarantined",

@@ -52,8 +52,12 @@ def test_every_readme_cli_command_runs(tmp_path):
 
 
 def test_readme_python_tour_runs(tmp_path):
-    subprocess.run([str(CARETHREAD), "synth", "--patients", "500", "--years", "1", "--out", "synth/"],
-                   cwd=tmp_path, check=True, capture_output=True)
+    subprocess.run(
+        [str(CARETHREAD), "synth", "--patients", "500", "--years", "1", "--out", "synth/"],
+        cwd=tmp_path,
+        check=True,
+        capture_output=True,
+    )
     code = blocks("python")[0]
     res = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr

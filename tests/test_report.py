@@ -151,7 +151,7 @@ def visible_small_counts(html: str) -> list[str]:
     for match in COUNT_NOUN.finditer(words):
         numbers = [int(re.sub(r"\D", "", g)) for g in (match[1], match[2]) if g]
         if any(pv.is_small(n) for n in numbers) and not LIMIT_WORD.search(words[: match.start()]):
-            problems.append(words[max(0, match.start() - 40): match.end()])
+            problems.append(words[max(0, match.start() - 40) : match.end()])
     return problems
 
 
@@ -180,8 +180,17 @@ def test_every_section_has_a_plain_takeaway_and_content(demo_html):
         assert page.sections[ident]["figures"] >= 1, ident
     text = " ".join(page.text)
     assert "Patients need the relationship" in text
-    for heading in ("Inputs", "Rejected rows by reason", "Settings and parameters", "Remarks and caveats",
-                    "Definitions and sources", "Software", "Breslau", "Bice", "Steinwachs"):
+    for heading in (
+        "Inputs",
+        "Rejected rows by reason",
+        "Settings and parameters",
+        "Remarks and caveats",
+        "Definitions and sources",
+        "Software",
+        "Breslau",
+        "Bice",
+        "Steinwachs",
+    ):
         assert heading in text, heading
 
 
@@ -290,8 +299,12 @@ def test_a_tiny_extract_without_clinicians_or_patients_still_reports(tmp_path, c
 
 def test_quarantine_counts_and_remarks_are_suppressed(tmp_path):
     # 5 rows, 3 rejected for 3 different reasons: every count is 1-10.
-    html = report(FIXTURE_CSV.with_name("bad.csv"), out=tmp_path / "bad.html", bootstrap=0, key="ab" * 16,
-                  ).read_text()
+    html = report(
+        FIXTURE_CSV.with_name("bad.csv"),
+        out=tmp_path / "bad.html",
+        bootstrap=0,
+        key="ab" * 16,
+    ).read_text()
     assert visible_small_counts(html) == []
     page = " ".join(Page(html).text)
     assert "patient_id is missing" in page and "setting is not a known care setting" in page
@@ -304,8 +317,15 @@ def test_report_takes_canonical_data_and_a_window(small_system, tmp_path):
 
     data = read(small_system)
     # carethread.report is both the package and the function it is named after.
-    out = carethread.report(data, out=tmp_path / "sub" / "window.html", start="2022-07-01", end="2023-07-01",
-                            bootstrap=10, key="cd" * 16, title="Window test")
+    out = carethread.report(
+        data,
+        out=tmp_path / "sub" / "window.html",
+        start="2022-07-01",
+        end="2023-07-01",
+        bootstrap=10,
+        key="cd" * 16,
+        title="Window test",
+    )
     html = out.read_text()
     assert "<title>Window test</title>" in html
     assert "1 Jul 2022 to 30 Jun 2023" in html
@@ -342,8 +362,9 @@ def test_cli_report_writes_the_file_with_stable_pseudonyms(small_system, small_b
 
 def test_cli_no_privacy_is_explicit_and_stamped(small_system, tmp_path):
     out = tmp_path / "open.html"
-    result = CliRunner().invoke(app, ["report", str(small_system), "--out", str(out), "--no-privacy",
-                                      "--bootstrap", "10"])
+    result = CliRunner().invoke(
+        app, ["report", str(small_system), "--out", str(out), "--no-privacy", "--bootstrap", "10"]
+    )
     assert result.exit_code == 0, result.output
     assert "privacy protections OFF" in result.output
     html = out.read_text()
@@ -359,6 +380,7 @@ def test_cli_no_privacy_is_explicit_and_stamped(small_system, tmp_path):
 def test_cli_report_usage_errors(small_system, tmp_path):
     bad = CliRunner().invoke(app, ["report", str(small_system), "--out", str(tmp_path / "r.csv")])
     assert bad.exit_code == 2 and ".html" in bad.output
-    missing = CliRunner().invoke(app, ["report", str(small_system), "--out", str(tmp_path / "r.html"),
-                                       "--key-file", str(tmp_path / "nope")])
+    missing = CliRunner().invoke(
+        app, ["report", str(small_system), "--out", str(tmp_path / "r.html"), "--key-file", str(tmp_path / "nope")]
+    )
     assert missing.exit_code == 2 and "--key-file" in missing.output

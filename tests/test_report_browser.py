@@ -29,9 +29,18 @@ from tests.test_report import shared_demo
 
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 FLAGS = (
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--disable-default-apps", "--disable-extensions", "--hide-scrollbars", "--mute-audio",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-default-apps",
+    "--disable-extensions",
+    "--hide-scrollbars",
+    "--mute-audio",
 )
 LOCAL_SCHEMES = ("file:", "data:", "about:", "chrome:", "devtools:")
 
@@ -64,7 +73,8 @@ class Browser:
         self.profile = tempfile.mkdtemp(prefix="carethread-chromium-")
         self.proc = subprocess.Popen(
             [executable, *FLAGS, f"--user-data-dir={self.profile}", "--remote-debugging-port=0", "about:blank"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         port_file = Path(self.profile) / "DevToolsActivePort"
         deadline = time.time() + 30
@@ -74,8 +84,9 @@ class Browser:
                 raise RuntimeError("Chromium did not start its DevTools endpoint")
             time.sleep(0.05)
         port = int(port_file.read_text().splitlines()[0])
-        self.ws = websocket.create_connection(f"ws://127.0.0.1:{port}{port_file.read_text().splitlines()[1]}",
-                                              timeout=60, suppress_origin=True)
+        self.ws = websocket.create_connection(
+            f"ws://127.0.0.1:{port}{port_file.read_text().splitlines()[1]}", timeout=60, suppress_origin=True
+        )
         self._id = 0
         self.events: list[dict] = []
         target = self.call("Target.createTarget", url="about:blank")["targetId"]
@@ -139,23 +150,24 @@ class Browser:
         return out
 
     def requests(self) -> list[str]:
-        return [
-            e["params"]["request"]["url"]
-            for e in self.events
-            if e.get("method") == "Network.requestWillBeSent"
-        ]
+        return [e["params"]["request"]["url"] for e in self.events if e.get("method") == "Network.requestWillBeSent"]
 
     def screenshot(self, path: Path, width: int = 1280) -> Path:
         metrics = self.page("Page.getLayoutMetrics")
         height = int(metrics["cssContentSize"]["height"]) + 1
-        shot = self.page("Page.captureScreenshot", format="png", captureBeyondViewport=True,
-                         clip={"x": 0, "y": 0, "width": width, "height": height, "scale": 1})
+        shot = self.page(
+            "Page.captureScreenshot",
+            format="png",
+            captureBeyondViewport=True,
+            clip={"x": 0, "y": 0, "width": width, "height": height, "scale": 1},
+        )
         path.write_bytes(base64.b64decode(shot["data"]))
         return path
 
     def pdf(self, paper: tuple[float, float]) -> bytes:
-        result = self.page("Page.printToPDF", paperWidth=paper[0], paperHeight=paper[1], printBackground=True,
-                           preferCSSPageSize=False)
+        result = self.page(
+            "Page.printToPDF", paperWidth=paper[0], paperHeight=paper[1], printBackground=True, preferCSSPageSize=False
+        )
         return base64.b64decode(result["data"])
 
     def close(self) -> None:
@@ -211,8 +223,16 @@ def test_every_section_and_chart_is_drawn(opened):
     )
     names = {c["name"] for c in charts}
     expected = {
-        "answer-asymmetry", "patients-histograms", "patients-age", "clinicians-panels", "clinicians-two-sides",
-        "clinicians-relationships", "clinicians-load", "pairs-map", "breaks-quarters", "breaks-departed",
+        "answer-asymmetry",
+        "patients-histograms",
+        "patients-age",
+        "clinicians-panels",
+        "clinicians-two-sides",
+        "clinicians-relationships",
+        "clinicians-load",
+        "pairs-map",
+        "breaks-quarters",
+        "breaks-departed",
         "trends-quarters",
     }
     assert expected <= names, expected - names
@@ -237,7 +257,9 @@ def test_reads_on_a_phone(browser, demo_report):
     assert browser.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 1
     # ... text stays readable and every chart is still drawn.
     assert browser.evaluate("parseFloat(getComputedStyle(document.querySelector('.takeaway')).fontSize)") >= 15
-    assert browser.evaluate("[...document.querySelectorAll('svg.chart')].every(s => s.getBoundingClientRect().width > 200)")
+    assert browser.evaluate(
+        "[...document.querySelectorAll('svg.chart')].every(s => s.getBoundingClientRect().width > 200)"
+    )
     assert browser.console_errors() == []
     assert [u for u in browser.requests() if not u.startswith(LOCAL_SCHEMES)] == []
 

@@ -11,7 +11,9 @@ from typer.testing import CliRunner
 from carethread.cli import app
 from tests.conftest import SAMPLES
 
-RECONCILIATION = re.compile(r"^(?P<source>\S.*): (?P<read>[\d ]+) rows? read = (?P<accepted>[\d ]+) accepted \+ (?P<quarantined>[\d ]+) quarantined$")
+RECONCILIATION = re.compile(
+    r"^(?P<source>\S.*): (?P<read>[\d ]+) rows? read = (?P<accepted>[\d ]+) accepted \+ (?P<quarantined>[\d ]+) quarantined$"
+)
 
 
 def number(text: str) -> int:
@@ -30,8 +32,9 @@ def number(text: str) -> int:
 )
 def test_every_sample_is_detected_and_reconciled(sample, fmt, encounters_source, encounters_read, tmp_path):
     out = tmp_path / "patients.csv"
-    res = CliRunner().invoke(app, ["patients", str(SAMPLES / sample), "--extraction-date", "2024-06-30",
-                                   "--out", str(out)])
+    res = CliRunner().invoke(
+        app, ["patients", str(SAMPLES / sample), "--extraction-date", "2024-06-30", "--out", str(out)]
+    )
     assert res.exit_code == 0, res.stderr
     assert "Traceback" not in res.stderr + res.stdout
     lines = res.stderr.splitlines()

@@ -20,7 +20,6 @@ import os
 import shutil
 from collections.abc import Callable
 
-import ibis
 import pyarrow as pa
 import pytest
 
@@ -71,8 +70,13 @@ def _at(day: int, hour: int = 9, minute: int = 0, micro: int = 0) -> dt.datetime
 
 
 def _e(p, c, day, *, practice="X", setting="primary_care", hour=9, minute=0, micro=0):
-    return {"patient_id": p, "clinician_id": c, "practice_id": practice, "setting": setting,
-            "start": _at(day, hour, minute, micro)}
+    return {
+        "patient_id": p,
+        "clinician_id": c,
+        "practice_id": practice,
+        "setting": setting,
+        "start": _at(day, hour, minute, micro),
+    }
 
 
 def hand_made_rows() -> list[dict]:
@@ -81,17 +85,31 @@ def hand_made_rows() -> list[dict]:
     # The INDICES.md sequence A A B A C, weekly.
     rows += [_e("p01", c, 7 * i) for i, c in enumerate("AABAC")]
     # Same-day encounters: two with A are one visit; B earlier that day sorts first.
-    rows += [_e("p02", "A", 0, hour=15), _e("p02", "A", 0, hour=16), _e("p02", "B", 0, hour=10),
-             _e("p02", "A", 30), _e("p02", "B", 31)]
+    rows += [
+        _e("p02", "A", 0, hour=15),
+        _e("p02", "A", 0, hour=16),
+        _e("p02", "B", 0, hour=10),
+        _e("p02", "A", 30),
+        _e("p02", "B", 31),
+    ]
     # Plurality tie 2-2: the most recent visit wins; a tie on both goes to the smaller id.
     rows += [_e("p03", c, d) for c, d in (("A", 1), ("A", 2), ("B", 3), ("B", 4))]
     rows += [_e("p04", "B", 5), _e("p04", "C", 5, hour=9, micro=1), _e("p04", "B", 9), _e("p04", "C", 9)]
     # Recent rule: equal start times to the microsecond, and a one-microsecond difference.
-    rows += [_e("p05", "A", 40, hour=11, micro=7), _e("p05", "B", 40, hour=11, micro=7),
-             _e("p06", "B", 41, hour=11, micro=7), _e("p06", "A", 41, hour=11, micro=8)]
+    rows += [
+        _e("p05", "A", 40, hour=11, micro=7),
+        _e("p05", "B", 40, hour=11, micro=7),
+        _e("p06", "B", 41, hour=11, micro=7),
+        _e("p06", "A", 41, hour=11, micro=8),
+    ]
     # Missing clinician, a single visit, and an emergency-only patient.
-    rows += [_e("p07", None, 3), _e("p07", "A", 4), _e("p08", None, 6, setting="emergency"),
-             _e("p08", None, 80, setting="urgent_care"), _e("p09", "D", 2, practice="Y", setting="specialty")]
+    rows += [
+        _e("p07", None, 3),
+        _e("p07", "A", 4),
+        _e("p08", None, 6, setting="emergency"),
+        _e("p08", None, 80, setting="urgent_care"),
+        _e("p09", "D", 2, practice="Y", setting="specialty"),
+    ]
     # A switch to a partner, then to another practice (breaks).
     rows += [_e("p10", "A", 30 * m) for m in range(8)]
     rows += [_e("p10", "B", 30 * m + 240) for m in range(8)]
@@ -100,19 +118,23 @@ def hand_made_rows() -> list[dict]:
     rows += [_e("p11", "C", 14 * m) for m in range(8)] + [_e("p11", None, 300, setting="emergency")]
     rows += [_e("p12", "A", 20 * m) for m in range(5)] + [_e("p12", None, 90, setting="inpatient")]
     # Virtual visits count; a long gap in one dyad; a second practice.
-    rows += [_e("p13", "E", d, practice="Y", setting=s) for d, s in ((0, "virtual"), (200, "primary_care"),
-                                                                      (201, "virtual"), (760, "primary_care"))]
+    rows += [
+        _e("p13", "E", d, practice="Y", setting=s)
+        for d, s in ((0, "virtual"), (200, "primary_care"), (201, "virtual"), (760, "primary_care"))
+    ]
     return rows
 
 
 def hand_made_clinicians() -> pa.Table:
-    return pa.table({
-        "clinician_id": ["A", "B", "C", "D", "E"],
-        "practice_id": ["X", "X", "X", "Y", "Y"],
-        "role": ["physician", " NP", "physician", "physician", "pa"],
-        "specialty": [" Family medicine\t", "family medicine", "cardiology", "internal medicine", None],
-        "capacity": [1500, 900, None, 1200, 800],
-    })
+    return pa.table(
+        {
+            "clinician_id": ["A", "B", "C", "D", "E"],
+            "practice_id": ["X", "X", "X", "Y", "Y"],
+            "role": ["physician", " NP", "physician", "physician", "pa"],
+            "specialty": [" Family medicine\t", "family medicine", "cardiology", "internal medicine", None],
+            "capacity": [1500, 900, None, 1200, 800],
+        }
+    )
 
 
 def _generated():
@@ -148,15 +170,23 @@ def inputs(spark):
 MEASURES: dict[str, Callable] = {
     "patient_continuity": lambda e, c, a: patient_continuity(e),
     "patient_continuity[practice,min1,unbounded]": lambda e, c, a: patient_continuity(
-        e, level="practice", min_visits=1, known_lookback_days=None),
+        e, level="practice", min_visits=1, known_lookback_days=None
+    ),
     "patient_continuity[window,settings]": lambda e, c, a: patient_continuity(
-        e, start="2022-03-01", end="2023-06-01", settings="primary_care,virtual,specialty", known_lookback_days=30),
+        e, start="2022-03-01", end="2023-06-01", settings="primary_care,virtual,specialty", known_lookback_days=30
+    ),
     "visit_counts": lambda e, c, a: visit_counts(e),
     "continuity_summary": lambda e, c, a: continuity_summary(patient_continuity(e).cache()),
-    **{f"attribute[{rule}]": (lambda rule: lambda e, c, a: attribute(
-        e, as_of=a, rule=rule, clinicians=c))(rule) for rule in RULES},
-    **{f"attribution_ranking[{rule}]": (lambda rule: lambda e, c, a: attribution_ranking(
-        e, as_of=a, rule=rule, clinicians=c))(rule) for rule in RULES},
+    **{
+        f"attribute[{rule}]": (lambda rule: lambda e, c, a: attribute(e, as_of=a, rule=rule, clinicians=c))(rule)
+        for rule in RULES
+    },
+    **{
+        f"attribution_ranking[{rule}]": (
+            lambda rule: lambda e, c, a: attribution_ranking(e, as_of=a, rule=rule, clinicians=c)
+        )(rule)
+        for rule in RULES
+    },
     "attribution_summary": lambda e, c, a: attribution_summary(e, as_of=a, rule="majority"),
     "panels": lambda e, c, a: panels(e, as_of=a, clinicians=c),
     "panels[recent,12m,window]": lambda e, c, a: panels(e, as_of=a, rule="recent", lookback=12, start="2022-06-01"),
@@ -165,7 +195,8 @@ MEASURES: dict[str, Callable] = {
     # Cached, as the CLI and the report do (caching is its own code path on Spark).
     "relationship_breaks": lambda e, c, a: relationship_breaks(e, clinicians=c).cache(),
     "breaks_detail[month,6m]": lambda e, c, a: breaks_detail(
-        e, period="month", lookback=6, lost_after_months=6, emergency_after_months=6),
+        e, period="month", lookback=6, lost_after_months=6, emergency_after_months=6
+    ),
     "who_needs_whom": lambda e, c, a: _who(e, c, a),
 }
 

@@ -65,15 +65,33 @@ def test_far_more_and_pooled_continuity_matches_panel_rollup(con):
     rows = []
     for i in range(30):
         p = f"p{i:02d}"
-        rows += [{"patient_id": p, "clinician_id": "A", "practice_id": "X", "setting": "primary_care",
-                  "start": dt.datetime(2023, 1, 1 + i % 28, 9) + dt.timedelta(days=60 * k)} for k in range(3)]
+        rows += [
+            {
+                "patient_id": p,
+                "clinician_id": "A",
+                "practice_id": "X",
+                "setting": "primary_care",
+                "start": dt.datetime(2023, 1, 1 + i % 28, 9) + dt.timedelta(days=60 * k),
+            }
+            for k in range(3)
+        ]
         if i % 5 == 0:
-            rows += [{"patient_id": p, "clinician_id": "B", "practice_id": "X", "setting": "virtual",
-                      "start": dt.datetime(2023, 9, 1 + k, 9)} for k in range(4)]
+            rows += [
+                {
+                    "patient_id": p,
+                    "clinician_id": "B",
+                    "practice_id": "X",
+                    "setting": "virtual",
+                    "start": dt.datetime(2023, 9, 1 + k, 9),
+                }
+                for k in range(4)
+            ]
     t = encounters_table(con, rows)
     w = who_needs_whom(t, bootstrap=30, start="2023-03-01", end="2023-12-01", as_of="2024-01-01")
-    assert w.headline.startswith("Patients need the relationship far more than clinicians do: a typical patient "
-                                 "gets 100 % of their care from one clinician, while a typical patient is 3.")
+    assert w.headline.startswith(
+        "Patients need the relationship far more than clinicians do: a typical patient "
+        "gets 100 % of their care from one clinician, while a typical patient is 3."
+    )
     system = panel_rollup(panels(t, as_of="2024-01-01", start="2023-03-01", end="2023-12-01"), by="system")
     r = system.to_pyarrow().to_pylist()[0]
     assert w.value("provider_side_continuity") == pytest.approx(r["provider_side_continuity"], abs=TOL)
@@ -114,25 +132,37 @@ def test_weighted_median_equals_median_of_repeated_values(values, data):
 
 
 visit = st.tuples(st.sampled_from("ABC"), st.integers(0, 300), st.sampled_from(["primary_care", "virtual"]))
-population = st.dictionaries(st.text("pq01", min_size=1, max_size=3), st.lists(visit, min_size=1, max_size=6),
-                             min_size=1, max_size=8)
+population = st.dictionaries(
+    st.text("pq01", min_size=1, max_size=3), st.lists(visit, min_size=1, max_size=6), min_size=1, max_size=8
+)
 
 
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(pop=population, seed=st.integers(0, 100))
 def test_intervals_contain_the_estimate(con, pop, seed):
-    rows = [{"patient_id": p, "clinician_id": c, "practice_id": "X", "setting": s,
-             "start": dt.datetime(2023, 1, 1, 9) + dt.timedelta(days=d)} for p, vs in pop.items() for c, d, s in vs]
+    rows = [
+        {
+            "patient_id": p,
+            "clinician_id": c,
+            "practice_id": "X",
+            "setting": s,
+            "start": dt.datetime(2023, 1, 1, 9) + dt.timedelta(days=d),
+        }
+        for p, vs in pop.items()
+        for c, d, s in vs
+    ]
     w = who_needs_whom(encounters_table(con, rows), bootstrap=40, seed=seed)
     for r in w.table.to_pylist():
         if r["value"] is not None and r["ci_low"] is not None:
             assert r["ci_low"] - TOL <= r["value"] <= r["ci_high"] + TOL, r["name"]
 
 
-
 def test_precomputed_breaks_are_counted_in_the_window(con):
-    rows = [("p1", "A", "B", dt.date(2023, 5, 1), "partner"), ("q1", "B", None, dt.date(2023, 6, 1), "lost"),
-            ("q2", "B", None, dt.date(2021, 6, 1), "lost")]  # the last one is before the window
+    rows = [
+        ("p1", "A", "B", dt.date(2023, 5, 1), "partner"),
+        ("q1", "B", None, dt.date(2023, 6, 1), "lost"),
+        ("q2", "B", None, dt.date(2021, 6, 1), "lost"),
+    ]  # the last one is before the window
     names = ["patient_id", "from_clinician_id", "to_clinician_id", "break_date", "kind"]
     types = [pa.string(), pa.string(), pa.string(), pa.date32(), pa.string()]
     given_breaks = ibis.memtable(pa.table({n: pa.array(col, t) for n, t, col in zip(names, types, zip(*rows))}))

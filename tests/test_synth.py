@@ -143,7 +143,8 @@ def test_encounters_cover_the_history_and_the_span_and_reference_known_entities(
     ) == (True, True, True)
     assert one(db, "select count(*) from encounters anti join patients using (patient_id)") == (0,)
     assert one(
-        db, "select count(*) from encounters e anti join clinicians c using (clinician_id) where e.clinician_id is not null"
+        db,
+        "select count(*) from encounters e anti join clinicians c using (clinician_id) where e.clinician_id is not null",
     ) == (0,)
 
 

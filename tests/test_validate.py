@@ -43,8 +43,13 @@ def test_read_count_identity_is_enforced():
 
 def test_reconciliation_has_one_line_per_source():
     empty = ibis.memtable({"x": [1]})
-    data = CanonicalData(empty, None, None, empty,
-                         counts=[ReadCount("e/part-0.parquet", 3, 3, 0), ReadCount("e/part-1.parquet", 2, 1, 1)])
+    data = CanonicalData(
+        empty,
+        None,
+        None,
+        empty,
+        counts=[ReadCount("e/part-0.parquet", 3, 3, 0), ReadCount("e/part-1.parquet", 2, 1, 1)],
+    )
     assert data.reconciliation() == (
         "e/part-0.parquet: 3 rows read = 3 accepted + 0 quarantined\n"
         "e/part-1.parquet: 2 rows read = 1 accepted + 1 quarantined"
@@ -67,8 +72,13 @@ def test_every_reason_has_readable_text_and_a_column():
         assert code == code.lower() and " " not in code
         assert text and text[0].islower()
         column = validate._column_of(code)
-        if code in ("malformed_row", "invalid_encoding", "malformed_json", "unexpected_resource_type",
-                    "encounter_not_held"):
+        if code in (
+            "malformed_row",
+            "invalid_encoding",
+            "malformed_json",
+            "unexpected_resource_type",
+            "encounter_not_held",
+        ):
             assert column is None
         else:
             assert any(column in spec.schema for spec in validate.SPECS.values()), code
@@ -100,7 +110,8 @@ def test_format_reason_codes_name_the_source_column(code, column):
     t = raw(pid=["P1", "P2"], when=["2024-01-02"] * 2, doc=["c1"] * 2, site=["s1"] * 2, kind=["9999", "virtual"])
     t = t.mutate(__reject=ibis.cases((t.__row == 1, code), else_=ibis.null("string")), __reject_value=ibis.literal("v"))
     checked = validate.check_encounters(
-        t, {"patient_id": "pid", "start": "when", "clinician_id": "doc", "practice_id": "site", "setting": "kind"},
+        t,
+        {"patient_id": "pid", "start": "when", "clinician_id": "doc", "practice_id": "site", "setting": "kind"},
         extraction_date=EXTRACTION,
     )
     row = validate.finish(ibis.duckdb.connect(), checked, sources=["f"]).quarantine.to_pyarrow().to_pylist()[0]
@@ -111,8 +122,9 @@ def test_a_readers_own_rejection_runs_first_and_reaches_the_quarantine():
     """Format readers mark rows with ``__reject``; it wins over the generic checks."""
     t = raw(pid=["", "P1", "P2"], when=["", "2024-01-02", "2024-01-03"], doc=["x", "ghost", "c1"])
     t = t.mutate(
-        __reject=ibis.cases((t.__row == 1, "malformed_json"), (t.__row == 2, "unknown_clinician_reference"),
-                            else_=ibis.null("string")),
+        __reject=ibis.cases(
+            (t.__row == 1, "malformed_json"), (t.__row == 2, "unknown_clinician_reference"), else_=ibis.null("string")
+        ),
         __reject_value=ibis.cases((t.__row == 2, t.doc), else_=ibis.null("string")),
     )
     checked = validate.check_encounters(
@@ -220,12 +232,17 @@ def test_identifiers_are_trimmed_strings_with_blanks_missing():
 
 
 def test_numeric_identifiers_become_decimal_strings():
-    t = ibis.memtable(pa.table({
-        "pid": pa.array([7, 42], pa.int64()),
-        "doc": pa.array([3.0, None], pa.float64()),
-        "when": pa.array([dt.date(2024, 1, 1)] * 2, pa.date32()),
-        "__file": [0, 0], "__row": [1, 2],
-    }))
+    t = ibis.memtable(
+        pa.table(
+            {
+                "pid": pa.array([7, 42], pa.int64()),
+                "doc": pa.array([3.0, None], pa.float64()),
+                "when": pa.array([dt.date(2024, 1, 1)] * 2, pa.date32()),
+                "__file": [0, 0],
+                "__row": [1, 2],
+            }
+        )
+    )
     checked = validate.check_encounters(
         t, {"patient_id": "pid", "start": "when", "clinician_id": "doc"}, extraction_date=EXTRACTION
     )
@@ -237,7 +254,7 @@ def test_numeric_identifiers_become_decimal_strings():
 
 
 def test_time_zone_aware_starts_become_utc_wall_time():
-    when = pa.array([dt.datetime(2024, 1, 1, 23, 30, tzinfo=dt.timezone.utc)], pa.timestamp("us", tz="UTC"))
+    when = pa.array([dt.datetime(2024, 1, 1, 23, 30, tzinfo=dt.UTC)], pa.timestamp("us", tz="UTC"))
     t = ibis.memtable(pa.table({"pid": ["P1"], "when": when, "__file": [0], "__row": [1]}))
     checked = validate.check_encounters(t, {"patient_id": "pid", "start": "when"}, extraction_date=EXTRACTION)
     assert checked.table.select("start").to_pyarrow()["start"].to_pylist() == [dt.datetime(2024, 1, 1, 23, 30)]
@@ -245,8 +262,15 @@ def test_time_zone_aware_starts_become_utc_wall_time():
 
 @pytest.mark.parametrize(
     ("capacity", "value", "reason"),
-    [("1800", 1800, None), ("900.0", 900, None), (" 12 ", 12, None), ("", None, None),
-     ("-1", None, "invalid_capacity"), ("12.5", None, "invalid_capacity"), ("lots", None, "invalid_capacity")],
+    [
+        ("1800", 1800, None),
+        ("900.0", 900, None),
+        (" 12 ", 12, None),
+        ("", None, None),
+        ("-1", None, "invalid_capacity"),
+        ("12.5", None, "invalid_capacity"),
+        ("lots", None, "invalid_capacity"),
+    ],
 )
 def test_capacity(capacity, value, reason):
     t = raw(cid=["C1"], cap=[capacity])
@@ -257,8 +281,15 @@ def test_capacity(capacity, value, reason):
 
 @pytest.mark.parametrize(
     ("role", "expected", "flagged"),
-    [("physician", "physician", False), ("MD", "physician", False), ("Nurse Practitioner", "np", False),
-     ("physician-assistant", "pa", False), ("RN", "nurse", False), ("wizard", "other", True), ("", None, False)],
+    [
+        ("physician", "physician", False),
+        ("MD", "physician", False),
+        ("Nurse Practitioner", "np", False),
+        ("physician-assistant", "pa", False),
+        ("RN", "nurse", False),
+        ("wizard", "other", True),
+        ("", None, False),
+    ],
 )
 def test_roles(role, expected, flagged):
     t = raw(cid=["C1"], r=[role])
@@ -277,7 +308,10 @@ def test_patient_date_rules():
         t, {"patient_id": "pid", "birth_date": "born", "death_date": "died"}, extraction_date=EXTRACTION
     )
     assert reasons_of(checked) == [
-        None, "unparseable_birth_date", "birth_date_after_extraction", "death_date_before_birth_date",
+        None,
+        "unparseable_birth_date",
+        "birth_date_after_extraction",
+        "death_date_before_birth_date",
         "birth_date_before_1900",
     ]
 
@@ -326,8 +360,26 @@ def test_quarantine_value_is_the_offending_value():
 
 CELL = st.one_of(
     st.none(),
-    st.sampled_from(["", " ", "007", "P1", "2024-01-02", "2024-02-30", "1850-01-01", "2099-01-01",
-                     "Primary Care", "virtual", "ward", "E1", "a,b", 'say "hi"', "two\nlines", "ünï"]),
+    st.sampled_from(
+        [
+            "",
+            " ",
+            "007",
+            "P1",
+            "2024-01-02",
+            "2024-02-30",
+            "1850-01-01",
+            "2099-01-01",
+            "Primary Care",
+            "virtual",
+            "ward",
+            "E1",
+            "a,b",
+            'say "hi"',
+            "two\nlines",
+            "ünï",
+        ]
+    ),
     st.text(max_size=8),
 )
 COLUMNS = ["encounter_id", "patient_id", "clinician_id", "start", "setting"]
@@ -352,7 +404,7 @@ def _check_identity(data: CanonicalData) -> None:
     rows = data.quarantine.to_pyarrow().to_pylist()
     keys = [(r["source"], int(r["row"])) for r in rows]
     assert len(keys) == len(set(keys)), "a row is quarantined twice"
-    assert all(1 <= row and (lenient or row <= sum(c.read for c in data.counts)) for _s, row in keys)
+    assert all(row >= 1 and (lenient or row <= sum(c.read for c in data.counts)) for _s, row in keys)
     assert all(r["reason"] in validate.REASONS for r in rows)
     ok = data.encounters.to_pyarrow().to_pylist()
     assert all(r["patient_id"] and r["setting"] in schema.SETTINGS for r in ok)
@@ -361,7 +413,10 @@ def _check_identity(data: CanonicalData) -> None:
 
 
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(rows=st.lists(ROW, min_size=1, max_size=30), garbage=st.lists(st.tuples(st.integers(0, 30), GARBAGE_LINE), max_size=3))
+@given(
+    rows=st.lists(ROW, min_size=1, max_size=30),
+    garbage=st.lists(st.tuples(st.integers(0, 30), GARBAGE_LINE), max_size=3),
+)
 def test_reconciliation_identity_csv(tmp_path_factory, rows, garbage):
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")

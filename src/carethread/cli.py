@@ -12,7 +12,7 @@ import glob
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -36,24 +36,50 @@ if not out_console.is_terminal:
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 # Options shared by every command that reads data (DESIGN.md section 5).
-InputArg = Annotated[Optional[Path], typer.Argument(
-    help="A file, a glob or a folder of encounter data; omit it to read OMOP tables from --engine or --database.",
-    show_default=False)]
+InputArg = Annotated[
+    Path | None,
+    typer.Argument(
+        help="A file, a glob or a folder of encounter data; omit it to read OMOP tables from --engine or --database.",
+        show_default=False,
+    ),
+]
 FormatOpt = Annotated[str, typer.Option("--format", help="auto, generic, synthea, fhir or omop.")]
-EngineOpt = Annotated[Optional[str], typer.Option("--engine", help="Ibis URL (e.g. postgres://...); default embedded DuckDB.")]
-DatabaseOpt = Annotated[Optional[Path], typer.Option("--database", help="DuckDB database file instead of memory.")]
-SchemaOpt = Annotated[Optional[str], typer.Option("--schema", help="Database schema holding the OMOP CDM tables (with --engine, --database or a .duckdb INPUT).")]
-VisitConceptsOpt = Annotated[Optional[str], typer.Option("--visit-concepts", help="OMOP visit_concept_id settings: 38004207=specialty,262=inpatient, or a file of such lines.")]
-MapOpt = Annotated[Optional[str], typer.Option("--map", help="Column names: patient_id=PAT_ID,start=VISIT_DT.")]
-OutOpt = Annotated[Optional[Path], typer.Option("--out", help="Write to a .csv or .parquet file instead of printing.")]
-SettingsOpt = Annotated[Optional[str], typer.Option("--settings", help="Comma list of settings that count as visits [default: primary_care,virtual].")]
-StartOpt = Annotated[Optional[str], typer.Option("--start", help="Window start date, inclusive (YYYY-MM-DD).")]
-EndOpt = Annotated[Optional[str], typer.Option("--end", help="Window end date, exclusive (YYYY-MM-DD).")]
+EngineOpt = Annotated[
+    str | None, typer.Option("--engine", help="Ibis URL (e.g. postgres://...); default embedded DuckDB.")
+]
+DatabaseOpt = Annotated[Path | None, typer.Option("--database", help="DuckDB database file instead of memory.")]
+SchemaOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--schema", help="Database schema holding the OMOP CDM tables (with --engine, --database or a .duckdb INPUT)."
+    ),
+]
+VisitConceptsOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--visit-concepts",
+        help="OMOP visit_concept_id settings: 38004207=specialty,262=inpatient, or a file of such lines.",
+    ),
+]
+MapOpt = Annotated[str | None, typer.Option("--map", help="Column names: patient_id=PAT_ID,start=VISIT_DT.")]
+OutOpt = Annotated[Path | None, typer.Option("--out", help="Write to a .csv or .parquet file instead of printing.")]
+SettingsOpt = Annotated[
+    str | None,
+    typer.Option("--settings", help="Comma list of settings that count as visits [default: primary_care,virtual]."),
+]
+StartOpt = Annotated[str | None, typer.Option("--start", help="Window start date, inclusive (YYYY-MM-DD).")]
+EndOpt = Annotated[str | None, typer.Option("--end", help="Window end date, exclusive (YYYY-MM-DD).")]
 MinVisitsOpt = Annotated[int, typer.Option("--min-visits", help="Patients with fewer visits get null indices.")]
-QuarantineOpt = Annotated[Optional[Path], typer.Option("--quarantine", help="Write rejected rows (with reasons) to this .csv or .parquet file.")]
+QuarantineOpt = Annotated[
+    Path | None,
+    typer.Option("--quarantine", help="Write rejected rows (with reasons) to this .csv or .parquet file."),
+]
 StrictOpt = Annotated[bool, typer.Option("--strict", help="Exit 1 if any row was rejected.")]
-ExtractionOpt = Annotated[Optional[str], typer.Option("--extraction-date", help="Day the data was extracted; later dates are rejected [default: today].")]
-DateFormatOpt = Annotated[Optional[str], typer.Option("--date-format", help="strptime pattern for dates, e.g. %d/%m/%Y.")]
+ExtractionOpt = Annotated[
+    str | None,
+    typer.Option("--extraction-date", help="Day the data was extracted; later dates are rejected [default: today]."),
+]
+DateFormatOpt = Annotated[str | None, typer.Option("--date-format", help="strptime pattern for dates, e.g. %d/%m/%Y.")]
 LimitOpt = Annotated[int, typer.Option("--limit", help="Rows to print when there is no --out.")]
 
 
@@ -71,19 +97,44 @@ _BATCHES: dict[str, int | None] = {"forced": None}
 
 @app.callback()
 def main(
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")] = False,
-    memory_limit: Annotated[Optional[str], typer.Option(
-        "--memory-limit", envvar="CARETHREAD_MEMORY_LIMIT",
-        help="Memory the embedded DuckDB may use before spilling to --temp-dir, e.g. 8GB [default: 60% of RAM].")] = None,
-    temp_dir: Annotated[Optional[Path], typer.Option(
-        "--temp-dir", envvar="CARETHREAD_TEMP_DIR",
-        help="Folder for DuckDB to spill to [default: a private folder in the system temp folder].")] = None,
-    threads: Annotated[Optional[int], typer.Option(
-        "--threads", envvar="CARETHREAD_THREADS", min=1, help="Threads for the embedded DuckDB [default: all cores].")] = None,
-    batches: Annotated[Optional[int], typer.Option(
-        "--batches", envvar="CARETHREAD_BATCHES", min=1,
-        help="Run patients, dyads and breaks on this many slices of patients, one at a time, to bound memory "
-             "(embedded DuckDB) [default: as many as the input needs under --memory-limit].")] = None,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
+    memory_limit: Annotated[
+        str | None,
+        typer.Option(
+            "--memory-limit",
+            envvar="CARETHREAD_MEMORY_LIMIT",
+            help="Memory the embedded DuckDB may use before spilling to --temp-dir, e.g. 8GB [default: 60% of RAM].",
+        ),
+    ] = None,
+    temp_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--temp-dir",
+            envvar="CARETHREAD_TEMP_DIR",
+            help="Folder for DuckDB to spill to [default: a private folder in the system temp folder].",
+        ),
+    ] = None,
+    threads: Annotated[
+        int | None,
+        typer.Option(
+            "--threads",
+            envvar="CARETHREAD_THREADS",
+            min=1,
+            help="Threads for the embedded DuckDB [default: all cores].",
+        ),
+    ] = None,
+    batches: Annotated[
+        int | None,
+        typer.Option(
+            "--batches",
+            envvar="CARETHREAD_BATCHES",
+            min=1,
+            help="Run patients, dyads and breaks on this many slices of patients, one at a time, to bound memory "
+            "(embedded DuckDB) [default: as many as the input needs under --memory-limit].",
+        ),
+    ] = None,
 ) -> None:
     """Measure, explain and protect the doctor-patient relationship from encounter data."""
     _RESOURCES.update(memory_limit=memory_limit, temp_dir=temp_dir, threads=threads)
@@ -129,8 +180,20 @@ def _remarks(remarks: list[str]) -> None:
             err_console.print(f"  {i}. {remark}")
 
 
-def _load(input, *, format, engine, database, mapping, quarantine, strict, extraction_date, date_format,
-          schema=None, visit_concepts=None):
+def _load(
+    input,
+    *,
+    format,
+    engine,
+    database,
+    mapping,
+    quarantine,
+    strict,
+    extraction_date,
+    date_format,
+    schema=None,
+    visit_concepts=None,
+):
     """Connect, read and validate; report reconciliation, write the quarantine."""
     from carethread.engine import connect
     from carethread.output import check_out_path, write_table
@@ -154,16 +217,25 @@ def _load(input, *, format, engine, database, mapping, quarantine, strict, extra
         if os.path.exists(input) or glob.has_magic(os.fspath(input)):
             err_console.print(f"Format: {format} (detected; --format overrides)")
     with _step("Reading and validating"):
-        data = read(input, format=format, con=con, mapping=mapping,
-                    extraction_date=extraction_date, date_format=date_format,
-                    schema=schema, visit_concepts=visit_concepts)
+        data = read(
+            input,
+            format=format,
+            con=con,
+            mapping=mapping,
+            extraction_date=extraction_date,
+            date_format=date_format,
+            schema=schema,
+            visit_concepts=visit_concepts,
+        )
     err_console.print(data.reconciliation())
     if quarantine is not None:
         write_table(data.quarantine, quarantine)
         err_console.print(f"Quarantine written to {quarantine}")
     if strict and data.n_quarantined:
         _remarks(data.remarks)
-        raise CarethreadError(f"{data.n_quarantined} rows were rejected and --strict is set; fix them or drop --strict.")
+        raise CarethreadError(
+            f"{data.n_quarantined} rows were rejected and --strict is set; fix them or drop --strict."
+        )
     return data
 
 
@@ -209,7 +281,9 @@ def patients(
     end: EndOpt = None,
     min_visits: MinVisitsOpt = 2,
     level: Annotated[str, typer.Option("--level", help="clinician or practice.")] = "clinician",
-    known_lookback_days: Annotated[int, typer.Option("--known-lookback-days", help="Look-back of known-provider continuity.")] = 365,
+    known_lookback_days: Annotated[
+        int, typer.Option("--known-lookback-days", help="Look-back of known-provider continuity.")
+    ] = 365,
     quarantine: QuarantineOpt = None,
     strict: StrictOpt = False,
     extraction_date: ExtractionOpt = None,
@@ -225,23 +299,47 @@ def patients(
     with _reported():
         if out is not None:
             check_out_path(out)
-        check_options(settings=settings, start=start, end=end, min_visits=min_visits, level=level,
-                      known_lookback_days=known_lookback_days)
-        data = _load(input, format=format, engine=engine, database=database, mapping=map, quarantine=quarantine,
-                     strict=strict, extraction_date=extraction_date, date_format=date_format,
-                     schema=schema, visit_concepts=visit_concepts)
+        check_options(
+            settings=settings,
+            start=start,
+            end=end,
+            min_visits=min_visits,
+            level=level,
+            known_lookback_days=known_lookback_days,
+        )
+        data = _load(
+            input,
+            format=format,
+            engine=engine,
+            database=database,
+            mapping=map,
+            quarantine=quarantine,
+            strict=strict,
+            extraction_date=extraction_date,
+            date_format=date_format,
+            schema=schema,
+            visit_concepts=visit_concepts,
+        )
         options = dict(settings=settings, start=start, end=end, min_visits=min_visits, level=level)
         batches = _batches(data, "patients")
-        with _step("Computing patient continuity" + _in_batches(batches)), in_patient_batches(
-            data.encounters, lambda e: patient_continuity(e, known_lookback_days=known_lookback_days, **options),
-            batches=batches, order_by=["patient_id"],
-        ) as result:
+        with (
+            _step("Computing patient continuity" + _in_batches(batches)),
+            in_patient_batches(
+                data.encounters,
+                lambda e: patient_continuity(e, known_lookback_days=known_lookback_days, **options),
+                batches=batches,
+                order_by=["patient_id"],
+            ) as result,
+        ):
             result = result.cache()
         _emit(result, out, limit)
         _remarks(data.remarks + patient_continuity_remarks(data.encounters, result, **options))
 
 
-AsOfOpt = Annotated[Optional[str], typer.Option("--as-of", help="Attribution date (YYYY-MM-DD) [default: the day after the last encounter].")]
+AsOfOpt = Annotated[
+    str | None,
+    typer.Option("--as-of", help="Attribution date (YYYY-MM-DD) [default: the day after the last encounter]."),
+]
 RuleOpt = Annotated[str, typer.Option("--rule", help="plurality, majority, recent or tiered.")]
 LookbackOpt = Annotated[int, typer.Option("--lookback", help="Attribution look-back in months.")]
 
@@ -258,7 +356,9 @@ def attribute(
     as_of: AsOfOpt = None,
     rule: RuleOpt = "plurality",
     lookback: LookbackOpt = 18,
-    ranking: Annotated[Optional[Path], typer.Option("--ranking", help="Also write the full auditable ranking (.csv or .parquet).")] = None,
+    ranking: Annotated[
+        Path | None, typer.Option("--ranking", help="Also write the full auditable ranking (.csv or .parquet).")
+    ] = None,
     format: FormatOpt = "auto",
     engine: EngineOpt = None,
     database: DatabaseOpt = None,
@@ -284,11 +384,22 @@ def attribute(
                 check_out_path(path)
         check_options(settings=settings, start=as_of)
         check_rule(rule, attribution.RULES)
-        data = _load(input, format=format, engine=engine, database=database, mapping=map, quarantine=quarantine,
-                     strict=strict, extraction_date=extraction_date, date_format=date_format,
-                     schema=schema, visit_concepts=visit_concepts)
-        options = dict(as_of=_as_of(as_of, data), rule=rule, lookback=lookback, settings=settings,
-                       clinicians=data.clinicians)
+        data = _load(
+            input,
+            format=format,
+            engine=engine,
+            database=database,
+            mapping=map,
+            quarantine=quarantine,
+            strict=strict,
+            extraction_date=extraction_date,
+            date_format=date_format,
+            schema=schema,
+            visit_concepts=visit_concepts,
+        )
+        options = dict(
+            as_of=_as_of(as_of, data), rule=rule, lookback=lookback, settings=settings, clinicians=data.clinicians
+        )
         with _step("Attributing patients"):
             result = attribution.attribute(data.encounters, **options).cache()
         _emit(result, out, limit)
@@ -305,7 +416,9 @@ def panels(
     as_of: AsOfOpt = None,
     rule: RuleOpt = "plurality",
     lookback: LookbackOpt = 18,
-    rollup: Annotated[str, typer.Option("--rollup", help="clinician (one row each), practice or system.")] = "clinician",
+    rollup: Annotated[
+        str, typer.Option("--rollup", help="clinician (one row each), practice or system.")
+    ] = "clinician",
     format: FormatOpt = "auto",
     engine: EngineOpt = None,
     database: DatabaseOpt = None,
@@ -334,12 +447,28 @@ def panels(
             raise OptionError(f"--rollup must be clinician, practice or system, not {rollup!r}.")
         check_options(settings=settings, start=as_of)
         check_rule(rule, attribution.RULES)
-        data = _load(input, format=format, engine=engine, database=database, mapping=map, quarantine=quarantine,
-                     strict=strict, extraction_date=extraction_date, date_format=date_format,
-                     schema=schema, visit_concepts=visit_concepts)
+        data = _load(
+            input,
+            format=format,
+            engine=engine,
+            database=database,
+            mapping=map,
+            quarantine=quarantine,
+            strict=strict,
+            extraction_date=extraction_date,
+            date_format=date_format,
+            schema=schema,
+            visit_concepts=visit_concepts,
+        )
         with _step("Computing panels"):
-            result = panel_table(data.encounters, as_of=_as_of(as_of, data), rule=rule, lookback=lookback,
-                                 settings=settings, clinicians=data.clinicians)
+            result = panel_table(
+                data.encounters,
+                as_of=_as_of(as_of, data),
+                rule=rule,
+                lookback=lookback,
+                settings=settings,
+                clinicians=data.clinicians,
+            )
             if rollup != "clinician":
                 result = panel_rollup(result, by=rollup)
         _emit(result.cache(), out, limit)
@@ -375,13 +504,28 @@ def dyads(
         if out is not None:
             check_out_path(out)
         check_options(settings=settings, start=start, end=end)
-        data = _load(input, format=format, engine=engine, database=database, mapping=map, quarantine=quarantine,
-                     strict=strict, extraction_date=extraction_date, date_format=date_format,
-                     schema=schema, visit_concepts=visit_concepts)
+        data = _load(
+            input,
+            format=format,
+            engine=engine,
+            database=database,
+            mapping=map,
+            quarantine=quarantine,
+            strict=strict,
+            extraction_date=extraction_date,
+            date_format=date_format,
+            schema=schema,
+            visit_concepts=visit_concepts,
+        )
         batches = _batches(data, "dyads")
-        with _step("Computing dyads" + _in_batches(batches)), in_patient_batches(
-            data.encounters, lambda e: dyad_counts(e, settings=settings, start=start, end=end), batches=batches,
-        ) as pairs:
+        with (
+            _step("Computing dyads" + _in_batches(batches)),
+            in_patient_batches(
+                data.encounters,
+                lambda e: dyad_counts(e, settings=settings, start=start, end=end),
+                batches=batches,
+            ) as pairs,
+        ):
             result = dyads_from_counts(pairs.cache() if batches > 1 else pairs)
         _emit(result, out, limit)
         _remarks(data.remarks)
@@ -418,18 +562,33 @@ def breaks(
         if out is not None:
             check_out_path(out)
         check_options(settings=settings, start=start, end=end)
-        data = _load(input, format=format, engine=engine, database=database, mapping=map, quarantine=quarantine,
-                     strict=strict, extraction_date=extraction_date, date_format=date_format,
-                     schema=schema, visit_concepts=visit_concepts)
+        data = _load(
+            input,
+            format=format,
+            engine=engine,
+            database=database,
+            mapping=map,
+            quarantine=quarantine,
+            strict=strict,
+            extraction_date=extraction_date,
+            date_format=date_format,
+            schema=schema,
+            visit_concepts=visit_concepts,
+        )
         options = dict(clinicians=data.clinicians, start=start, end=end)
         batches = _batches(data, "breaks")
         if batches > 1:
             with _step("Fixing the last period boundary and each clinician's practice"):
                 options.update(whole_input_parameters(data.encounters, **options))
-        with _step("Tracking attribution period by period" + _in_batches(batches)), in_patient_batches(
-            data.encounters, lambda e: relationship_breaks(e, period=period, lookback=lookback, settings=settings, **options),
-            batches=batches, order_by=BREAK_ORDER,
-        ) as result:
+        with (
+            _step("Tracking attribution period by period" + _in_batches(batches)),
+            in_patient_batches(
+                data.encounters,
+                lambda e: relationship_breaks(e, period=period, lookback=lookback, settings=settings, **options),
+                batches=batches,
+                order_by=BREAK_ORDER,
+            ) as result,
+        ):
             result = result.cache()
         _emit(result, out, limit)
         _remarks(data.remarks)
@@ -439,7 +598,9 @@ def breaks(
 def summary(
     input: InputArg = None,
     as_of: AsOfOpt = None,
-    bootstrap: Annotated[int, typer.Option("--bootstrap", help="Bootstrap resamples over patients for the intervals.")] = 200,
+    bootstrap: Annotated[
+        int, typer.Option("--bootstrap", help="Bootstrap resamples over patients for the intervals.")
+    ] = 200,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the bootstrap.")] = 0,
     format: FormatOpt = "auto",
     engine: EngineOpt = None,
@@ -465,12 +626,30 @@ def summary(
         if out is not None:
             check_out_path(out)
         check_options(settings=settings, start=start, end=end)
-        data = _load(input, format=format, engine=engine, database=database, mapping=map, quarantine=quarantine,
-                     strict=strict, extraction_date=extraction_date, date_format=date_format,
-                     schema=schema, visit_concepts=visit_concepts)
+        data = _load(
+            input,
+            format=format,
+            engine=engine,
+            database=database,
+            mapping=map,
+            quarantine=quarantine,
+            strict=strict,
+            extraction_date=extraction_date,
+            date_format=date_format,
+            schema=schema,
+            visit_concepts=visit_concepts,
+        )
         with _step("Weighing both sides of every relationship"):
-            answer = who_needs_whom(data.encounters, as_of=as_of, settings=settings, start=start, end=end,
-                                    clinicians=data.clinicians, bootstrap=bootstrap, seed=seed)
+            answer = who_needs_whom(
+                data.encounters,
+                as_of=as_of,
+                settings=settings,
+                start=start,
+                end=end,
+                clinicians=data.clinicians,
+                bootstrap=bootstrap,
+                seed=seed,
+            )
         out_console.print(answer.headline)
         _emit(ibis_table(answer.table), out, limit=50, keep_order=True)
         _remarks(data.remarks + list(answer.remarks))
@@ -486,12 +665,23 @@ def ibis_table(table):
 @app.command()
 def synth(
     patients: Annotated[int, typer.Option("--patients", help="Patients in the system.")] = 20_000,
-    years: Annotated[float, typer.Option("--years", help="Years of the span the ground truth covers; encounters start 18 months earlier.")] = 3,
+    years: Annotated[
+        float,
+        typer.Option("--years", help="Years of the span the ground truth covers; encounters start 18 months earlier."),
+    ] = 3,
     seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed, same data).")] = 0,
     start: Annotated[str, typer.Option("--start", help="First day of the span.")] = "2022-01-01",
     out: Annotated[Path, typer.Option("--out", help="Folder to write the tables to.")] = Path("carethread-synth"),
-    chunk_patients: Annotated[int, typer.Option("--chunk-patients", help="Patients per chunk for large systems.")] = 200_000,
-    format: Annotated[str, typer.Option("--format", help="parquet, or fhir (a FHIR R4 Bulk Data export: NDJSON + manifest.json; ground truth stays Parquet).")] = "parquet",
+    chunk_patients: Annotated[
+        int, typer.Option("--chunk-patients", help="Patients per chunk for large systems.")
+    ] = 200_000,
+    format: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            help="parquet, or fhir (a FHIR R4 Bulk Data export: NDJSON + manifest.json; ground truth stays Parquet).",
+        ),
+    ] = "parquet",
 ) -> None:
     """Generate a synthetic health system (encounters, clinicians, patients, ground truth) as Parquet or FHIR NDJSON."""
     from carethread.synth import write_chunked
@@ -503,20 +693,25 @@ def synth(
             raise OptionError(f"--format {format!r}: synth writes parquet or fhir.")
         with _step("Generating"):
             if kind == "fhir":
-                paths = write_fhir_chunked(out, patients, years=years, seed=seed, start=start,
-                                           chunk_patients=chunk_patients)
+                paths = write_fhir_chunked(
+                    out, patients, years=years, seed=seed, start=start, chunk_patients=chunk_patients
+                )
             else:
-                paths = write_chunked(out, patients, years=years, seed=seed, start=start,
-                                      chunk_patients=chunk_patients)
+                paths = write_chunked(out, patients, years=years, seed=seed, start=start, chunk_patients=chunk_patients)
         for name, path in paths.items():
             out_console.print(f"{name}: {path}")
 
 
 @app.command()
 def demo(
-    out: Annotated[Path, typer.Option("--out", help="Folder for the data, tables and report.")] = Path("carethread-demo"),
+    out: Annotated[Path, typer.Option("--out", help="Folder for the data, tables and report.")] = Path(
+        "carethread-demo"
+    ),
     patients: Annotated[int, typer.Option("--patients", help="Patients in the synthetic system.")] = 20_000,
-    years: Annotated[float, typer.Option("--years", help="Years of the span the ground truth covers; encounters start 18 months earlier.")] = 3,
+    years: Annotated[
+        float,
+        typer.Option("--years", help="Years of the span the ground truth covers; encounters start 18 months earlier."),
+    ] = 3,
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
 ) -> None:
     """Generate a synthetic health system, run every measure, write the tables and print the headline."""
@@ -530,12 +725,28 @@ def demo(
 def report(
     input: InputArg = None,
     out: Annotated[Path, typer.Option("--out", help="The HTML file to write.")] = Path("report.html"),
-    no_privacy: Annotated[bool, typer.Option("--no-privacy", help="Show real clinician and practice ids and exact small counts; every page then says NOT FOR SHARING.")] = False,
-    key_file: Annotated[Optional[Path], typer.Option("--key-file", help="File holding the pseudonym key (hex) [default: .carethread-key beside the data, created on first use].")] = None,
-    title: Annotated[Optional[str], typer.Option("--title", help="Title of the report [default: Care relationships: <input name>].")] = None,
+    no_privacy: Annotated[
+        bool,
+        typer.Option(
+            "--no-privacy",
+            help="Show real clinician and practice ids and exact small counts; every page then says NOT FOR SHARING.",
+        ),
+    ] = False,
+    key_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--key-file",
+            help="File holding the pseudonym key (hex) [default: .carethread-key beside the data, created on first use].",
+        ),
+    ] = None,
+    title: Annotated[
+        str | None, typer.Option("--title", help="Title of the report [default: Care relationships: <input name>].")
+    ] = None,
     as_of: AsOfOpt = None,
     lookback: LookbackOpt = 18,
-    bootstrap: Annotated[int, typer.Option("--bootstrap", help="Bootstrap resamples for the who-needs-whom intervals.")] = 200,
+    bootstrap: Annotated[
+        int, typer.Option("--bootstrap", help="Bootstrap resamples for the who-needs-whom intervals.")
+    ] = 200,
     format: FormatOpt = "auto",
     engine: EngineOpt = None,
     database: DatabaseOpt = None,
@@ -561,16 +772,36 @@ def report(
             raise OptionError(f"--out {out.name}: the report is an HTML file; give a name ending in .html.")
         check_options(settings=settings, start=start, end=end, min_visits=min_visits)
         if key_file is not None and not key_file.is_file():
-            raise OptionError(f"--key-file {key_file}: no such file; write the key (hex) into it or leave the option out.")
+            raise OptionError(
+                f"--key-file {key_file}: no such file; write the key (hex) into it or leave the option out."
+            )
         key = key_file.read_text().strip() if key_file is not None else None
-        data = _load(input, format=format, engine=engine, database=database, mapping=map, quarantine=quarantine,
-                     strict=strict, extraction_date=extraction_date, date_format=date_format,
-                     schema=schema, visit_concepts=visit_concepts)
+        data = _load(
+            input,
+            format=format,
+            engine=engine,
+            database=database,
+            mapping=map,
+            quarantine=quarantine,
+            strict=strict,
+            extraction_date=extraction_date,
+            date_format=date_format,
+            schema=schema,
+            visit_concepts=visit_concepts,
+        )
         path = write_report(
-            data, out=out, settings=settings, start=start, end=end, min_visits=min_visits, as_of=as_of,
-            lookback=lookback, privacy=not no_privacy,
+            data,
+            out=out,
+            settings=settings,
+            start=start,
+            end=end,
+            min_visits=min_visits,
+            as_of=as_of,
+            lookback=lookback,
+            privacy=not no_privacy,
             title=title or f"Care relationships: {input.name if input is not None else schema or 'database'}",
-            key=load_or_create_key(input, key=key) if not no_privacy else None, bootstrap=bootstrap,
+            key=load_or_create_key(input, key=key) if not no_privacy else None,
+            bootstrap=bootstrap,
         )
         err_console.print(f"Wrote {path}" + ("" if not no_privacy else " (privacy protections OFF: not for sharing)"))
 

@@ -19,8 +19,15 @@ def _print_summary(summary_rows: list[dict], console: Console) -> None:
         view.add_column(column, justify="right" if column != "index" else "left")
     for r in summary_rows:
         fmt = lambda v: "" if v is None else f"{v:.3f}"  # noqa: E731
-        view.add_row(r["index"], format_count(r["patients_included"]), fmt(r["mean"]), fmt(r["q1"]),
-                     fmt(r["median"]), fmt(r["q3"]), fmt(r["pooled"]))
+        view.add_row(
+            r["index"],
+            format_count(r["patients_included"]),
+            fmt(r["mean"]),
+            fmt(r["q1"]),
+            fmt(r["median"]),
+            fmt(r["q3"]),
+            fmt(r["pooled"]),
+        )
     console.print(view)
 
 
@@ -79,8 +86,13 @@ def run_demo(
         paths["who_needs_whom"] = write_table(ibis.memtable(answer.table), out / "who_needs_whom.csv")
     console.print(f"Who needs whom: {answer.headline}")
 
-    paths["report"] = report(data, out=out / "report.html", con=con, key=load_or_create_key(out / "data"),
-                             title="Care relationships: synthetic demo health system")
+    paths["report"] = report(
+        data,
+        out=out / "report.html",
+        con=con,
+        key=load_or_create_key(out / "data"),
+        title="Care relationships: synthetic demo health system",
+    )
     console.print(f"Report: {paths['report']} (open it in a browser)")
     console.print(f"Done in {time.perf_counter() - began:.1f} s. Tables and report in {out}/")
     return paths

@@ -154,14 +154,27 @@ def duckdb_resources(con: BaseBackend) -> tuple[int, Path]:
     # DuckDB shows the limit rounded for people ('953.6 MiB'): exact enough to size work by.
     # fetchall, not fetchone: DuckDB 2 keeps a result open until it is read to the
     # end, and the connection refuses the next query meanwhile.
-    [(limit, folder)] = raw.execute("SELECT current_setting('memory_limit'), current_setting('temp_directory')").fetchall()
+    [(limit, folder)] = raw.execute(
+        "SELECT current_setting('memory_limit'), current_setting('temp_directory')"
+    ).fetchall()
     return _parse_bytes(limit), Path(folder)
 
 
 def _parse_bytes(text: str) -> int:
     number, _, unit = text.strip().partition(" ")
-    scale = {"": 1, "B": 1, "BYTES": 1, "KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12,
-             "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}
+    scale = {
+        "": 1,
+        "B": 1,
+        "BYTES": 1,
+        "KB": 1e3,
+        "MB": 1e6,
+        "GB": 1e9,
+        "TB": 1e12,
+        "KIB": 2**10,
+        "MIB": 2**20,
+        "GIB": 2**30,
+        "TIB": 2**40,
+    }
     return int(float(number) * scale[unit.strip().upper()])
 
 
@@ -506,7 +519,6 @@ def import_table(con: BaseBackend, table: ibis.Table, name: str) -> ibis.Table:
     return con.create_table(new_name(name), table.to_pyarrow())
 
 
-
 def import_data(con: BaseBackend, data):
     """A :class:`~carethread.data.CanonicalData` whose canonical tables live on ``con``.
 
@@ -522,6 +534,7 @@ def import_data(con: BaseBackend, data):
         if getattr(data, name) is not None
     }
     return dataclasses.replace(data, **moved)
+
 
 # ---------------------------------------------------------------------------
 # File scanning for readers (readers/generic.py, validate.py).
@@ -620,10 +633,14 @@ def parquet_minimums(con: BaseBackend, paths: _Sequence[str], columns: _Sequence
         return {}
     files = ", ".join(_literal(p) for p in paths)
     wanted = ", ".join(_literal(c) for c in columns)
-    rows = _raw(con).execute(
-        "SELECT path_in_schema, stats_min_value, num_values, stats_null_count "
-        f"FROM parquet_metadata([{files}]) WHERE path_in_schema IN ({wanted})"
-    ).fetchall()
+    rows = (
+        _raw(con)
+        .execute(
+            "SELECT path_in_schema, stats_min_value, num_values, stats_null_count "
+            f"FROM parquet_metadata([{files}]) WHERE path_in_schema IN ({wanted})"
+        )
+        .fetchall()
+    )
     out: dict[str, list[str]] = {c: [] for c in columns}
     for column, smallest, values, nulls in rows:
         if column not in out:
@@ -758,13 +775,19 @@ def strictly_increasing(con: BaseBackend, table: ibis.Table, column: str, *, lim
         source = _ident(table.get_name())
     except Exception:  # an expression, not a named table or view: no cheap proof
         return False
-    head = f"(SELECT {_ident(column)} AS k FROM {source} LIMIT {int(limit)})" if limit else (
-        f"(SELECT {_ident(column)} AS k FROM {source})"
+    head = (
+        f"(SELECT {_ident(column)} AS k FROM {source} LIMIT {int(limit)})"
+        if limit
+        else (f"(SELECT {_ident(column)} AS k FROM {source})")
     )
-    bad, n, k, prev = _raw(con).execute(
-        "SELECT count(*) FILTER (WHERE prev >= k), count(*), count(k), count(prev) "
-        f"FROM (SELECT k, lag(k) OVER () AS prev FROM {head})"
-    ).fetchall()[0]
+    bad, n, k, prev = (
+        _raw(con)
+        .execute(
+            "SELECT count(*) FILTER (WHERE prev >= k), count(*), count(k), count(prev) "
+            f"FROM (SELECT k, lag(k) OVER () AS prev FROM {head})"
+        )
+        .fetchall()[0]
+    )
     return bad == 0 and k == n and prev == max(n - 1, 0)
 
 
@@ -920,9 +943,7 @@ def store_in_file_order(
             else:
                 con.insert(name, part)
             after = raw.execute(f"SELECT count(*) FROM {_ident(name)}").fetchall()[0][0]
-            raw.execute(
-                f"UPDATE {_ident(name)} SET __row = rowid - {before} + 1 WHERE rowid >= {before}"
-            )
+            raw.execute(f"UPDATE {_ident(name)} SET __row = rowid - {before} + 1 WHERE rowid >= {before}")
             before = after
     if drop is not None:
         raw.execute(f"DELETE FROM {_ident(name)} WHERE {_ident(drop[0])} = {_literal(drop[1])}")
@@ -1085,8 +1106,13 @@ _FAST_PARTICIPANTS = 3
 _PARTICIPANT_PATHS = [
     f"$.participant[{i}].{field}"
     for i in range(_FAST_PARTICIPANTS)
-    for field in ("individual.reference", "individual.type", "individual.identifier.system",
-                  "individual.identifier.value", "type")
+    for field in (
+        "individual.reference",
+        "individual.type",
+        "individual.identifier.system",
+        "individual.identifier.value",
+        "type",
+    )
 ] + [f"$.participant[{_FAST_PARTICIPANTS}]"]
 
 
@@ -1107,11 +1133,13 @@ def _first_participants(pp: str) -> str:
     clinician = [_is_clinician(at(i, 0), at(i, 1), at(i, 3)) for i in range(n)]
 
     def typed(i: int, code: str) -> str:
-        return f"(({clinician[i]}) AND coalesce(contains({at(i, 4)}, '\"code\":\"{code}\"'), false))"
+        return f'(({clinician[i]}) AND coalesce(contains({at(i, 4)}, \'"code":"{code}"\'), false))'
 
-    order = [typed(i, "PPRF") for i in range(n)] + [typed(i, "ATND") for i in range(n)] + [
-        f"coalesce({c}, false)" for c in clinician
-    ]
+    order = (
+        [typed(i, "PPRF") for i in range(n)]
+        + [typed(i, "ATND") for i in range(n)]
+        + [f"coalesce({c}, false)" for c in clinician]
+    )
     pick = "CASE " + " ".join(f"WHEN {cond} THEN {i % n}" for i, cond in enumerate(order)) + " END"
 
     def field(k: int) -> str:
@@ -1166,9 +1194,12 @@ def fhir_resources(con: BaseBackend, lines: ibis.Table, resource: str) -> ibis.T
     )
     checked = f"SELECT * EXCLUDE (__blank), {state} AS __state FROM ({parsed})"
     cols = [
-        "__file", "__row", "__state",
+        "__file",
+        "__row",
+        "__state",
         "CASE WHEN __state = 'malformed' THEN left(line, 1000) END AS __text",
-        f"{at['resource_type']} AS resource_type", f"{at['id']} AS id",
+        f"{at['resource_type']} AS resource_type",
+        f"{at['id']} AS id",
     ]
     if "identifier_json" in paths:
         cols.append(
@@ -1176,6 +1207,7 @@ def fhir_resources(con: BaseBackend, lines: ibis.Table, resource: str) -> ibis.T
             f"try(json_transform({at['identifier_json']}, {_literal(_IDENTIFIERS)})) END AS identifiers"
         )
     if resource == "Encounter":
+
         def second(ref: str, value: str, path: str) -> str:
             # An identifier-only reference: its type and system need a second parse.
             return (
@@ -1186,14 +1218,18 @@ def fhir_resources(con: BaseBackend, lines: ibis.Table, resource: str) -> ibis.T
         many = f"{at['p1']} IS NOT NULL OR ({at['p0_ref']} IS NULL AND {at['p0_value']} IS NOT NULL)"
         listed_pp = ", ".join(_literal(p) for p in _PARTICIPANT_PATHS)
         cols += [
-            f"{at['status']} AS status", f"{at['class_code']} AS class_code",
-            f"{at['start_text']} AS start_text", f"{_utc(at['start_text'])} AS start",
+            f"{at['status']} AS status",
+            f"{at['class_code']} AS class_code",
+            f"{at['start_text']} AS start_text",
+            f"{_utc(at['start_text'])} AS start",
             f"{_codes(at['type_json'], '$[*].coding[*].code')} AS type_codes",
             f"{_codes(at['service_json'], '$.coding[*].code')} AS service_codes",
             f"{_first_text(at['service_json'], '$')} AS service_text",
-            f"{at['subject_ref']} AS __s_ref", f"{at['subject_value']} AS __s_value",
+            f"{at['subject_ref']} AS __s_ref",
+            f"{at['subject_value']} AS __s_value",
             f"{second(at['subject_ref'], at['subject_value'], '$.subject')} AS __s2",
-            f"{at['provider_ref']} AS __o_ref", f"{at['provider_value']} AS __o_value",
+            f"{at['provider_ref']} AS __o_ref",
+            f"{at['provider_value']} AS __o_value",
             f"{second(at['provider_ref'], at['provider_value'], '$.serviceProvider')} AS __o2",
             f"CASE WHEN {many} THEN json_extract_string(line, [{listed_pp}]) END AS __pp",
             f"CASE WHEN {_is_clinician(at['p0_ref'], 'NULL', 'NULL')} THEN {at['p0_ref']} END AS __p0",
@@ -1225,8 +1261,11 @@ def fhir_resources(con: BaseBackend, lines: ibis.Table, resource: str) -> ibis.T
         )
     else:
         if resource == "Patient":
-            cols += [f"{at['gender']} AS gender", f"{at['birth_text']} AS birth_text",
-                     f"{at['death_text']} AS death_text"]
+            cols += [
+                f"{at['gender']} AS gender",
+                f"{at['birth_text']} AS birth_text",
+                f"{at['death_text']} AS death_text",
+            ]
         if resource == "PractitionerRole":
             cols += [
                 f"{_fhir_key(at['practitioner_ref'], at['practitioner_type'], at['practitioner_system'], at['practitioner_value'], 'Practitioner')} AS practitioner_key",
@@ -1235,7 +1274,8 @@ def fhir_resources(con: BaseBackend, lines: ibis.Table, resource: str) -> ibis.T
                 f"{_first_text(at['code_json'], '$[0]')} AS role_text",
                 f"{_codes(at['specialty_json'], '$[*].coding[*].code')} AS specialty_codes",
                 f"{_first_text(at['specialty_json'], '$[0]')} AS specialty_text",
-                f"{at['period_start']} AS period_start", f"{at['period_end']} AS period_end",
+                f"{at['period_start']} AS period_start",
+                f"{at['period_end']} AS period_end",
             ]
         sql = f"SELECT {', '.join(cols)} FROM ({checked})"
     name = new_name(f"fhir_{resource.lower()}")

@@ -87,7 +87,9 @@ def check_lookback_days(days: int | None, name: str = "known-lookback-days") -> 
     return int(days)
 
 
-def check_options(*, settings=None, start=None, end=None, min_visits=2, level="clinician", known_lookback_days=None) -> None:
+def check_options(
+    *, settings=None, start=None, end=None, min_visits=2, level="clinician", known_lookback_days=None
+) -> None:
     """Check every shared option at once, before any data is read."""
     normalize_settings(settings)
     check_window(start, end)

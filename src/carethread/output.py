@@ -61,8 +61,9 @@ def _cell(value) -> str:
     return str(value)
 
 
-def print_table(table: ibis.Table, console: Console, *, limit: int = 20, title: str | None = None,
-                sort: bool = True) -> int:
+def print_table(
+    table: ibis.Table, console: Console, *, limit: int = 20, title: str | None = None, sort: bool = True
+) -> int:
     """Print up to ``limit`` rows of ``table`` as a rich table; return the row count.
 
     With ``sort`` (the default) rows are ordered by the first column (the

@@ -103,7 +103,7 @@ def suppress(n, *, privacy: bool = True) -> str:
     return format_count(n)
 
 
-def _line_is_safe(values: Sequence[int], states: Sequence[str], members: Sequence[int]) -> bool:  # noqa: C901
+def _line_is_safe(values: Sequence[int], states: Sequence[str], members: Sequence[int]) -> bool:
     """Whether no hidden cell of one line (whose total is shown) can be worked out.
 
     The reader is assumed to know the rule: a ``<11`` cell is 1-10, a
@@ -226,7 +226,7 @@ def suppress_table(
             while _hide_next(flat, states, line):
                 pass
         changed = states != before
-    return [states[r * width:(r + 1) * width] for r in range(len(rows))]
+    return [states[r * width : (r + 1) * width] for r in range(len(rows))]
 
 
 def _lines(n_rows: int, width: int, row_totals: bool, column_totals: bool) -> list[range]:
@@ -239,7 +239,10 @@ def _lines(n_rows: int, width: int, row_totals: bool, column_totals: bool) -> li
 
 
 def unsafe_totals(
-    matrix: Sequence[Sequence[int]], states: Sequence[Sequence[str]], *, row_totals: bool = True,
+    matrix: Sequence[Sequence[int]],
+    states: Sequence[Sequence[str]],
+    *,
+    row_totals: bool = True,
     column_totals: bool = True,
 ) -> tuple[list[bool], list[bool]]:
     """Which row and column totals must be hidden after :func:`suppress_table`.
@@ -253,10 +256,12 @@ def unsafe_totals(
     width = len(rows[0])
     flat = [v for row in rows for v in row]
     flat_states = [s for row in states for s in row]
-    bad_rows = [row_totals and not _line_is_safe(flat, flat_states, range(r * width, (r + 1) * width))
-                for r in range(len(rows))]
-    bad_columns = [column_totals and not _line_is_safe(flat, flat_states, range(c, len(flat), width))
-                   for c in range(width)]
+    bad_rows = [
+        row_totals and not _line_is_safe(flat, flat_states, range(r * width, (r + 1) * width)) for r in range(len(rows))
+    ]
+    bad_columns = [
+        column_totals and not _line_is_safe(flat, flat_states, range(c, len(flat), width)) for c in range(width)
+    ]
     return bad_rows, bad_columns
 
 
@@ -360,7 +365,9 @@ def _key_bytes(key: str | bytes) -> bytes:
         except ValueError:
             raw = text.encode("utf-8")
     if len(raw) < 16:
-        raise OptionError("The pseudonym key must be at least 16 bytes (32 hex digits); leave --key out to generate one.")
+        raise OptionError(
+            "The pseudonym key must be at least 16 bytes (32 hex digits); leave --key out to generate one."
+        )
     return raw
 
 
@@ -417,7 +424,7 @@ def pseudonym_digest(value: str, key: bytes, kind: str) -> str:
     The kind is part of the message so a clinician and a practice with the
     same id get unrelated labels.
     """
-    message = f"{kind}\x00{value}".encode("utf-8")
+    message = f"{kind}\x00{value}".encode()
     return hmac.new(key, message, hashlib.sha256).hexdigest()
 
 

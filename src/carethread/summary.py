@@ -88,17 +88,25 @@ BREAK_KINDS: tuple[str, ...] = ("partner", "other_practice", "emergency_only", "
 
 #: (name, description) of every measure, in table order.
 MEASURES: tuple[tuple[str, str], ...] = (
-    ("patient_share_from_usual_clinician",
-     "Median share of a patient's visits made to their usual clinician (UPC), patients with enough visits."),
-    ("patient_share_of_usual_clinicians_work",
-     "Median share of the usual clinician's visits that one of their patients makes, same patients."),
-    ("patient_share_of_clinicians_work_all_dyads",
-     "Median share of a clinician's visits made by one patient, over every patient-clinician pair."),
+    (
+        "patient_share_from_usual_clinician",
+        "Median share of a patient's visits made to their usual clinician (UPC), patients with enough visits.",
+    ),
+    (
+        "patient_share_of_usual_clinicians_work",
+        "Median share of the usual clinician's visits that one of their patients makes, same patients.",
+    ),
+    (
+        "patient_share_of_clinicians_work_all_dyads",
+        "Median share of a clinician's visits made by one patient, over every patient-clinician pair.",
+    ),
     ("patients_per_clinician", "Median number of distinct patients a clinician saw."),
     ("clinicians_per_patient", "Median number of distinct clinicians a patient saw."),
     ("provider_side_continuity", "Visits clinicians gave to their own panel / all visits clinicians gave (pooled)."),
-    ("patient_side_continuity",
-     "Visits of attributed patients with their own clinician / all visits of attributed patients (pooled)."),
+    (
+        "patient_side_continuity",
+        "Visits of attributed patients with their own clinician / all visits of attributed patients (pooled).",
+    ),
 )
 _BREAK_DESCRIPTIONS = {
     "partner": "Relationship breaks to a clinician in the same practice.",
@@ -224,7 +232,7 @@ class _WeightedMedian:
         total = cum[-1]
         if total < 0.5:
             return math.nan
-        total = int(round(total))
+        total = round(total)
         lo = self.distinct[np.searchsorted(cum, (total - 1) // 2 + 0.5)]
         hi = self.distinct[np.searchsorted(cum, total // 2 + 0.5)]
         return float((lo + hi) / 2)
@@ -269,7 +277,7 @@ class _Arrays:
         self.clinicians_per_patient = _WeightedMedian(clinicians_of[self.pat[self.usual]].astype(np.float64))
         self.breaks = {}
         if breaks is not None:
-            b_codes = pat[len(d_pat):]
+            b_codes = pat[len(d_pat) :]
             kinds = breaks.column("kind").combine_chunks().cast(pa.string())
             n_b = breaks.column("n").to_numpy().astype(np.float64)
             for kind in BREAK_KINDS:
@@ -316,7 +324,7 @@ def _bootstrap(x: _Arrays, replicates: int, seed: int, with_breaks: bool) -> dic
 
 def _group(n: float) -> str:
     """Whole number with a space between thousands: ``1 400``."""
-    return f"{int(round(n)):,}".replace(",", " ")
+    return f"{round(n):,}".replace(",", " ")
 
 
 def about(n: float) -> str:
@@ -326,7 +334,7 @@ def about(n: float) -> str:
     ('1 400', '2', '1.5', '87')
     """
     if n >= 10:
-        digits = int(math.floor(math.log10(n))) - 1
+        digits = math.floor(math.log10(n)) - 1
         return _group(round(n, -digits))
     return f"{round(n, 1):g}"
 
@@ -340,7 +348,7 @@ def percent(share: float) -> str:
     p = share * 100
     if p >= 10 or p == 0:
         return f"{round(p):.0f} %"
-    digits = 1 - int(math.floor(math.log10(p)))
+    digits = 1 - math.floor(math.log10(p))
     return f"{round(p, digits):.{max(digits, 0)}f} %"
 
 
@@ -472,8 +480,17 @@ def who_needs_whom(
     names = [n for n, _ in MEASURES]
     descriptions = dict(MEASURES)
     if as_of is None:
-        return _result({n: None for n in names}, {}, descriptions, "No visits in the window, so there is no "
-                       "relationship to describe.", {}, {}, bootstrap, seed, ["There are no encounters."])
+        return _result(
+            {n: None for n in names},
+            {},
+            descriptions,
+            "No visits in the window, so there is no relationship to describe.",
+            {},
+            {},
+            bootstrap,
+            seed,
+            ["There are no encounters."],
+        )
     lo, hi = counting_window(as_of, lookback, start, end)
 
     # Sorted (in Arrow, after the engine), so that patients get the same codes,
@@ -518,8 +535,17 @@ def who_needs_whom(
         "visits": int(x.dv.sum()),
     }
     window = {"start": lo.date().isoformat(), "end": hi.date().isoformat(), "as_of": as_of.date().isoformat()}
-    return _result({n: estimate.get(n) for n in names}, intervals, descriptions, _headline(estimate),
-                   window, counts, bootstrap, seed, remarks)
+    return _result(
+        {n: estimate.get(n) for n in names},
+        intervals,
+        descriptions,
+        _headline(estimate),
+        window,
+        counts,
+        bootstrap,
+        seed,
+        remarks,
+    )
 
 
 def _result(values, intervals, descriptions, headline, window, counts, bootstrap, seed, remarks) -> WhoNeedsWhom:

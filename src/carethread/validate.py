@@ -354,8 +354,7 @@ def _project(
     )
     # Format readers' flags (``__flag_*`` columns of the raw table) travel along too.
     flags = {c: raw[c] for c in raw.columns if c.startswith("__flag_")}
-    return raw.select(**columns, __file=raw.__file, __row=raw.__row, __reason=reason, __value=value,
-                      **flags, **extra)
+    return raw.select(**columns, __file=raw.__file, __row=raw.__row, __reason=reason, __value=value, **flags, **extra)
 
 
 # --- profiling (lazy sources) --------------------------------------------------
@@ -381,9 +380,7 @@ def profile(
       at most 1 000, so they are normalised once each.
     """
     ids = [n for n in ("encounter_id", "patient_id", "clinician_id", "practice_id") if n in spec.schema]
-    strings = [
-        columns[n] for n in ids if columns.get(n) is not None and raw[columns[n]].type().is_string()
-    ]
+    strings = [columns[n] for n in ids if columns.get(n) is not None and raw[columns[n]].type().is_string()]
     blank: dict[str, int] = {}
     if strings and paths:
         stats = engine.parquet_minimums(con, paths, strings)
@@ -501,7 +498,8 @@ def check_encounters(
     patient = src.text("patient_id")
     start, start_missing, start_bad = src.timestamp("start", date_format)
     start_shown = src.shown("start")
-    rules = _format_rules(raw) + [
+    rules = [
+        *_format_rules(raw),
         _Rule("missing_patient_id", patient.isnull(), src.shown("patient_id")),
         _Rule("missing_start", start_missing, start_shown),
         _Rule("unparseable_start", start_bad, start_shown),
@@ -520,10 +518,7 @@ def check_encounters(
         values["setting"] = setting
     else:
         values["setting"] = ibis.literal(schema.DEFAULT_SETTING)
-        notes.append(
-            f"{source} has no setting column; every encounter was given the setting "
-            f"{schema.DEFAULT_SETTING}."
-        )
+        notes.append(f"{source} has no setting column; every encounter was given the setting {schema.DEFAULT_SETTING}.")
     if src.has("clinician_id"):
         values["clinician_id"] = src.text("clinician_id")
         extra["__no_clinician"] = values["clinician_id"].isnull()
@@ -570,7 +565,7 @@ def check_clinicians(
     """
     src = _Source(raw, columns, profile)
     clinician = src.text("clinician_id")
-    rules = _format_rules(raw) + [_Rule("missing_clinician_id", clinician.isnull(), src.shown("clinician_id"))]
+    rules = [*_format_rules(raw), _Rule("missing_clinician_id", clinician.isnull(), src.shown("clinician_id"))]
     values: dict[str, ibis.Value] = {"clinician_id": clinician}
     extra: dict[str, ibis.Value] = {}
     for name in ("practice_id", "specialty"):
@@ -596,10 +591,16 @@ def check_clinicians(
     if src.has("active_to"):
         values["active_to"] = end.date()
     table = _project(raw, CLINICIANS, values, rules, extra)
-    flags = {"__role_other": "{n} {clinicians} {have} a role that is not one of "
-             + ", ".join(schema.ROLES) + "; it was set to other."}
+    flags = {
+        "__role_other": "{n} {clinicians} {have} a role that is not one of "
+        + ", ".join(schema.ROLES)
+        + "; it was set to other."
+    }
     return Checked(
-        CLINICIANS, table, dict(columns), key_provided=True,
+        CLINICIANS,
+        table,
+        dict(columns),
+        key_provided=True,
         flags={k: v for k, v in flags.items() if k in extra},
         key_unique=(profile.key_unique if profile else None),
     )
@@ -617,7 +618,7 @@ def check_patients(
     """Check patient rows: id present and unique, birth and death dates valid."""
     src = _Source(raw, columns, profile)
     patient = src.text("patient_id")
-    rules = _format_rules(raw) + [_Rule("missing_patient_id", patient.isnull(), src.shown("patient_id"))]
+    rules = [*_format_rules(raw), _Rule("missing_patient_id", patient.isnull(), src.shown("patient_id"))]
     values: dict[str, ibis.Value] = {"patient_id": patient}
     if src.has("sex"):
         values["sex"] = src.text("sex")
@@ -626,16 +627,17 @@ def check_patients(
     death, death_rules = src.date_rules("death_date", date_format, latest=latest)
     rules += birth_rules + death_rules
     if src.has("birth_date") and src.has("death_date"):
-        rules.append(
-            _Rule("death_date_before_birth_date", death.date() < birth.date(), src.shown("death_date"))
-        )
+        rules.append(_Rule("death_date_before_birth_date", death.date() < birth.date(), src.shown("death_date")))
     if src.has("birth_date"):
         values["birth_date"] = birth.date()
     if src.has("death_date"):
         values["death_date"] = death.date()
     table = _project(raw, PATIENTS, values, rules, {})
     return Checked(
-        PATIENTS, table, dict(columns), key_provided=True,
+        PATIENTS,
+        table,
+        dict(columns),
+        key_provided=True,
         key_unique=(profile.key_unique if profile else None),
     )
 
@@ -765,8 +767,7 @@ def finish(
     reasons = {code: sum(ns) for code, ns in by_reason.items()}
     if total_read == 0:
         raise InputError(
-            f"{label} has column names but no data rows. Check that the right file was given, "
-            "or export the data again."
+            f"{label} has column names but no data rows. Check that the right file was given, or export the data again."
         )
     if total_accepted == 0:
         raise InputError(
@@ -806,9 +807,7 @@ def finish(
     accepted = t.filter(t.__reason.isnull())
     if spec.key == "encounter_id":
         accepted = accepted.mutate(encounter_id=_derive_ids(accepted, spec, stems or sources))
-    accepted = accepted.select(
-        **{name: accepted[name].cast(dtype) for name, dtype in spec.schema.items()}
-    )
+    accepted = accepted.select(**{name: accepted[name].cast(dtype) for name, dtype in spec.schema.items()})
 
     source_col = {code: checked.columns.get(_column_of(code)) for code in REASONS}
     bad = t.filter(t.__reason.notnull())
@@ -838,18 +837,23 @@ def finish(
 
 def _column_of(code: str) -> str | None:
     """The canonical column a reason code is about (``missing_start`` → ``start``)."""
-    if code in ("malformed_row", "invalid_encoding", "malformed_json", "unexpected_resource_type",
-                "encounter_not_held"):
+    if code in (
+        "malformed_row",
+        "invalid_encoding",
+        "malformed_json",
+        "unexpected_resource_type",
+        "encounter_not_held",
+    ):
         return None
     if code in ("unknown_setting", "unknown_encounter_class", "unknown_visit_concept"):
         return "setting"
     if code.startswith("unknown_") and code.endswith("_reference"):
-        return code[len("unknown_"):-len("_reference")] + "_id"
+        return code[len("unknown_") : -len("_reference")] + "_id"
     if code == "invalid_capacity":
         return "capacity"
     for prefix in ("missing_", "unparseable_", "duplicate_"):
         if code.startswith(prefix):
-            return code[len(prefix):]
+            return code[len(prefix) :]
     for suffix in ("_before_1900", "_after_extraction", "_before_active_from", "_before_birth_date"):
         if code.endswith(suffix):
             return code[: -len(suffix)]

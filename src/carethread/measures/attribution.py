@@ -525,9 +525,7 @@ def attribution_summary(
     >>> s["patients_with_visits"], s["attributed"], s["unattributed"]
     (1, 0, 1)
     """
-    a = attribute(
-        encounters, as_of=as_of, rule=rule, lookback=lookback, settings=settings, clinicians=clinicians
-    )
+    a = attribute(encounters, as_of=as_of, rule=rule, lookback=lookback, settings=settings, clinicians=clinicians)
     start, end = attribution_window(as_of, lookback)
     v = visits(encounters, settings=settings, start=start, end=end)
     e = encounters_in_window(encounters, start=start, end=end)

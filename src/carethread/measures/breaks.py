@@ -90,9 +90,7 @@ def clinician_practices(encounters: ibis.Table, clinicians=None) -> ibis.Table:
     # The smallest key (fewest-first complement of the count, then the id) is
     # the most frequent practice, ties to the smallest id.
     fewer = (ibis.literal(2 * 10**13) - counts.n).cast("string")  # 14 digits
-    derived = counts.group_by("clinician_id").aggregate(
-        derived=fewer.concat(counts.practice_id).min().substr(14)
-    )
+    derived = counts.group_by("clinician_id").aggregate(derived=fewer.concat(counts.practice_id).min().substr(14))
     if clinicians is not None and not isinstance(clinicians, ibis.Table):
         clinicians = ibis.memtable(clinicians)
     if clinicians is None or "practice_id" not in clinicians.columns:
@@ -178,9 +176,7 @@ def _switches(
     sw = sw.group_by("patient_id", "a", "b", "k_to").aggregate(last_a=last_a)
     sw = sw.view()
     vb = v.select(pid="patient_id", cid="clinician_id", visit_date="visit_date", vbucket="bucket").view()
-    first_b = sw.join(
-        vb, [sw.patient_id == vb.pid, sw.b == vb.cid, vb.visit_date > sw.last_a, vb.vbucket < sw.k_to]
-    )
+    first_b = sw.join(vb, [sw.patient_id == vb.pid, sw.b == vb.cid, vb.visit_date > sw.last_a, vb.vbucket < sw.k_to])
     first_b = first_b.group_by("patient_id", "a", "b", "k_to").aggregate(break_date=first_b.visit_date.min())
     pa = practice.select(ca="clinician_id", practice_a="practice_id")
     pb = practice.select(cb="clinician_id", practice_b="practice_id")

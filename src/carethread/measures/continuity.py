@@ -312,16 +312,22 @@ def patient_continuity_remarks(
     e = encounters_in_window(encounters, start=start, end=end)
     e = e.filter(e.setting.isin(normalize_settings(settings)))
     missing = int(e.filter(e[provider].isnull()).count().execute())
-    stats = result.aggregate(
-        patients=result.count(),
-        below=(result.n_visits < min_visits).sum(),
-        none=(result.n_visits == 0).sum(),
-    ).to_pyarrow().to_pylist()[0]
+    stats = (
+        result.aggregate(
+            patients=result.count(),
+            below=(result.n_visits < min_visits).sum(),
+            none=(result.n_visits == 0).sum(),
+        )
+        .to_pyarrow()
+        .to_pylist()[0]
+    )
     remarks = []
     if missing:
         who = "clinician" if level == "clinician" else "practice"
         verb = "was" if missing == 1 else "were"
-        remarks.append(f"{plural(missing, 'encounter')} in the chosen settings had no {who} and {verb} left out of every index.")
+        remarks.append(
+            f"{plural(missing, 'encounter')} in the chosen settings had no {who} and {verb} left out of every index."
+        )
     if stats["below"]:
         remarks.append(
             f"{format_count(stats['below'] or 0)} of {plural(stats['patients'], 'patient')} had fewer than "

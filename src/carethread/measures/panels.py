@@ -261,7 +261,9 @@ def panels(
         },
     )
     extra = {}
-    practice_id = t.listed_practice.fill_null(t.derived_practice) if "listed_practice" in t.columns else t.derived_practice
+    practice_id = (
+        t.listed_practice.fill_null(t.derived_practice) if "listed_practice" in t.columns else t.derived_practice
+    )
     if has_capacity:
         extra = {"capacity": t.capacity, "panel_vs_capacity": _ratio(t.panel_size, t.capacity)}
     return t.select(

@@ -172,9 +172,18 @@ PRIMARY_CARE_CODES: tuple[str, ...] = (
 PRIMARY_CARE_PREFIXES: tuple[str, ...] = ("207Q",)
 #: Specialty texts (lower case, single spaces) that mean primary care.
 PRIMARY_CARE_TEXTS: tuple[str, ...] = (
-    "general practice", "general practice physician", "general practitioner", "family medicine",
-    "family practice", "family physician", "internal medicine", "general internal medicine",
-    "pediatrics", "general pediatrics", "paediatrics", "primary care",
+    "general practice",
+    "general practice physician",
+    "general practitioner",
+    "family medicine",
+    "family practice",
+    "family physician",
+    "internal medicine",
+    "general internal medicine",
+    "pediatrics",
+    "general pediatrics",
+    "paediatrics",
+    "primary care",
 )
 
 #: ``Encounter.status`` values for encounters that did not take place.
@@ -464,8 +473,15 @@ def _has_prefix(key: ibis.StringValue, types: Sequence[str]) -> ibis.BooleanValu
     return test
 
 
-def _resolve(t: ibis.Table, key: str, lookup: ibis.Table | None, name: str, types: Sequence[str],
-             unchecked: Sequence[str] = (), carry: Sequence[str] = ()) -> ibis.Table:
+def _resolve(
+    t: ibis.Table,
+    key: str,
+    lookup: ibis.Table | None,
+    name: str,
+    types: Sequence[str],
+    unchecked: Sequence[str] = (),
+    carry: Sequence[str] = (),
+) -> ibis.Table:
     """Resolve a reference key; adds ``__<name>`` (the id), ``__<name>_unknown``
     and ``__<name>_<c>`` for each ``carry`` column of the lookup.
 
@@ -474,22 +490,29 @@ def _resolve(t: ibis.Table, key: str, lookup: ibis.Table | None, name: str, type
     its own id instead of having to resolve.
     """
     k = t[key]
-    fallback = ibis.cases((_has_prefix(k, unchecked), _fallback_id(k)), else_=ibis.null("string")) if unchecked \
+    fallback = (
+        ibis.cases((_has_prefix(k, unchecked), _fallback_id(k)), else_=ibis.null("string"))
+        if unchecked
         else ibis.null("string")
+    )
     if lookup is None:
         value = fallback
-        return t.mutate(**{f"__{name}": value, f"__{name}_unknown": k.notnull() & value.isnull()},
-                        **{f"__{name}_{c}": ibis.null("string") for c in carry})
-    renamed = lookup.select(**{f"__{name}_key": lookup.key, f"__{name}_found": lookup.target},
-                            **{f"__{name}_{c}": lookup[c] for c in carry})
+        return t.mutate(
+            **{f"__{name}": value, f"__{name}_unknown": k.notnull() & value.isnull()},
+            **{f"__{name}_{c}": ibis.null("string") for c in carry},
+        )
+    renamed = lookup.select(
+        **{f"__{name}_key": lookup.key, f"__{name}_found": lookup.target}, **{f"__{name}_{c}": lookup[c] for c in carry}
+    )
     joined = t.left_join(renamed, t[key] == renamed[f"__{name}_key"])
     joined = joined.select(*t.columns, f"__{name}_found", *(f"__{name}_{c}" for c in carry))
     found = joined[f"__{name}_found"]
     keyed = joined[key]
     typed = _has_prefix(keyed, types)
     if unchecked:
-        value = ibis.coalesce(found, ibis.cases((_has_prefix(keyed, unchecked), _fallback_id(keyed)),
-                                                 else_=ibis.null("string")))
+        value = ibis.coalesce(
+            found, ibis.cases((_has_prefix(keyed, unchecked), _fallback_id(keyed)), else_=ibis.null("string"))
+        )
     else:
         value = found
     value = ibis.cases((typed, value), else_=ibis.null("string"))
@@ -544,8 +567,12 @@ def _format_reject(t: ibis.Table, resource: str, rules: Sequence[tuple[ibis.Bool
 
 def _finish(con, checked, files, rejected, extraction):
     return validate.finish(
-        con, checked, sources=[f.source for f in files], stems=[f.stem for f in files],
-        rejected=rejected, extraction_date=extraction,
+        con,
+        checked,
+        sources=[f.source for f in files],
+        stems=[f.stem for f in files],
+        rejected=rejected,
+        extraction_date=extraction,
     )
 
 
@@ -561,20 +588,43 @@ def _organizations(con, staged: _Staged, extraction) -> validate.Finished:
 
 def _roles(con, staged: _Staged, lookups: Mapping[str, ibis.Table | None], extraction):
     """PractitionerRole rows: counted and checked; returns the accepted roles' facts too."""
-    t = _resolve(staged.table, "practitioner_key", lookups["Practitioner"], "prac", ("Practitioner",),
-                 unchecked=() if lookups["Practitioner"] is not None else ("Practitioner",))
-    t = _resolve(t, "organization_key", lookups["Organization"], "org", ("Organization",),
-                 unchecked=() if lookups["Organization"] is not None else ("Organization",))
-    reject, value = _format_reject(t, "PractitionerRole", [
-        (t.__prac_unknown, "unknown_clinician_reference", t.practitioner_key),
-        (t.__org_unknown, "unknown_practice_reference", t.organization_key),
-    ])
+    t = _resolve(
+        staged.table,
+        "practitioner_key",
+        lookups["Practitioner"],
+        "prac",
+        ("Practitioner",),
+        unchecked=() if lookups["Practitioner"] is not None else ("Practitioner",),
+    )
+    t = _resolve(
+        t,
+        "organization_key",
+        lookups["Organization"],
+        "org",
+        ("Organization",),
+        unchecked=() if lookups["Organization"] is not None else ("Organization",),
+    )
+    reject, value = _format_reject(
+        t,
+        "PractitionerRole",
+        [
+            (t.__prac_unknown, "unknown_clinician_reference", t.practitioner_key),
+            (t.__org_unknown, "unknown_practice_reference", t.organization_key),
+        ],
+    )
     raw = t.select(
-        __file=t.__file, __row=t.__row, __reject=reject, __reject_value=value,
-        clinician_id=t.__prac, practice_id=t.__org, specialty=t.specialty_text,
+        __file=t.__file,
+        __row=t.__row,
+        __reject=reject,
+        __reject_value=value,
+        clinician_id=t.__prac,
+        practice_id=t.__org,
+        specialty=t.specialty_text,
         role=_role_label(t.role_codes, t.role_text),
-        active_from=t.period_start, active_to=t.period_end,
-        kind=_care_kind(t.specialty_codes, t.specialty_text), id=t.id,
+        active_from=t.period_start,
+        active_to=t.period_end,
+        kind=_care_kind(t.specialty_codes, t.specialty_text),
+        id=t.id,
     )
     columns = {c: c for c in ("clinician_id", "practice_id", "specialty", "role", "active_from", "active_to")}
     checked = validate.check_clinicians(raw, columns, extraction_date=extraction, source="PractitionerRole")
@@ -585,8 +635,17 @@ def _roles(con, staged: _Staged, lookups: Mapping[str, ibis.Table | None], extra
     facts = good.join(raw.select("__file", "__row", "kind", "id"), ["__file", "__row"])
     facts, _name = engine.materialize(
         con,
-        facts.select("clinician_id", "practice_id", "specialty", "role", "active_from", "active_to", "kind", "id",
-                     ord=facts.__file.cast("int64") * _ORD + facts.__row),
+        facts.select(
+            "clinician_id",
+            "practice_id",
+            "specialty",
+            "role",
+            "active_from",
+            "active_to",
+            "kind",
+            "id",
+            ord=facts.__file.cast("int64") * _ORD + facts.__row,
+        ),
         "roles",
     )
     return finished, facts
@@ -644,8 +703,16 @@ def _patients(con, staged: _Staged, extraction) -> validate.Finished:
     t = staged.table
     reject, value = _format_reject(t, "Patient")
     sex = t.gender.substitute({"male": "M", "female": "F"}, else_=t.gender)
-    raw = t.select(__file=t.__file, __row=t.__row, __reject=reject, __reject_value=value,
-                   patient_id=t.id, sex=sex, birth_date=t.birth_text, death_date=t.death_text)
+    raw = t.select(
+        __file=t.__file,
+        __row=t.__row,
+        __reject=reject,
+        __reject_value=value,
+        patient_id=t.id,
+        sex=sex,
+        birth_date=t.birth_text,
+        death_date=t.death_text,
+    )
     columns = {c: c for c in ("patient_id", "sex", "birth_date", "death_date")}
     checked = validate.check_patients(raw, columns, extraction_date=extraction, source="Patient")
     return _finish(con, checked, staged.files, staged.rejected, extraction)
@@ -666,8 +733,15 @@ def _check_encounters(t: ibis.Table, ctx: _Context, label: str) -> validate.Chec
     """The checked projection of one Encounter file's resources (see the module docstring)."""
     unchecked = lambda *types: tuple(r for r in types if r not in ctx.present)  # noqa: E731
     t = _resolve(t, "subject_key", ctx.lookups["Patient"], "pat", ("Patient",), unchecked("Patient"))
-    t = _resolve(t, "performer_key", ctx.lookups["Practitioner"], "clin", ("Practitioner", "PractitionerRole"),
-                 unchecked("Practitioner", "PractitionerRole"), carry=("kind",))
+    t = _resolve(
+        t,
+        "performer_key",
+        ctx.lookups["Practitioner"],
+        "clin",
+        ("Practitioner", "PractitionerRole"),
+        unchecked("Practitioner", "PractitionerRole"),
+        carry=("kind",),
+    )
     t = _resolve(t, "provider_key", ctx.lookups["Organization"], "org", ("Organization",), unchecked("Organization"))
     kind = t.__clin_kind
     if ctx.facts is not None and ctx.by_practice:
@@ -698,18 +772,29 @@ def _check_encounters(t: ibis.Table, ctx: _Context, label: str) -> validate.Chec
     mapped = code.substitute({k: v for k, v in SETTING_OF_CLASS.items() if v is not None}, else_=ibis.null("string"))
     setting = ibis.cases((code == "AMB", ambulatory), else_=mapped)
     status = t.status.lower()
-    reject, value = _format_reject(t, "Encounter", [
-        (status.isin(NOT_HELD).fill_null(False), "encounter_not_held", t.status),
-        (t.__pat_unknown, "unknown_patient_reference", t.subject_key),
-        (t.__clin_unknown, "unknown_clinician_reference", t.performer_key),
-        (t.__org_unknown, "unknown_practice_reference", t.provider_key),
-        (code.isnull() | ~code.isin(list(SETTING_OF_CLASS)), "unknown_encounter_class", t.class_code),
-        (t.start_text.notnull() & t.start.isnull(), "unparseable_start", t.start_text),
-    ])
+    reject, value = _format_reject(
+        t,
+        "Encounter",
+        [
+            (status.isin(NOT_HELD).fill_null(False), "encounter_not_held", t.status),
+            (t.__pat_unknown, "unknown_patient_reference", t.subject_key),
+            (t.__clin_unknown, "unknown_clinician_reference", t.performer_key),
+            (t.__org_unknown, "unknown_practice_reference", t.provider_key),
+            (code.isnull() | ~code.isin(list(SETTING_OF_CLASS)), "unknown_encounter_class", t.class_code),
+            (t.start_text.notnull() & t.start.isnull(), "unparseable_start", t.start_text),
+        ],
+    )
     raw = t.select(
-        __file=t.__file, __row=t.__row, __reject=reject, __reject_value=value,
-        encounter_id=t.id, patient_id=t.__pat, clinician_id=t.__clin, practice_id=t.__org,
-        start=t.start, setting=setting,
+        __file=t.__file,
+        __row=t.__row,
+        __reject=reject,
+        __reject_value=value,
+        encounter_id=t.id,
+        patient_id=t.__pat,
+        clinician_id=t.__clin,
+        practice_id=t.__org,
+        start=t.start,
+        setting=setting,
     )
     columns = {c: c for c in ("encounter_id", "patient_id", "clinician_id", "practice_id", "start", "setting")}
     # Values come from JSON strings: used as they are (no trimming), and the
@@ -891,10 +976,19 @@ def read_fhir(
     if "Practitioner" in finished:
         clinicians = finished["Practitioner"].accepted
     elif facts is not None:
-        clinicians = _first_role(facts).select(
-            "clinician_id", "practice_id", "specialty", "role",
-            capacity=ibis.null("int64"), active_from="active_from", active_to="active_to",
-        ).cast(validate.CLINICIANS.schema)
+        clinicians = (
+            _first_role(facts)
+            .select(
+                "clinician_id",
+                "practice_id",
+                "specialty",
+                "role",
+                capacity=ibis.null("int64"),
+                active_from="active_from",
+                active_to="active_to",
+            )
+            .cast(validate.CLINICIANS.schema)
+        )
     else:
         clinicians = None
     return CanonicalData(

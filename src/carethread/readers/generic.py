@@ -61,12 +61,30 @@ CANONICAL_COLUMNS: tuple[str, ...] = tuple(
 ALIASES: dict[str, tuple[str, ...]] = {
     "patient_id": ("patient", "pat_id", "mrn", "person_id", "member_id", "subject_id", "client_id"),
     "start": (
-        "date", "start_date", "visit_date", "encounter_date", "service_date", "admit_date",
-        "appointment_date", "datetime", "timestamp", "start_time", "period_start",
+        "date",
+        "start_date",
+        "visit_date",
+        "encounter_date",
+        "service_date",
+        "admit_date",
+        "appointment_date",
+        "datetime",
+        "timestamp",
+        "start_time",
+        "period_start",
     ),
     "clinician_id": (
-        "clinician", "provider", "provider_id", "npi", "doctor", "physician", "physician_id",
-        "practitioner", "practitioner_id", "prescriber_id", "gp",
+        "clinician",
+        "provider",
+        "provider_id",
+        "npi",
+        "doctor",
+        "physician",
+        "physician_id",
+        "practitioner",
+        "practitioner_id",
+        "prescriber_id",
+        "gp",
     ),
     "practice_id": ("practice", "site", "site_id", "clinic", "clinic_id", "organization", "organization_id"),
     "setting": ("care_setting", "encounter_class", "encounter_type", "visit_type", "class", "place_of_service"),
@@ -157,8 +175,7 @@ def check_mapping(mapping: Mapping[str, str] | str | None) -> dict[str, str]:
                 near = _suggest(key, CANONICAL_COLUMNS, aliases=False)
                 hint = f"; did you mean `{near}`?" if near else "."
             raise OptionError(
-                f"--map: `{key}` is not a canonical column{hint} "
-                f"Canonical columns: {', '.join(CANONICAL_COLUMNS)}."
+                f"--map: `{key}` is not a canonical column{hint} Canonical columns: {', '.join(CANONICAL_COLUMNS)}."
             )
         if not isinstance(value, str) or not value.strip():
             raise OptionError(f"--map: the source column for `{key}` is empty.")
@@ -202,10 +219,7 @@ def _kind(path: Path) -> str | None:
 
 def _data_files(folder: Path, *, recursive: bool) -> list[Path]:
     found = folder.rglob("*") if recursive else folder.iterdir()
-    return sorted(
-        p for p in found
-        if p.is_file() and _kind(p) and not p.name.startswith((".", "_"))
-    )
+    return sorted(p for p in found if p.is_file() and _kind(p) and not p.name.startswith((".", "_")))
 
 
 def _named(base: Path, files: Sequence[Path]) -> list[SourceFile]:
@@ -271,7 +285,8 @@ def discover(path: str | os.PathLike) -> dict[str, list[SourceFile]]:
             out[table] = _named(target, files)
     if "encounters" not in out:
         others = [
-            p for p in _data_files(target, recursive=False)
+            p
+            for p in _data_files(target, recursive=False)
             if _norm_stem(p) not in TABLES and not _norm_stem(p).startswith("true_")
         ]
         if not others:
@@ -301,21 +316,18 @@ def _open_csv(file: SourceFile) -> None:
         raise InputError(f"{file.source} is not a valid gzip file. Decompress it or export it again.") from None
     except OSError as exc:
         raise InputError(
-            f"{file.source} could not be opened ({exc.strerror or 'read error'}). "
-            "Check the path and its permissions."
+            f"{file.source} could not be opened ({exc.strerror or 'read error'}). Check the path and its permissions."
         ) from None
     if not head.strip():
         raise InputError(
-            f"{file.source} is empty: it has no header row and no data. "
-            "Export the data again, or remove the file."
+            f"{file.source} is empty: it has no header row and no data. Export the data again, or remove the file."
         )
     first = head.split(b"\n", 1)[0].rstrip(b"\r")
     try:
         line = first.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise InputError(
-            f"The header of {file.source} is not UTF-8 text. Re-save the file as UTF-8 "
-            "(in Excel: CSV UTF-8)."
+            f"The header of {file.source} is not UTF-8 text. Re-save the file as UTF-8 (in Excel: CSV UTF-8)."
         ) from None
     file.delimiter = _sniff_delimiter(line, file.path)
     names = next(csv.reader([line], delimiter=file.delimiter), [])
@@ -371,16 +383,11 @@ def _resolve(
         if source is None and name not in mapping:
             near = _suggest(name, free)
             if near is not None:
-                remarks.append(
-                    f"{label}: column `{near}` was not used; if it holds {name}, "
-                    f"pass --map {name}={near}."
-                )
+                remarks.append(f"{label}: column `{near}` was not used; if it holds {name}, pass --map {name}={near}.")
     return columns, remarks
 
 
-def _missing_column(
-    file: SourceFile, name: str, mapping: Mapping[str, str], columns: Mapping[str, str | None]
-) -> str:
+def _missing_column(file: SourceFile, name: str, mapping: Mapping[str, str], columns: Mapping[str, str | None]) -> str:
     wanted = mapping.get(name, name)
     if name in mapping:
         head = f"{file.source} has no column `{wanted}` (given for {name} by --map {name}={wanted})."
@@ -449,8 +456,14 @@ def _check_date_format(con, date_format: str | None) -> None:
 
 
 def _read_table(
-    con, table: str, files: Sequence[SourceFile], columns: Mapping[str, str | None],
-    *, extraction_date: _dt.date, date_format: str | None, check=None,
+    con,
+    table: str,
+    files: Sequence[SourceFile],
+    columns: Mapping[str, str | None],
+    *,
+    extraction_date: _dt.date,
+    date_format: str | None,
+    check=None,
 ) -> validate.Finished:
     """Check and finish one canonical table read from ``files``.
 
@@ -470,8 +483,9 @@ def _read_table(
             paths = [str(f.path) for f in files]
             raw = engine.parquet_table(con, paths)
             facts = validate.profile(con, raw, columns, spec, paths=paths)
-            checked = check(raw, columns, extraction_date=extraction_date, date_format=date_format,
-                            source=label, profile=facts)
+            checked = check(
+                raw, columns, extraction_date=extraction_date, date_format=date_format, source=label, profile=facts
+            )
             rejected: list = []
         else:
             checked, rejected, lenient = _stage_csv(
@@ -484,7 +498,11 @@ def _read_table(
                     "dropped, so row numbers may not match a text editor's."
                 )
         return validate.finish(
-            con, checked, sources=sources, stems=[f.stem for f in files], rejected=rejected,
+            con,
+            checked,
+            sources=sources,
+            stems=[f.stem for f in files],
+            rejected=rejected,
             extraction_date=extraction_date,
         )
     except engine.BackendError as exc:

@@ -107,8 +107,14 @@ from carethread.readers.omop_concepts import (
 from carethread.readers.omop_sources import DUCKDB_SUFFIXES, Table, as_int, as_text, open_tables
 from carethread.schema import SETTINGS
 
-__all__ = ["BY_SPECIALTY", "PRIMARY_CARE_SPECIALTIES", "VISIT_CONCEPTS", "looks_like_omop", "parse_visit_concepts",
-           "read_omop"]
+__all__ = [
+    "BY_SPECIALTY",
+    "PRIMARY_CARE_SPECIALTIES",
+    "VISIT_CONCEPTS",
+    "looks_like_omop",
+    "parse_visit_concepts",
+    "read_omop",
+]
 
 # --- detection ----------------------------------------------------------------------------------
 
@@ -216,7 +222,9 @@ def _provider_lookup(provider: Table) -> ibis.Table:
     return rows.mutate(__n=first).filter(ibis._.__n == 0).select("__lpid", "__lspec", "__lsite")
 
 
-def _encounters_raw(tables: dict[str, Table], concepts: Mapping[int, str], primary: set[int]) -> tuple[ibis.Table, dict[str, str]]:
+def _encounters_raw(
+    tables: dict[str, Table], concepts: Mapping[int, str], primary: set[int]
+) -> tuple[ibis.Table, dict[str, str]]:
     """visit_occurrence joined to its lookups: raw columns, ``__reject``, ``__flag_*``.
 
     Returns the table and the remark template of every flag it carries.
@@ -307,11 +315,21 @@ def _encounters_raw(tables: dict[str, Table], concepts: Mapping[int, str], prima
         e = e.left_join(known_sites, e.__practice == known_sites.__ksite)
         e = e.mutate(__flag_unknown_site=(e.__practice.notnull() & e.__ksite.isnull()).fill_null(False))
         flags["__flag_unknown_site"] = (
-            "{n} accepted {encounters} {have} a care_site_id missing from the care_site table "
-            "(kept as the practice)."
+            "{n} accepted {encounters} {have} a care_site_id missing from the care_site table (kept as the practice)."
         )
-    keep = ["__vid", "__pid", "__clinician", "__practice", "__start", "__setting", "__file", "__row",
-            "__reject", "__reject_value", *flags]
+    keep = [
+        "__vid",
+        "__pid",
+        "__clinician",
+        "__practice",
+        "__start",
+        "__setting",
+        "__file",
+        "__row",
+        "__reject",
+        "__reject_value",
+        *flags,
+    ]
     return e.select(*keep), flags
 
 
@@ -362,7 +380,8 @@ def _patients_raw(tables: dict[str, Table]) -> ibis.Table:
         __pid=as_text(p.person_id),
         __birth=birth if birth is not None else ibis.null("date"),
         __sex=as_int(p.gender_concept_id).substitute(GENDERS, else_=ibis.null("string"))
-        if person.has("gender_concept_id") else ibis.null("string"),
+        if person.has("gender_concept_id")
+        else ibis.null("string"),
         __file=p.__file,
         __row=p.__row,
         __reject=reject,
@@ -386,7 +405,9 @@ def _clinicians_raw(tables: dict[str, Table], primary: set[int]) -> ibis.Table:
         __cid=as_text(p.provider_id),
         __site=as_text(p.care_site_id) if provider.has("care_site_id") else ibis.null("string"),
         __spec_id=specialty_id,
-        __spec_text=as_text(p.specialty_source_value) if provider.has("specialty_source_value") else ibis.null("string"),
+        __spec_text=as_text(p.specialty_source_value)
+        if provider.has("specialty_source_value")
+        else ibis.null("string"),
         __file=p.__file,
         __row=p.__row,
     )
@@ -415,8 +436,9 @@ def _clinicians_raw(tables: dict[str, Table], primary: set[int]) -> ibis.Table:
 
 def _finish(con, checked: validate.Checked, source: Table, extraction: _dt.date, relabel: Mapping[str, str]):
     checked.table = engine.stage(con, checked.table, f"omop_{checked.spec.name}")
-    done = validate.finish(con, checked, sources=[source.source], stems=[source.stem],
-                           rejected=source.rejected, extraction_date=extraction)
+    done = validate.finish(
+        con, checked, sources=[source.source], stems=[source.stem], rejected=source.rejected, extraction_date=extraction
+    )
     q = done.quarantine
     done.quarantine = q.mutate(column=q.column.substitute(dict(relabel), else_=q.column))
     done.remarks = source.notes + done.remarks
@@ -546,9 +568,11 @@ def read_omop(
             "Rename columns to their CDM names instead."
         )
     concepts = {**VISIT_CONCEPTS, **parse_visit_concepts(visit_concepts)}
-    primary = set(PRIMARY_CARE_SPECIALTIES) if primary_care_specialties is None else {
-        int(c) for c in primary_care_specialties
-    }
+    primary = (
+        set(PRIMARY_CARE_SPECIALTIES)
+        if primary_care_specialties is None
+        else {int(c) for c in primary_care_specialties}
+    )
     extraction = _extraction_date(extraction_date)
     con = engine.connect() if con is None else con
     if date_format is not None and not (engine.is_duckdb(con) and engine.check_strptime_format(con, date_format)):
@@ -563,15 +587,34 @@ def read_omop(
     profile = validate.Profile(trim=False, blank=dict.fromkeys(text_columns, 0), values={"__setting": list(SETTINGS)})
     checked = validate.check_encounters(
         raw,
-        {"encounter_id": "__vid", "patient_id": "__pid", "clinician_id": "__clinician",
-         "practice_id": "__practice", "start": "__start", "setting": "__setting"},
-        extraction_date=extraction, date_format=date_format, source=visits.source, profile=profile,
+        {
+            "encounter_id": "__vid",
+            "patient_id": "__pid",
+            "clinician_id": "__clinician",
+            "practice_id": "__practice",
+            "start": "__start",
+            "setting": "__setting",
+        },
+        extraction_date=extraction,
+        date_format=date_format,
+        source=visits.source,
+        profile=profile,
     )
     checked.flags.update(flags)
-    encounters = _finish(con, checked, visits, extraction, {
-        "__vid": "visit_occurrence_id", "__pid": "person_id", "__clinician": "provider_id",
-        "__practice": "care_site_id", "__start": "visit_start_date", "__setting": "visit_concept_id",
-    })
+    encounters = _finish(
+        con,
+        checked,
+        visits,
+        extraction,
+        {
+            "__vid": "visit_occurrence_id",
+            "__pid": "person_id",
+            "__clinician": "provider_id",
+            "__practice": "care_site_id",
+            "__start": "visit_start_date",
+            "__setting": "visit_concept_id",
+        },
+    )
     remarks = list(encounters.remarks)
     concept_remark = _unknown_concepts_remark(checked, visits, tables)
     if concept_remark:
@@ -581,14 +624,29 @@ def read_omop(
     if "person" in tables:
         checked_p = validate.check_patients(
             _patients_raw(tables),
-            {"patient_id": "__pid", "birth_date": "__birth", "sex": "__sex",
-             **({"death_date": "__death"} if "death" in tables else {})},
-            extraction_date=extraction, date_format=date_format, source=tables["person"].source,
+            {
+                "patient_id": "__pid",
+                "birth_date": "__birth",
+                "sex": "__sex",
+                **({"death_date": "__death"} if "death" in tables else {}),
+            },
+            extraction_date=extraction,
+            date_format=date_format,
+            source=tables["person"].source,
             profile=validate.Profile(trim=False, blank={"__pid": 0, "__sex": 0}),
         )
-        done = _finish(con, checked_p, tables["person"], extraction, {
-            "__pid": "person_id", "__birth": "year_of_birth", "__sex": "gender_concept_id", "__death": "death_date",
-        })
+        done = _finish(
+            con,
+            checked_p,
+            tables["person"],
+            extraction,
+            {
+                "__pid": "person_id",
+                "__birth": "year_of_birth",
+                "__sex": "gender_concept_id",
+                "__death": "death_date",
+            },
+        )
         patients = done.accepted
         finished.append(done)
         remarks += done.remarks
@@ -601,12 +659,21 @@ def read_omop(
         checked_c = validate.check_clinicians(
             _clinicians_raw(tables, primary),
             {"clinician_id": "__cid", "practice_id": "__site", "specialty": "__specialty", "role": "__role"},
-            extraction_date=extraction, date_format=date_format, source=tables["provider"].source,
+            extraction_date=extraction,
+            date_format=date_format,
+            source=tables["provider"].source,
             profile=validate.Profile(trim=False, blank={"__cid": 0, "__site": 0}),
         )
-        done = _finish(con, checked_c, tables["provider"], extraction, {
-            "__cid": "provider_id", "__site": "care_site_id",
-        })
+        done = _finish(
+            con,
+            checked_c,
+            tables["provider"],
+            extraction,
+            {
+                "__cid": "provider_id",
+                "__site": "care_site_id",
+            },
+        )
         clinicians = done.accepted
         finished.append(done)
         remarks += done.remarks
@@ -635,5 +702,3 @@ def read_omop(
         remarks=remarks,
         format="omop",
     )
-
-

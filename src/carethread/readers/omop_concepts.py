@@ -24,23 +24,23 @@ BY_SPECIALTY = "by_specialty"
 #: concepts of the OMOP vocabulary, plus the CMS place-of-service concepts older
 #: ETLs put in ``visit_concept_id``.
 VISIT_CONCEPTS: dict[int, str] = {
-    9202: BY_SPECIALTY,      # Outpatient Visit
-    581477: BY_SPECIALTY,    # Office Visit
-    8940: BY_SPECIALTY,      # Office (place of service 11)
-    8756: BY_SPECIALTY,      # Outpatient Hospital (place of service 22)
-    9203: "emergency",       # Emergency Room Visit
-    8870: "emergency",       # Emergency Room - Hospital (place of service 23)
-    262: "emergency",        # Emergency Room and Inpatient Visit (see the module docstring)
-    9201: "inpatient",       # Inpatient Visit
-    8717: "inpatient",       # Inpatient Hospital (place of service 21)
-    8782: "urgent_care",     # Urgent Care Facility (place of service 20)
-    5083: "virtual",         # Telehealth Visit
-    581476: "home",          # Home Visit
-    42898160: "other",       # Non-hospital institution Visit
-    581458: "other",         # Pharmacy Visit
-    32036: "other",          # Laboratory Visit
-    581478: "other",         # Ambulance Visit
-    38004193: "other",       # Case Management Visit
+    9202: BY_SPECIALTY,  # Outpatient Visit
+    581477: BY_SPECIALTY,  # Office Visit
+    8940: BY_SPECIALTY,  # Office (place of service 11)
+    8756: BY_SPECIALTY,  # Outpatient Hospital (place of service 22)
+    9203: "emergency",  # Emergency Room Visit
+    8870: "emergency",  # Emergency Room - Hospital (place of service 23)
+    262: "emergency",  # Emergency Room and Inpatient Visit (see the module docstring)
+    9201: "inpatient",  # Inpatient Visit
+    8717: "inpatient",  # Inpatient Hospital (place of service 21)
+    8782: "urgent_care",  # Urgent Care Facility (place of service 20)
+    5083: "virtual",  # Telehealth Visit
+    581476: "home",  # Home Visit
+    42898160: "other",  # Non-hospital institution Visit
+    581458: "other",  # Pharmacy Visit
+    32036: "other",  # Laboratory Visit
+    581478: "other",  # Ambulance Visit
+    38004193: "other",  # Case Management Visit
 }
 
 #: Provider specialty concepts (Medicare Specialty vocabulary) that make an

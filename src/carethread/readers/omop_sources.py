@@ -145,9 +145,7 @@ def _folder_tables(con, folder: Path) -> dict[str, Table]:
         if name not in TABLES:
             continue
         if name in found:
-            raise InputError(
-                f"{folder} has two {name} tables ({found[name].name}, {path.name}). Keep one of them."
-            )
+            raise InputError(f"{folder} has two {name} tables ({found[name].name}, {path.name}). Keep one of them.")
         found[name] = path
     if "visit_occurrence" not in found:
         raise InputError(
@@ -172,15 +170,17 @@ def _stage_file(con, name: str, path: Path, keep=None) -> Table:
             ) from None
         columns = _columns(names, name, path.name)
         raw = engine.parquet_table(con, [str(path)])
-        table = raw.select(**{lower: raw[original] for lower, original in columns.items()},
-                           __file=raw.__file, __row=raw.__row)
+        table = raw.select(
+            **{lower: raw[original] for lower, original in columns.items()}, __file=raw.__file, __row=raw.__row
+        )
         return Table(name, path.name, source.stem, table)
     _open_csv(source)
     columns = _columns(source.columns, name, path.name)
     for strict in (True, False):
         raw, rejects = engine.csv_table(con, [(str(path), source.columns, source.delimiter)], strict=strict)
-        expr = raw.select(**{lower: raw[original] for lower, original in columns.items()},
-                          __file=raw.__file, __row=raw.__row)
+        expr = raw.select(
+            **{lower: raw[original] for lower, original in columns.items()}, __file=raw.__file, __row=raw.__row
+        )
         if keep is not None:
             expr = keep(expr)
         try:
@@ -192,8 +192,7 @@ def _stage_file(con, name: str, path: Path, keep=None) -> Table:
                 continue
             if engine.is_data_error(exc):
                 raise InputError(
-                    f"{path.name} could not be read to the end (the file may be truncated or corrupt). "
-                    "Export it again."
+                    f"{path.name} could not be read to the end (the file may be truncated or corrupt). Export it again."
                 ) from None
             raise
         unparsed = engine.csv_rejects(con, rejects)
@@ -203,10 +202,14 @@ def _stage_file(con, name: str, path: Path, keep=None) -> Table:
             (f, r, "invalid_encoding" if "ENCODING" in kind.upper() else "malformed_row", col, text)
             for f, r, kind, col, text in unparsed
         ]
-        notes = [] if strict else [
-            f"{path.name} is not strictly valid CSV (a carriage return or quote inside an unquoted value?); "
-            "it was read leniently, so row numbers may not match a text editor's."
-        ]
+        notes = (
+            []
+            if strict
+            else [
+                f"{path.name} is not strictly valid CSV (a carriage return or quote inside an unquoted value?); "
+                "it was read leniently, so row numbers may not match a text editor's."
+            ]
+        )
         return Table(name, path.name, source.stem, con.table(stored), rejected, notes)
     raise AssertionError("unreachable")
 
@@ -289,8 +292,7 @@ def open_tables(con, path, schema: str | None) -> dict[str, Table]:
             catalog = engine.attach_read_only(con, str(target))
         except engine.BackendError:
             raise InputError(
-                f"{target.name} could not be opened as a DuckDB database (is it one, and not open in "
-                "another program?)."
+                f"{target.name} could not be opened as a DuckDB database (is it one, and not open in another program?)."
             ) from None
         inside = f"{schema}." if schema else ""
         where = f"schema {schema} of {target.name}" if schema else target.name

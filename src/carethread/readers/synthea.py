@@ -192,8 +192,7 @@ def _find(folder: Path, stem: str) -> Path | None:
     found = [p for p in _data_files(folder, recursive=False) if _kind(p) == "csv" and _norm_stem(p) == stem]
     if len(found) > 1:
         raise InputError(
-            f"{folder} has more than one {stem} file ({', '.join(p.name for p in found)}). "
-            "Keep one of them."
+            f"{folder} has more than one {stem} file ({', '.join(p.name for p in found)}). Keep one of them."
         )
     return found[0] if found else None
 
@@ -267,9 +266,7 @@ def _trimmed(col: ibis.Value) -> ibis.StringValue:
 
 def _role(speciality: ibis.StringValue) -> ibis.StringValue:
     upper = speciality.upper()
-    return ibis.cases(
-        *((upper.contains(part), role) for part, role in ROLE_BY_SPECIALITY), else_="physician"
-    )
+    return ibis.cases(*((upper.contains(part), role) for part, role in ROLE_BY_SPECIALITY), else_="physician")
 
 
 def _check_providers(raw, columns, **kwargs) -> validate.Checked:
@@ -300,7 +297,9 @@ def _encounter_check(clinicians: ibis.Table | None, patient_ids: ibis.Table | No
             keep += ["__known_p"]
             raw = raw.left_join(side, _trimmed(raw[patient_col]) == side.__pid).select(*keep)
         mapped = (
-            engine.trim_spaces(raw[class_col]).lower().re_replace(r"[ \t_\-]+", "")
+            engine.trim_spaces(raw[class_col])
+            .lower()
+            .re_replace(r"[ \t_\-]+", "")
             .substitute(CLASS_SETTINGS, else_=ibis.null("string"))
         )
         speciality = raw.__spec.upper() if current else ibis.null("string")
@@ -459,14 +458,19 @@ def read_synthea(
     columns = _columns(encounters, "encounters")
     if not current:
         columns["practice_id"], columns["clinician_id"] = columns["clinician_id"], None
-        remarks.insert(0,
+        remarks.insert(
+            0,
             f"{encounters.source} has Synthea's older column set (no ORGANIZATION column), whose "
             "PROVIDER column names the organisation: it was read as practice_id, so encounters have "
-            "no clinician; use --level practice for continuity."
+            "no clinician; use --level practice for continuity.",
         )
     finished["encounters"] = _read_table(
-        con, "encounters", [encounters], columns,
-        check=_encounter_check(clinicians, patient_ids, current=current), **read,
+        con,
+        "encounters",
+        [encounters],
+        columns,
+        check=_encounter_check(clinicians, patient_ids, current=current),
+        **read,
     )
 
     counts, quarantine = [], None

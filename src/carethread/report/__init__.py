@@ -27,7 +27,7 @@ from string import Template
 
 from carethread.data import CanonicalData
 
-__all__ = ["report", "build"]
+__all__ = ["build", "report"]
 
 #: The steps a report goes through, for the progress bar.
 STEPS: tuple[str, ...] = (
@@ -63,8 +63,13 @@ class _Progress:
             )
 
             self._bar = Progress(
-                SpinnerColumn(), TextColumn("{task.description:<28}"), BarColumn(), MofNCompleteColumn(),
-                TimeElapsedColumn(), console=console, transient=True,
+                SpinnerColumn(),
+                TextColumn("{task.description:<28}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=console,
+                transient=True,
             )
             self._task = self._bar.add_task("Report", total=len(STEPS))
 
@@ -92,8 +97,11 @@ def _require_chart_packages() -> None:
 
     from carethread.errors import MissingDependencyError
 
-    missing = [name for module, name in (("altair", "altair"), ("vl_convert", "vl-convert-python"))
-               if importlib.util.find_spec(module) is None]
+    missing = [
+        name
+        for module, name in (("altair", "altair"), ("vl_convert", "vl-convert-python"))
+        if importlib.util.find_spec(module) is None
+    ]
     if missing:
         raise MissingDependencyError(
             f"The report draws its charts with {' and '.join(missing)}: pip install {' '.join(missing)}"
@@ -186,8 +194,20 @@ def report(
     out = Path(out)
     with _Progress(progress) as bar:
         html = build(
-            input_or_data, con=con, format=format, settings=settings, start=start, end=end, min_visits=min_visits,
-            as_of=as_of, lookback=lookback, privacy=privacy, key=key, title=title, bootstrap=bootstrap, bar=bar,
+            input_or_data,
+            con=con,
+            format=format,
+            settings=settings,
+            start=start,
+            end=end,
+            min_visits=min_visits,
+            as_of=as_of,
+            lookback=lookback,
+            privacy=privacy,
+            key=key,
+            title=title,
+            bootstrap=bootstrap,
+            bar=bar,
         )
         with bar.step(STEPS[-1]):
             out.parent.mkdir(parents=True, exist_ok=True)
@@ -229,15 +249,47 @@ def build(
     renderer = Renderer()
     try:
         renderer.warm_up()
-        return _build(input_or_data, con=con, format=format, settings=settings, start=start, end=end,
-                      min_visits=min_visits, as_of=as_of, lookback=lookback, privacy=privacy, key=key, title=title,
-                      bootstrap=bootstrap, bar=bar, keep=keep, renderer=renderer)
+        return _build(
+            input_or_data,
+            con=con,
+            format=format,
+            settings=settings,
+            start=start,
+            end=end,
+            min_visits=min_visits,
+            as_of=as_of,
+            lookback=lookback,
+            privacy=privacy,
+            key=key,
+            title=title,
+            bootstrap=bootstrap,
+            bar=bar,
+            keep=keep,
+            renderer=renderer,
+        )
     finally:
         renderer.close()
 
 
-def _build(input_or_data, *, con, format, settings, start, end, min_visits, as_of, lookback,  # noqa: A002, C901
-           privacy, key, title, bootstrap, bar, keep, renderer) -> str:
+def _build(
+    input_or_data,
+    *,
+    con,
+    format,
+    settings,
+    start,
+    end,
+    min_visits,
+    as_of,
+    lookback,
+    privacy,
+    key,
+    title,
+    bootstrap,
+    bar,
+    keep,
+    renderer,
+) -> str:
     """Compute, protect and draw; sections whose data is ready are drawn while later measures run."""
     from carethread import privacy as pv
     from carethread.options import normalize_settings
@@ -288,8 +340,15 @@ def _build(input_or_data, *, con, format, settings, start, end, min_visits, as_o
     with bar.step(STEPS[2]):
         from carethread.measures.panels import panels
 
-        panel = panels(enc, as_of=span.as_of, lookback=lookback, settings=settings, clinicians=clinicians,
-                       start=span.lo, end=span.hi)
+        panel = panels(
+            enc,
+            as_of=span.as_of,
+            lookback=lookback,
+            settings=settings,
+            clinicians=clinicians,
+            start=span.lo,
+            end=span.hi,
+        )
         clin = cp.clinician_table(panel)
     with bar.step(STEPS[3]):
         from carethread.measures.dyads import dyads
@@ -302,15 +361,34 @@ def _build(input_or_data, *, con, format, settings, start, end, min_visits, as_o
         quarantine = cp.quarantine_by_reason(data.quarantine)
 
     computed = cp.Computed(
-        span=span, overview=overview, continuity_summary=summary, histograms=hist, high_upc=high, age_bands=ages,
-        clinicians=clin, relationships=relationships, dependence_bins=bins, breaks_by_quarter=cp.no_breaks(),
-        departed=None, departed_destinations=None, trends=trend, trend_window_months=months,
-        quarantine=quarantine, who=None, remarks=remarks,
+        span=span,
+        overview=overview,
+        continuity_summary=summary,
+        histograms=hist,
+        high_upc=high,
+        age_bands=ages,
+        clinicians=clin,
+        relationships=relationships,
+        dependence_bins=bins,
+        breaks_by_quarter=cp.no_breaks(),
+        departed=None,
+        departed_destinations=None,
+        trends=trend,
+        trend_window_months=months,
+        quarantine=quarantine,
+        who=None,
+        remarks=remarks,
     )
 
     def protected():
-        return protect(computed, privacy=privacy, clinician_label=clinician_label, practice_label=practice_label,
-                       counts=data.counts, remarks=remarks)
+        return protect(
+            computed,
+            privacy=privacy,
+            clinician_label=clinician_label,
+            practice_label=practice_label,
+            counts=data.counts,
+            remarks=remarks,
+        )
 
     drawn = {}
     with rendering(renderer):
@@ -323,16 +401,25 @@ def _build(input_or_data, *, con, format, settings, start, end, min_visits, as_o
     with bar.step(STEPS[5]):
         from carethread.measures.breaks import relationship_breaks
 
-        breaks = relationship_breaks(enc, clinicians=clinicians, lookback=lookback, settings=settings,
-                                     start=span.start, end=span.end).cache()
+        breaks = relationship_breaks(
+            enc, clinicians=clinicians, lookback=lookback, settings=settings, start=span.start, end=span.end
+        ).cache()
         computed.breaks_by_quarter = cp.breaks_by_quarter(breaks, start=span.start, end=span.end)
         computed.departed, computed.departed_destinations = cp.departed_clinicians(breaks, clinicians, span)
     with bar.step(STEPS[6]):
         from carethread.summary import who_needs_whom
 
         computed.who = who_needs_whom(
-            enc, as_of=span.as_of, settings=settings, start=span.lo, end=span.hi, lookback=lookback,
-            min_visits=min_visits, clinicians=clinicians, bootstrap=bootstrap, seed=0,
+            enc,
+            as_of=span.as_of,
+            settings=settings,
+            start=span.lo,
+            end=span.hi,
+            lookback=lookback,
+            min_visits=min_visits,
+            clinicians=clinicians,
+            bootstrap=bootstrap,
+            seed=0,
         )
         remarks += [r for r in computed.who.remarks if r not in remarks]
     shown = protected()
@@ -356,22 +443,26 @@ def _build(input_or_data, *, con, format, settings, start, end, min_visits, as_o
             "Input format": data.format,
             "Privacy": (
                 "on: keyed pseudonyms (HMAC-SHA256, key kept beside the data), counts from 1 to 10 shown as <11, "
-                "complementary cells hidden" if privacy else "OFF (--no-privacy): real identifiers and exact counts"
+                "complementary cells hidden"
+                if privacy
+                else "OFF (--no-privacy): real identifiers and exact counts"
             ),
         }
         made = dt.datetime.now().strftime("%-d %b %Y %H:%M")
         with rendering(renderer):
-            body = "".join([
-                sx.header(shown, title=title, source=name, made=made, version=versions["carethread"]),
-                sx.answer_section(shown),
-                drawn["patients"],
-                drawn["clinicians"],
-                sx.pairs_section(shown),
-                sx.breaks_section(shown),
-                drawn["trends"],
-                sx.methods_section(shown, params=params, versions=versions),
-                f"<footer>carethread {sx.esc(versions['carethread'])} · {sx.esc(title)} · {sx.stamp(privacy)}</footer>",
-            ])
+            body = "".join(
+                [
+                    sx.header(shown, title=title, source=name, made=made, version=versions["carethread"]),
+                    sx.answer_section(shown),
+                    drawn["patients"],
+                    drawn["clinicians"],
+                    sx.pairs_section(shown),
+                    sx.breaks_section(shown),
+                    drawn["trends"],
+                    sx.methods_section(shown, params=params, versions=versions),
+                    f"<footer>carethread {sx.esc(versions['carethread'])} · {sx.esc(title)} · {sx.stamp(privacy)}</footer>",
+                ]
+            )
         body = renderer.fill(body)
     return Template(_asset("template.html")).substitute(
         title=sx.esc(title),
@@ -403,4 +494,3 @@ def _window_text(span) -> str:
     last = (span.end.date() - dt.timedelta(days=1)) if span.end else span.last
     fmt = lambda d: d.strftime("%-d %b %Y") if d else "open"  # noqa: E731
     return f"{fmt(first)} to {fmt(last)} (inclusive)"
-

@@ -45,7 +45,6 @@ MUTED = "#9aa5b1"
 HIDDEN_COLOR = "#c8ced6"
 
 
-
 def records(df: pd.DataFrame) -> list[dict]:
     """Plain JSON-able rows (``None`` for missing, ISO strings for dates)."""
     out = []
@@ -77,10 +76,12 @@ def percent_axis(title: str) -> dict:
 
 def asymmetry_bars(patient_side: float, clinician_side: float) -> alt.Chart:
     """Two bars: how much of the patient's care the main clinician is, and the reverse."""
-    df = pd.DataFrame({
-        "side": ["Patient's visits with this clinician", "Clinician's visits with this patient"],
-        "value": [patient_side, clinician_side],
-    })
+    df = pd.DataFrame(
+        {
+            "side": ["Patient's visits with this clinician", "Clinician's visits with this patient"],
+            "value": [patient_side, clinician_side],
+        }
+    )
     from carethread.summary import percent
 
     df["text"] = [percent(v) for v in df.value]
@@ -101,8 +102,10 @@ def _hidden_marks(df: pd.DataFrame, x: str, x2: str | None = None, y_value: floa
     if hidden.empty:
         return None
     h = hidden.assign(mid=(hidden[x] + hidden[x2]) / 2 if x2 else hidden[x], y=y_value, what="fewer than 11 (hidden)")
-    return alt.Chart(_data(h)).mark_point(shape="triangle-up", size=50, filled=True, color="#6b7785").encode(
-        x="mid:Q", y="y:Q"
+    return (
+        alt.Chart(_data(h))
+        .mark_point(shape="triangle-up", size=50, filled=True, color="#6b7785")
+        .encode(x="mid:Q", y="y:Q")
     )
 
 
@@ -110,17 +113,28 @@ def histogram(df: pd.DataFrame, index: str, total_label: str) -> alt.LayerChart:
     """Patients per tenth of one index; hidden bins marked by a grey triangle on the axis."""
     d = df[df["index"] == index].copy()
     shown = d[d.state == "shown"]
-    bars = alt.Chart(_data(shown)).mark_bar(color=ACCENT, stroke="white", strokeWidth=1).encode(
-        x=alt.X("lo:Q", bin="binned", title=INDEX_LABELS.get(index, index), scale=alt.Scale(domain=[0, 1]),
-                axis=alt.Axis(format=".1f", values=[i / 5 for i in range(6)], titleLimit=260)),
-        x2="hi:Q",
-        y=alt.Y("patients:Q", title="patients"),
+    bars = (
+        alt.Chart(_data(shown))
+        .mark_bar(color=ACCENT, stroke="white", strokeWidth=1)
+        .encode(
+            x=alt.X(
+                "lo:Q",
+                bin="binned",
+                title=INDEX_LABELS.get(index, index),
+                scale=alt.Scale(domain=[0, 1]),
+                axis=alt.Axis(format=".1f", values=[i / 5 for i in range(6)], titleLimit=260),
+            ),
+            x2="hi:Q",
+            y=alt.Y("patients:Q", title="patients"),
+        )
     )
     layers = [bars]
     marks = _hidden_marks(d, "lo", "hi")
     if marks is not None:
         layers.append(marks)
-    return alt.layer(*layers).properties(width=230, height=170, title=alt.TitleParams(index.upper(), subtitle=total_label))
+    return alt.layer(*layers).properties(
+        width=230, height=170, title=alt.TitleParams(index.upper(), subtitle=total_label)
+    )
 
 
 def age_chart(df: pd.DataFrame) -> alt.LayerChart:
@@ -128,13 +142,14 @@ def age_chart(df: pd.DataFrame) -> alt.LayerChart:
     d = df.copy()
     from carethread.summary import percent
 
-    d["text"] = [percent(m) if m is not None and not pd.isna(m) else "fewer than 11 patients"
-                 for m in d.mean_upc]
+    d["text"] = [percent(m) if m is not None and not pd.isna(m) else "fewer than 11 patients" for m in d.mean_upc]
     d["bar"] = d.mean_upc
     base = alt.Chart(_data(d)).encode(
         y=alt.Y("band:N", sort=list(d.band), title="age (years)"),
     )
-    bars = base.mark_bar(color=ACCENT, height=18).encode(x=alt.X("bar:Q", **percent_axis("mean UPC (share of visits with the usual clinician)")))
+    bars = base.mark_bar(color=ACCENT, height=18).encode(
+        x=alt.X("bar:Q", **percent_axis("mean UPC (share of visits with the usual clinician)"))
+    )
     text = base.mark_text(align="left", dx=4, fontSize=11).encode(x=alt.X("bar:Q"), text="text:N")
     text = text.transform_calculate(bar="datum.bar == null ? 0 : datum.bar")
     return alt.layer(bars, text).properties(width=380, height=24 * len(d) + 10)
@@ -164,7 +179,8 @@ def panel_vs_capacity(df: pd.DataFrame, limit: int) -> alt.LayerChart:
     hidden = d[d.state != "shown"]
     if not hidden.empty:
         layers.append(
-            alt.Chart(_data(hidden.assign(zero=0, text="panel size hidden"))).mark_text(align="left", dx=4, fontSize=10, color="#555")
+            alt.Chart(_data(hidden.assign(zero=0, text="panel size hidden")))
+            .mark_text(align="left", dx=4, fontSize=10, color="#555")
             .encode(y=alt.Y("label:N", sort=order), x="zero:Q", text="text:N")
         )
     return alt.layer(*layers).properties(width=360, height=max(80, 17 * len(d)))
@@ -174,15 +190,19 @@ def two_sides(df: pd.DataFrame, labels: bool) -> alt.LayerChart:
     """Provider-side against patient-side continuity, one point per clinician."""
     d = df.dropna(subset=["provider_side_continuity", "patient_side_continuity"])
     base = alt.Chart(_data(d)).encode(
-        x=alt.X("patient_side_continuity:Q", **percent_axis("patient side: share of the panel's visits with this clinician")),
+        x=alt.X(
+            "patient_side_continuity:Q", **percent_axis("patient side: share of the panel's visits with this clinician")
+        ),
         y=alt.Y("provider_side_continuity:Q", **percent_axis("clinician side: share of their visits with own panel")),
     )
     points = base.mark_circle(size=70, opacity=0.85, stroke="white", strokeWidth=0.5).encode(
         color=alt.Color("practice:N", title="practice", legend=alt.Legend(columns=3))
     )
-    diagonal = alt.Chart(_data(pd.DataFrame({"x": [0, 1], "y": [0, 1]}))).mark_line(
-        color=MUTED, strokeDash=[4, 4]
-    ).encode(x="x:Q", y="y:Q")
+    diagonal = (
+        alt.Chart(_data(pd.DataFrame({"x": [0, 1], "y": [0, 1]})))
+        .mark_line(color=MUTED, strokeDash=[4, 4])
+        .encode(x="x:Q", y="y:Q")
+    )
     layers = [diagonal, points]
     if labels:
         layers.append(base.mark_text(align="left", dx=6, dy=-4, fontSize=9, color="#444").encode(text="label:N"))
@@ -193,10 +213,15 @@ def clinician_bars(df: pd.DataFrame, column: str, title: str, limit: int, fmt: s
     """One horizontal bar per clinician (same order as the panel chart)."""
     d = df.head(limit) if len(df) > limit else df
     order = _clinician_order(d)
-    return alt.Chart(_data(d)).mark_bar(height=12, color=ACCENT).encode(
-        y=alt.Y("label:N", sort=order, title=None, axis=alt.Axis(labelLimit=160)),
-        x=alt.X(f"{column}:Q", title=title, axis=alt.Axis(format=fmt)),
-    ).properties(width=220, height=max(80, 17 * len(d)))
+    return (
+        alt.Chart(_data(d))
+        .mark_bar(height=12, color=ACCENT)
+        .encode(
+            y=alt.Y("label:N", sort=order, title=None, axis=alt.Axis(labelLimit=160)),
+            x=alt.X(f"{column}:Q", title=title, axis=alt.Axis(format=fmt)),
+        )
+        .properties(width=220, height=max(80, 17 * len(d)))
+    )
 
 
 # --- Pairs -------------------------------------------------------------------------------
@@ -205,25 +230,46 @@ def clinician_bars(df: pd.DataFrame, column: str, title: str, limit: int, fmt: s
 def dependence_map(df: pd.DataFrame) -> alt.LayerChart:
     """Relationships by clinician dependence (x) and patient dependence (y), both on log scales."""
     shown = df[df.state == "shown"]
-    lo = min([1e-4] + list(df.x_lo)) if len(df) else 1e-4
-    ylo = min([1e-2] + list(df.y_lo)) if len(df) else 1e-2
-    cells = alt.Chart(_data(shown)).mark_rect(stroke="white", strokeWidth=0.5).encode(
-        x=alt.X("x_lo:Q", scale=alt.Scale(type="log", domain=[lo, 1]),
+    lo = min([0.0001, *list(df.x_lo)]) if len(df) else 1e-4
+    ylo = min([0.01, *list(df.y_lo)]) if len(df) else 1e-2
+    cells = (
+        alt.Chart(_data(shown))
+        .mark_rect(stroke="white", strokeWidth=0.5)
+        .encode(
+            x=alt.X(
+                "x_lo:Q",
+                scale=alt.Scale(type="log", domain=[lo, 1]),
                 axis=alt.Axis(format="~%", tickCount=5),
-                title="clinician dependence: share of the clinician's visits with this patient"),
-        x2="x_hi:Q",
-        y=alt.Y("y_lo:Q", scale=alt.Scale(type="log", domain=[ylo, 1]), axis=alt.Axis(format="~%", tickCount=4),
-                title="patient dependence: share of the patient's visits"),
-        y2="y_hi:Q",
-        color=alt.Color("relationships:Q", scale=alt.Scale(type="log", scheme="blues"), title="relationships",
-                        legend=alt.Legend(direction="horizontal", orient="bottom", gradientLength=220, format=",d")),
+                title="clinician dependence: share of the clinician's visits with this patient",
+            ),
+            x2="x_hi:Q",
+            y=alt.Y(
+                "y_lo:Q",
+                scale=alt.Scale(type="log", domain=[ylo, 1]),
+                axis=alt.Axis(format="~%", tickCount=4),
+                title="patient dependence: share of the patient's visits",
+            ),
+            y2="y_hi:Q",
+            color=alt.Color(
+                "relationships:Q",
+                scale=alt.Scale(type="log", scheme="blues"),
+                title="relationships",
+                legend=alt.Legend(direction="horizontal", orient="bottom", gradientLength=220, format=",d"),
+            ),
+        )
     )
-    diagonal = alt.Chart(_data(pd.DataFrame({"x": [max(lo, ylo), 1], "y": [max(lo, ylo), 1]}))).mark_line(
-        color="#d62728", strokeDash=[5, 4], clip=True
-    ).encode(x="x:Q", y="y:Q")
-    label = alt.Chart(_data(pd.DataFrame({"x": [max(lo, ylo) * 1.6], "y": [max(lo, ylo) * 1.25], "t": ["equal dependence"]}))).mark_text(
-        color="#d62728", align="left", fontSize=11, angle=0
-    ).encode(x="x:Q", y="y:Q", text="t:N")
+    diagonal = (
+        alt.Chart(_data(pd.DataFrame({"x": [max(lo, ylo), 1], "y": [max(lo, ylo), 1]})))
+        .mark_line(color="#d62728", strokeDash=[5, 4], clip=True)
+        .encode(x="x:Q", y="y:Q")
+    )
+    label = (
+        alt.Chart(
+            _data(pd.DataFrame({"x": [max(lo, ylo) * 1.6], "y": [max(lo, ylo) * 1.25], "t": ["equal dependence"]}))
+        )
+        .mark_text(color="#d62728", align="left", fontSize=11, angle=0)
+        .encode(x="x:Q", y="y:Q", text="t:N")
+    )
     return alt.layer(cells, diagonal, label).properties(width=480, height=260)
 
 
@@ -233,8 +279,13 @@ def dependence_map(df: pd.DataFrame) -> alt.LayerChart:
 def _kind_color(kinds: list[str]) -> alt.Color:
     labels = [KIND_LABELS.get(k, k) for k in kinds]
     colors = [KIND_COLORS.get(k, "#bab0ac") for k in kinds]
-    return alt.Color("kind_label:N", title="where the patient went", scale=alt.Scale(domain=labels, range=colors),
-                     sort=labels, legend=alt.Legend(columns=2))
+    return alt.Color(
+        "kind_label:N",
+        title="where the patient went",
+        scale=alt.Scale(domain=labels, range=colors),
+        sort=labels,
+        legend=alt.Legend(columns=2),
+    )
 
 
 def breaks_per_quarter(df: pd.DataFrame) -> alt.Chart:
@@ -244,12 +295,17 @@ def breaks_per_quarter(df: pd.DataFrame) -> alt.Chart:
     d["kind_label"] = [KIND_LABELS.get(k, k) for k in d.kind]
     d["order"] = [kinds.index(k) for k in d.kind]
     quarters = list(dict.fromkeys(df.quarter))
-    return alt.Chart(_data(d)).mark_bar().encode(
-        x=alt.X("quarter:O", sort=quarters, title=None, axis=alt.Axis(labelAngle=-40)),
-        y=alt.Y("breaks:Q", title="relationship breaks", stack="zero"),
-        color=_kind_color(kinds),
-        order=alt.Order("order:Q"),
-    ).properties(width=max(300, 34 * len(quarters)), height=220)
+    return (
+        alt.Chart(_data(d))
+        .mark_bar()
+        .encode(
+            x=alt.X("quarter:O", sort=quarters, title=None, axis=alt.Axis(labelAngle=-40)),
+            y=alt.Y("breaks:Q", title="relationship breaks", stack="zero"),
+            color=_kind_color(kinds),
+            order=alt.Order("order:Q"),
+        )
+        .properties(width=max(300, 34 * len(quarters)), height=220)
+    )
 
 
 def departed_chart(df: pd.DataFrame) -> alt.Chart:
@@ -260,12 +316,17 @@ def departed_chart(df: pd.DataFrame) -> alt.Chart:
     d["order"] = [kinds.index(k) for k in d.kind]
     d["who"] = [f"{label} (left {left})" for label, left in zip(d.label, d.left)]
     order = list(dict.fromkeys(f"{label} (left {left})" for label, left in zip(df.label, df.left)))
-    return alt.Chart(_data(d)).mark_bar(height=16).encode(
-        y=alt.Y("who:N", sort=order, title=None, axis=alt.Axis(labelLimit=260)),
-        x=alt.X("patients:Q", title="patients whose relationship broke", stack="zero"),
-        color=_kind_color(kinds),
-        order=alt.Order("order:Q"),
-    ).properties(width=380, height=max(60, 26 * len(order)))
+    return (
+        alt.Chart(_data(d))
+        .mark_bar(height=16)
+        .encode(
+            y=alt.Y("who:N", sort=order, title=None, axis=alt.Axis(labelLimit=260)),
+            x=alt.X("patients:Q", title="patients whose relationship broke", stack="zero"),
+            color=_kind_color(kinds),
+            order=alt.Order("order:Q"),
+        )
+        .properties(width=380, height=max(60, 26 * len(order)))
+    )
 
 
 # --- Trends ------------------------------------------------------------------------------
@@ -286,10 +347,23 @@ def trend_chart(df: pd.DataFrame, window_months: int = 12) -> alt.Chart:
                 rows.append({"quarter": r["quarter"], "measure": name, "value": float(v)})
     d = pd.DataFrame(rows, columns=["quarter", "measure", "value"])
     quarters = list(df.quarter)
-    return alt.Chart(_data(d)).mark_line(point=alt.OverlayMarkDef(size=40), strokeWidth=2.2).encode(
-        x=alt.X("quarter:O", sort=quarters, title=f"quarter (each point: the {window_months} months up to its end)",
-                axis=alt.Axis(labelAngle=-40)),
-        y=alt.Y("value:Q", **percent_axis("")),
-        color=alt.Color("measure:N", title=None, sort=list(series.values()),
-                        scale=alt.Scale(range=[ACCENT, "#f28e2b", "#59a14f"])),
-    ).properties(width=max(320, 48 * len(quarters)), height=230)
+    return (
+        alt.Chart(_data(d))
+        .mark_line(point=alt.OverlayMarkDef(size=40), strokeWidth=2.2)
+        .encode(
+            x=alt.X(
+                "quarter:O",
+                sort=quarters,
+                title=f"quarter (each point: the {window_months} months up to its end)",
+                axis=alt.Axis(labelAngle=-40),
+            ),
+            y=alt.Y("value:Q", **percent_axis("")),
+            color=alt.Color(
+                "measure:N",
+                title=None,
+                sort=list(series.values()),
+                scale=alt.Scale(range=[ACCENT, "#f28e2b", "#59a14f"]),
+            ),
+        )
+        .properties(width=max(320, 48 * len(quarters)), height=230)
+    )

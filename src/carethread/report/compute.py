@@ -136,12 +136,16 @@ def no_breaks() -> pd.DataFrame:
 def overview(encounters: ibis.Table, *, settings=None, start=None, end=None) -> dict:
     """Counts of encounters, patients, visits, clinicians and practices in the window."""
     e = encounters_in_window(encounters, start=start, end=end)
-    counts = e.aggregate(
-        encounters=e.count(),
-        patients=e.patient_id.nunique(),
-        clinicians=e.clinician_id.nunique(),
-        practices=e.practice_id.nunique(),
-    ).to_pyarrow().to_pylist()[0]
+    counts = (
+        e.aggregate(
+            encounters=e.count(),
+            patients=e.patient_id.nunique(),
+            clinicians=e.clinician_id.nunique(),
+            practices=e.practice_id.nunique(),
+        )
+        .to_pyarrow()
+        .to_pylist()[0]
+    )
     v = visits(encounters, settings=settings, start=start, end=end)
     counts["visits"] = int(v.count().execute())
     counts["settings"] = normalize_settings(settings)
@@ -170,10 +174,14 @@ def histograms(patients: ibis.Table, indices=("upc", "coc", "secon")) -> pd.Data
 
 def high_upc(patients: ibis.Table, threshold: float = HIGH_UPC) -> dict:
     """Patients with a UPC (``included``) and those at or above ``threshold`` (``high``)."""
-    row = patients.aggregate(
-        included=patients.upc.notnull().sum().cast("int64"),
-        high=(patients.upc >= threshold).fill_null(False).sum().cast("int64"),
-    ).to_pyarrow().to_pylist()[0]
+    row = (
+        patients.aggregate(
+            included=patients.upc.notnull().sum().cast("int64"),
+            high=(patients.upc >= threshold).fill_null(False).sum().cast("int64"),
+        )
+        .to_pyarrow()
+        .to_pylist()[0]
+    )
     return {"included": int(row["included"] or 0), "high": int(row["high"] or 0), "threshold": threshold}
 
 
@@ -216,8 +224,16 @@ def age_bands(patients: ibis.Table, people: ibis.Table | None, as_of: dt.datetim
 def clinician_table(panel: ibis.Table) -> pd.DataFrame:
     """The clinician rows of :func:`~carethread.measures.panels.panels` that have a panel or patients."""
     wanted = [
-        "clinician_id", "practice_id", "panel_size", "visits", "provider_side_continuity",
-        "patient_side_continuity", "patients_seen", "visits_per_day", "capacity", "panel_vs_capacity",
+        "clinician_id",
+        "practice_id",
+        "panel_size",
+        "visits",
+        "provider_side_continuity",
+        "patient_side_continuity",
+        "patients_seen",
+        "visits_per_day",
+        "capacity",
+        "panel_vs_capacity",
     ]
     cols = [c for c in wanted if c in panel.columns]
     t = panel.filter((panel.panel_size > 0) | (panel.patients_seen > 0)).select(*cols)
@@ -229,11 +245,15 @@ def clinician_table(panel: ibis.Table) -> pd.DataFrame:
 
 def relationship_counts(pairs: ibis.Table) -> dict:
     """Relationships (dyads), patients and clinicians in a :func:`~carethread.measures.dyads.dyads` table."""
-    row = pairs.aggregate(
-        relationships=pairs.count(),
-        patients=pairs.patient_id.nunique(),
-        clinicians=pairs.clinician_id.nunique(),
-    ).to_pyarrow().to_pylist()[0]
+    row = (
+        pairs.aggregate(
+            relationships=pairs.count(),
+            patients=pairs.patient_id.nunique(),
+            clinicians=pairs.clinician_id.nunique(),
+        )
+        .to_pyarrow()
+        .to_pylist()[0]
+    )
     return {k: int(v or 0) for k, v in row.items()}
 
 
@@ -314,11 +334,15 @@ def departed_clinicians(
     if clinicians is None or "active_to" not in clinicians.columns or span.first is None:
         return None, None
     c = clinicians
-    gone = c.filter(
-        c.active_to.notnull(),
-        c.active_to >= ibis.date(span.first),
-        c.active_to <= ibis.date(span.last),
-    ).select("clinician_id", "practice_id", "active_to").distinct(on="clinician_id", keep="first")
+    gone = (
+        c.filter(
+            c.active_to.notnull(),
+            c.active_to >= ibis.date(span.first),
+            c.active_to <= ibis.date(span.last),
+        )
+        .select("clinician_id", "practice_id", "active_to")
+        .distinct(on="clinician_id", keep="first")
+    )
     j = breaks.inner_join(gone, breaks.from_clinician_id == gone.clinician_id)
     j = j.filter(j.break_date.cast("date") >= j.active_to - ibis.interval(days=before_days))
     by_kind = (

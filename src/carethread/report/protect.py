@@ -99,7 +99,9 @@ def _age_bands(a: pd.DataFrame | None, privacy: bool) -> pd.DataFrame | None:
         return None
     exact = a.copy()
     out = _apply(a, "patients", _states(a.patients, total_shown=True, privacy=privacy))
-    out["mean_upc"] = [m if pv.group_is_safe(n, privacy=privacy) else None for m, n in zip(exact.mean_upc, exact.patients)]
+    out["mean_upc"] = [
+        m if pv.group_is_safe(n, privacy=privacy) else None for m, n in zip(exact.mean_upc, exact.patients)
+    ]
     out["share_high"] = [
         h / n if pv.group_is_safe(n, privacy=privacy) and pv.share_is_safe(h, n, privacy=privacy) else None
         for h, n in zip(exact.high, exact.patients)
@@ -107,28 +109,36 @@ def _age_bands(a: pd.DataFrame | None, privacy: bool) -> pd.DataFrame | None:
     return out.drop(columns=["high"])
 
 
-def _clinicians(c: pd.DataFrame, privacy: bool, clinician_label, practice_label) -> tuple[pd.DataFrame, int, int | None]:
+def _clinicians(
+    c: pd.DataFrame, privacy: bool, clinician_label, practice_label
+) -> tuple[pd.DataFrame, int, int | None]:
     c = c.copy()
     attributed = int(c.panel_size.sum())
     panel_states = pv.suppress_group([int(v) for v in c.panel_size]) if privacy else [pv.SHOWN] * len(c)
     if privacy and not pv.total_is_safe([int(v) for v in c.panel_size], panel_states):
         attributed = None  # the total would give a hidden panel size away: do not show it
-    small = [
-        privacy and (pv.is_small(p) or pv.is_small(s))
-        for p, s in zip(c.panel_size, c.patients_seen)
-    ]
+    small = [privacy and (pv.is_small(p) or pv.is_small(s)) for p, s in zip(c.panel_size, c.patients_seen)]
     c = _apply(c, "panel_size", panel_states)
     c["patients_seen"] = [None if privacy and pv.is_small(s) else int(s) for s in c.patients_seen]
     c["patients_seen"] = c["patients_seen"].astype("Int64")
     c["visits"] = [None if privacy and pv.is_small(v) else int(v) for v in c.visits]
     c["visits"] = c["visits"].astype("Int64")
     c["label"] = [clinician_label(x) for x in c.clinician_id]
-    c["practice"] = [practice_label(x) if x is not None and not pd.isna(x) else "unknown practice" for x in c.practice_id]
+    c["practice"] = [
+        practice_label(x) if x is not None and not pd.isna(x) else "unknown practice" for x in c.practice_id
+    ]
     c = c[[not s for s in small]]
     hidden = sum(small)
     keep = [
-        "label", "practice", "panel_size", "state", "capacity", "provider_side_continuity",
-        "patient_side_continuity", "patients_seen", "visits_per_day",
+        "label",
+        "practice",
+        "panel_size",
+        "state",
+        "capacity",
+        "provider_side_continuity",
+        "patient_side_continuity",
+        "patients_seen",
+        "visits_per_day",
     ]
     c = c[keep].sort_values(["practice", "label"]).reset_index(drop=True)
     return c, hidden, attributed
@@ -194,15 +204,19 @@ def _departed(by_kind, dest, privacy: bool, clinician_label, practice_label):
         label = clinician_label(person.clinician_id)
         for j, kind in enumerate(kinds):
             n, s = int(matrix[i][j]), states[i][j]
-            rows.append({
-                "label": label,
-                "practice": practice_label(person.practice_id) if person.practice_id is not None else "unknown practice",
-                "left": f"{left.year} Q{(left.month - 1) // 3 + 1}",
-                "total": total,
-                "kind": kind,
-                "patients": n if s == pv.SHOWN else None,
-                "state": s,
-            })
+            rows.append(
+                {
+                    "label": label,
+                    "practice": practice_label(person.practice_id)
+                    if person.practice_id is not None
+                    else "unknown practice",
+                    "left": f"{left.year} Q{(left.month - 1) // 3 + 1}",
+                    "total": total,
+                    "kind": kind,
+                    "patients": n if s == pv.SHOWN else None,
+                    "state": s,
+                }
+            )
     shown = pd.DataFrame(rows)
     shown["patients"] = shown["patients"].astype("Int64")
     shown["total"] = shown["total"].astype("Int64")
@@ -217,10 +231,15 @@ def _departed(by_kind, dest, privacy: bool, clinician_label, practice_label):
             same = list(top.same_practice) + ([None] if len(rest) else [])
             sts = _states(values, total_shown=True, privacy=privacy)
             for name, n, s, sp in zip(names, values, sts, same):
-                dest_rows.append({
-                    "label": clinician_label(clinician), "to": name, "same_practice": sp,
-                    "patients": int(n) if s == pv.SHOWN else None, "state": s,
-                })
+                dest_rows.append(
+                    {
+                        "label": clinician_label(clinician),
+                        "to": name,
+                        "same_practice": sp,
+                        "patients": int(n) if s == pv.SHOWN else None,
+                        "state": s,
+                    }
+                )
     destinations = pd.DataFrame(dest_rows, columns=["label", "to", "same_practice", "patients", "state"])
     destinations["patients"] = destinations["patients"].astype("Int64")
     return shown, destinations
@@ -249,8 +268,10 @@ def _reads(counts, privacy: bool) -> list[dict]:
         elif privacy and pv.is_small(accepted):
             shown = {"read": pv.suppress(read), "accepted": pv.SMALL, "quarantined": "all but <11"}
         else:
-            shown = {k: pv.suppress(v, privacy=privacy) for k, v in
-                     (("read", read), ("accepted", accepted), ("quarantined", quarantined))}
+            shown = {
+                k: pv.suppress(v, privacy=privacy)
+                for k, v in (("read", read), ("accepted", accepted), ("quarantined", quarantined))
+            }
         rows.append({"source": c.source, **shown})
     return rows
 
@@ -303,8 +324,9 @@ def _who(who, privacy: bool) -> tuple[str | None, pd.DataFrame | None, dict]:
     table = table[~table["name"].str.startswith(_WHO_ELSEWHERE)].copy().reset_index(drop=True)
     table["kind"] = [measure_kind(n) for n in table.name]
     raw = [None if v is None or pd.isna(v) else float(v) for v in table["value"]]
-    table["suppressed"] = [privacy and k == "count" and v is not None and pv.is_small(round(v))
-                           for k, v in zip(table.kind, raw)]
+    table["suppressed"] = [
+        privacy and k == "count" and v is not None and pv.is_small(round(v)) for k, v in zip(table.kind, raw)
+    ]
     for col in ("value", "ci_low", "ci_high"):
         cleaned = []
         for v, kind in zip(table[col], table.kind):
@@ -316,8 +338,10 @@ def _who(who, privacy: bool) -> tuple[str | None, pd.DataFrame | None, dict]:
     if few:
         for col in ("value", "ci_low", "ci_high"):
             table[col] = [None if k != "count" else v for v, k in zip(table[col], table.kind)]
-        headline = ("Fewer than 11 patients had enough visits to compare the two sides of the relationship "
-                    "without revealing a small group.")
+        headline = (
+            "Fewer than 11 patients had enough visits to compare the two sides of the relationship "
+            "without revealing a small group."
+        )
     else:
         headline = pv.redact_text(str(who.headline), privacy=privacy) if getattr(who, "headline", None) else None
     values = {n: v for n, v, k in zip(table.name, table.value, table.kind) if k != "count"}

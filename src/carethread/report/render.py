@@ -37,12 +37,32 @@ FORMAT_LOCALE = {"decimal": ".", "thousands": "\u00a0", "grouping": [3], "curren
 
 def _config(chart):
     """The report's look: fonts, axes, legends (applied to every chart)."""
-    return chart.configure(font=FONT, background="white").configure_axis(
-        labelFontSize=11, titleFontSize=12, titleFontWeight="normal", gridColor="#e6e9ee", domainColor="#8a94a0",
-        tickColor="#8a94a0", labelColor="#333", titleColor="#333",
-    ).configure_legend(labelFontSize=11, titleFontSize=12, titleFontWeight="normal", orient="bottom", direction="horizontal",
-                       columns=2, labelLimit=320).configure_view(stroke=None).configure_title(
-        fontSize=13, fontWeight="bold", anchor="start", color="#222", subtitleFontSize=11, subtitleColor="#555")
+    return (
+        chart.configure(font=FONT, background="white")
+        .configure_axis(
+            labelFontSize=11,
+            titleFontSize=12,
+            titleFontWeight="normal",
+            gridColor="#e6e9ee",
+            domainColor="#8a94a0",
+            tickColor="#8a94a0",
+            labelColor="#333",
+            titleColor="#333",
+        )
+        .configure_legend(
+            labelFontSize=11,
+            titleFontSize=12,
+            titleFontWeight="normal",
+            orient="bottom",
+            direction="horizontal",
+            columns=2,
+            labelLimit=320,
+        )
+        .configure_view(stroke=None)
+        .configure_title(
+            fontSize=13, fontWeight="bold", anchor="start", color="#222", subtitleFontSize=11, subtitleColor="#555"
+        )
+    )
 
 
 #: Extra keyword arguments of every conversion. vl-convert 1.x takes the URL allowlist

@@ -77,9 +77,11 @@ def section(ident: str, title: str, takeaway: str, body: str) -> str:
 def table(headers: Iterable[str], rows: Iterable[Iterable[str]], numeric: Iterable[int] = ()) -> str:
     """An HTML table; cells are already HTML. ``numeric`` = right-aligned column positions."""
     numeric = set(numeric)
-    head = "".join(f'<th{" class=num" if i in numeric else ""} scope="col">{esc(h)}</th>' for i, h in enumerate(headers))
+    head = "".join(
+        f'<th{" class=num" if i in numeric else ""} scope="col">{esc(h)}</th>' for i, h in enumerate(headers)
+    )
     body = "".join(
-        "<tr>" + "".join(f'<td{" class=num" if i in numeric else ""}>{c}</td>' for i, c in enumerate(row)) + "</tr>"
+        "<tr>" + "".join(f"<td{' class=num' if i in numeric else ''}>{c}</td>" for i, c in enumerate(row)) + "</tr>"
         for row in rows
     )
     return f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
@@ -151,7 +153,7 @@ def _who_value(row, column: str, shown: Shown) -> str:
     if row.get("kind") == "share":
         return esc(pct(v))
     if row.get("kind") == "count":
-        return count(shown, int(round(v)))
+        return count(shown, round(v))
     from carethread.summary import about
 
     return esc(about(float(v)))
@@ -163,16 +165,18 @@ def answer_section(shown: Shown) -> str:
     takeaway = esc(shown.who_headline or "There are no visits in the window, so there is no relationship to describe.")
     body = []
     if pt is not None and cl is not None:
-        body.append(figure(
-            charts.render(charts.asymmetry_bars(pt, cl)),
-            name="answer-asymmetry",
-            takeaway="The same relationship, seen from each side",
-            caption=(
-                "Top: how much of a typical patient's care comes from their usual clinician (median UPC over "
-                "patients with at least two visits). Bottom: how much of that clinician's work the same patient is "
-                f"(median over the same relationships). Over {esc(window_text(shown.span.lo, shown.span.hi))}."
-            ),
-        ))
+        body.append(
+            figure(
+                charts.render(charts.asymmetry_bars(pt, cl)),
+                name="answer-asymmetry",
+                takeaway="The same relationship, seen from each side",
+                caption=(
+                    "Top: how much of a typical patient's care comes from their usual clinician (median UPC over "
+                    "patients with at least two visits). Bottom: how much of that clinician's work the same patient is "
+                    f"(median over the same relationships). Over {esc(window_text(shown.span.lo, shown.span.hi))}."
+                ),
+            )
+        )
     if shown.who_table is not None and len(shown.who_table):
         rows = []
         for r in shown.who_table.to_dict("records"):
@@ -221,8 +225,11 @@ def patients_section(shown: Shown) -> str:
     ]
     h = shown.histograms
     svgs = []
-    totals = dict(zip(shown.continuity_summary["index"], shown.continuity_summary["patients_included"])) \
-        if len(shown.continuity_summary) else {}
+    totals = (
+        dict(zip(shown.continuity_summary["index"], shown.continuity_summary["patients_included"]))
+        if len(shown.continuity_summary)
+        else {}
+    )
     for index in ("upc", "coc", "secon"):
         if index in set(h["index"]):
             sub = f"{shown.count(totals.get(index, 0))} patients"
@@ -244,10 +251,14 @@ def patients_section(shown: Shown) -> str:
                 f"The typical (median) patient saw their usual clinician at {pct(upc['median'].iloc[0])} of visits; "
                 f"pooled over all visits, {pct(upc['pooled'].iloc[0])}."
             )
-    body.append(figure(
-        '<div class="grid3">' + "".join(svgs) + "</div>" if len(svgs) > 1 else "".join(svgs),
-        caption=cap, takeaway=esc(take_hist), name="patients-histograms",
-    ))
+    body.append(
+        figure(
+            '<div class="grid3">' + "".join(svgs) + "</div>" if len(svgs) > 1 else "".join(svgs),
+            caption=cap,
+            takeaway=esc(take_hist),
+            name="patients-histograms",
+        )
+    )
     body.append(_age_block(shown))
     return section("patients", "Patients", esc(takeaway), "".join(body))
 
@@ -255,8 +266,10 @@ def patients_section(shown: Shown) -> str:
 def _age_block(shown: Shown) -> str:
     a = shown.age_bands
     if a is None:
-        return ('<h3>Continuity by age</h3><p class="empty">The data have no patients table with birth dates, '
-                "so continuity by age cannot be shown.</p>")
+        return (
+            '<h3>Continuity by age</h3><p class="empty">The data have no patients table with birth dates, '
+            "so continuity by age cannot be shown.</p>"
+        )
     known = a[(a.band != UNKNOWN_AGE) & a.mean_upc.notna()]
     take = ""
     if len(known) >= 2:
@@ -274,8 +287,12 @@ def _age_block(shown: Shown) -> str:
     return (
         "<h3>Continuity by age</h3>"
         + '<div class="grid2">'
-        + figure(svg, takeaway=esc(take), name="patients-age",
-                 caption="Mean UPC by age at the end of the data; bands with fewer than 11 patients show no bar.")
+        + figure(
+            svg,
+            takeaway=esc(take),
+            name="patients-age",
+            caption="Mean UPC by age at the end of the data; bands with fewer than 11 patients show no bar.",
+        )
         + table(["age band", "patients", "mean UPC", f"UPC ≥ {HIGH_UPC:g}"], rows, numeric=(1, 2, 3))
         + "</div>"
     )
@@ -302,8 +319,12 @@ def clinicians_section(shown: Shown) -> str:
         takeaway = (
             f"{count(shown, n)} clinicians hold panels of {count(shown, int(sizes.min()))} to "
             f"{count(shown, int(sizes.max()))} patients"
-            + (f"; {'none' if over == 0 else count(shown, over)} of the {count(shown, len(with_cap))} with a "
-               "stated capacity are above it." if len(with_cap) else ".")
+            + (
+                f"; {'none' if over == 0 else count(shown, over)} of the {count(shown, len(with_cap))} with a "
+                "stated capacity are above it."
+                if len(with_cap)
+                else "."
+            )
         )
     else:
         takeaway = f"{count(shown, n)} clinicians have panels; their sizes are hidden for privacy."
@@ -311,36 +332,48 @@ def clinicians_section(shown: Shown) -> str:
     if n > MAX_CLINICIAN_BARS:
         limit_note = f" The {MAX_CLINICIAN_BARS} largest panels are shown."
     body = [hidden_note, '<div class="grid2">']
-    body.append(figure(
-        charts.render(charts.panel_vs_capacity(c, MAX_CLINICIAN_BARS)),
-        takeaway="Panel size against capacity",
-        caption=(
-            f"Bars: patients attributed to each clinician (most visits over the {shown.span.lookback} months "
-            f"before {_fmt_date(shown.span.as_of)}"
-            + (f"; {count(shown, shown.attributed)} patients in all). " if shown.attributed is not None else "). ")
-            + ("Black ticks: the clinician's stated capacity." if len(with_cap) else "No capacity in the data.")
-            + limit_note
-        ),
-        name="clinicians-panels",
-    ))
-    body.append(figure(
-        charts.render(charts.two_sides(c, labels=n <= 12)),
-        takeaway="Continuity seen from both sides",
-        caption=(
-            "One point per clinician. Across: how much of the panel's care the clinician gives (patient side); "
-            "up: how much of the clinician's work is with their own panel (clinician side). Dashed: equal."
-        ),
-        name="clinicians-two-sides",
-    ))
+    body.append(
+        figure(
+            charts.render(charts.panel_vs_capacity(c, MAX_CLINICIAN_BARS)),
+            takeaway="Panel size against capacity",
+            caption=(
+                f"Bars: patients attributed to each clinician (most visits over the {shown.span.lookback} months "
+                f"before {_fmt_date(shown.span.as_of)}"
+                + (f"; {count(shown, shown.attributed)} patients in all). " if shown.attributed is not None else "). ")
+                + ("Black ticks: the clinician's stated capacity." if len(with_cap) else "No capacity in the data.")
+                + limit_note
+            ),
+            name="clinicians-panels",
+        )
+    )
+    body.append(
+        figure(
+            charts.render(charts.two_sides(c, labels=n <= 12)),
+            takeaway="Continuity seen from both sides",
+            caption=(
+                "One point per clinician. Across: how much of the panel's care the clinician gives (patient side); "
+                "up: how much of the clinician's work is with their own panel (clinician side). Dashed: equal."
+            ),
+            name="clinicians-two-sides",
+        )
+    )
     body.append("</div>")
     held = charts.clinician_bars(c, "patients_seen", "patients seen (relationships held)", MAX_CLINICIAN_BARS)
     per_day = charts.clinician_bars(c, "visits_per_day", "visits per working day", MAX_CLINICIAN_BARS, fmt=".1f")
     body.append(
         '<div class="grid2">'
-        + figure(charts.render(held), takeaway="Relationships held", name="clinicians-relationships",
-                 caption="Distinct patients each clinician saw in the current window.")
-        + figure(charts.render(per_day), takeaway="Visits per day", name="clinicians-load",
-                 caption="Visits divided by the days on which the clinician had at least one visit.")
+        + figure(
+            charts.render(held),
+            takeaway="Relationships held",
+            name="clinicians-relationships",
+            caption="Distinct patients each clinician saw in the current window.",
+        )
+        + figure(
+            charts.render(per_day),
+            takeaway="Visits per day",
+            name="clinicians-load",
+            caption="Visits divided by the days on which the clinician had at least one visit.",
+        )
         + "</div>"
     )
     return section("clinicians", "Clinicians", takeaway, "".join(body))
@@ -371,7 +404,9 @@ def pairs_section(shown: Shown) -> str:
     )
     if hidden:
         cap += " Cells with fewer than 11 relationships (or that would reveal one) are left blank."
-    return section("pairs", "Pairs", esc(takeaway), figure(charts.render(charts.dependence_map(d)), caption=cap, name="pairs-map"))
+    return section(
+        "pairs", "Pairs", esc(takeaway), figure(charts.render(charts.dependence_map(d)), caption=cap, name="pairs-map")
+    )
 
 
 # --- Breaks ---------------------------------------------------------------------------------
@@ -388,22 +423,30 @@ def breaks_section(shown: Shown) -> str:
             parts.append(f"{pct(r.share)} {charts.KIND_LABELS.get(r.kind, r.kind)}")
     takeaway = f"{shown.count(total)} relationships broke over the period"
     takeaway += (": " + ", ".join(parts) + ".") if parts else "."
-    rows = [[esc(charts.KIND_LABELS.get(r.kind, r.kind)), cell_count(shown, r.breaks, r.state), pct(r.share)]
-            for r in kinds.itertuples()]
+    rows = [
+        [esc(charts.KIND_LABELS.get(r.kind, r.kind)), cell_count(shown, r.breaks, r.state), pct(r.share)]
+        for r in kinds.itertuples()
+    ]
     hidden = int((b.state != pv.SHOWN).sum())
     cap = (
         f"A break: the clinician a patient is attributed to (most visits over the trailing {shown.span.lookback} "
         "months) changes "
         "between quarters; dated by the first visit that made it."
     )
-    cap += (" Emergency-only and lost relationships are recognised only after months without a visit, so the "
-            "latest quarters undercount them.")
+    cap += (
+        " Emergency-only and lost relationships are recognised only after months without a visit, so the "
+        "latest quarters undercount them."
+    )
     if hidden:
         cap += " Segments with fewer than 11 breaks (or that would reveal one) are not drawn."
     body = (
         '<div class="grid2">'
-        + figure(charts.render(charts.breaks_per_quarter(b)), caption=cap, name="breaks-quarters",
-                 takeaway="Breaks per quarter, by where the patient went")
+        + figure(
+            charts.render(charts.breaks_per_quarter(b)),
+            caption=cap,
+            name="breaks-quarters",
+            takeaway="Breaks per quarter, by where the patient went",
+        )
         + "<div><h3>Over the whole period</h3>"
         + table(["where the patient went", "breaks", "share"], rows, numeric=(1, 2))
         + "</div></div>"
@@ -415,14 +458,20 @@ def breaks_section(shown: Shown) -> str:
 def _departed_block(shown: Shown) -> str:
     d = shown.departed
     if d is None or not len(d):
-        return ('<h3>When a clinician left</h3><p class="empty">No clinician left during the period '
-                "(or the data have no clinician departure dates).</p>")
+        return (
+            '<h3>When a clinician left</h3><p class="empty">No clinician left during the period '
+            "(or the data have no clinician departure dates).</p>"
+        )
     stayed = d[d.kind == "partner"].patients.dropna().sum()
     totals = d.drop_duplicates("label").total.dropna()
     total = int(totals.sum()) if len(totals) else 0
     take = "When clinicians left, their patients' relationships broke as shown."
-    if total and pv.share_is_safe(int(stayed), total, privacy=shown.privacy) and d[d.kind == "partner"].state.eq(pv.SHOWN).all() \
-            and d.drop_duplicates("label").total.notna().all():
+    if (
+        total
+        and pv.share_is_safe(int(stayed), total, privacy=shown.privacy)
+        and d[d.kind == "partner"].state.eq(pv.SHOWN).all()
+        and d.drop_duplicates("label").total.notna().all()
+    ):
         take = (
             f"When clinicians left, {pct(stayed / total)} of their patients whose relationship broke moved to a "
             "colleague in the same practice."
@@ -431,17 +480,25 @@ def _departed_block(shown: Shown) -> str:
     rows = []
     if dest is not None and len(dest):
         for r in dest.itertuples():
-            where = "same practice" if r.same_practice is True else ("another practice" if r.same_practice is False else "")
+            where = (
+                "same practice" if r.same_practice is True else ("another practice" if r.same_practice is False else "")
+            )
             rows.append([esc(r.label), esc(r.to), esc(where), cell_count(shown, r.patients, r.state)])
-    cap = ("Patients of each clinician who left, by where their care went from three months before the departure "
-           "on; hidden segments (fewer than 11) are not drawn.")
+    cap = (
+        "Patients of each clinician who left, by where their care went from three months before the departure "
+        "on; hidden segments (fewer than 11) are not drawn."
+    )
     return (
         "<h3>When a clinician left</h3>"
         + '<div class="grid2">'
         + figure(charts.render(charts.departed_chart(d)), takeaway=esc(take), caption=cap, name="breaks-departed")
-        + ("<div><h4>Who took over</h4>"
-           + table(["clinician who left", "patients moved to", "", "patients"], rows, numeric=(3,)) + "</div>"
-           if rows else "")
+        + (
+            "<div><h4>Who took over</h4>"
+            + table(["clinician who left", "patients moved to", "", "patients"], rows, numeric=(3,))
+            + "</div>"
+            if rows
+            else ""
+        )
         + "</div>"
     )
 
@@ -453,22 +510,27 @@ def trends_section(shown: Shown) -> str:
     t = shown.trends
     usable = t.dropna(subset=["mean_upc"]) if len(t) else t
     if len(usable) < 2:
-        return section("trends", "Trends", "The data cover too short a period to show a trend.",
-                       '<p class="empty">Trends need at least two quarters with enough patients.</p>')
+        return section(
+            "trends",
+            "Trends",
+            "The data cover too short a period to show a trend.",
+            '<p class="empty">Trends need at least two quarters with enough patients.</p>',
+        )
     first, last = usable.iloc[0], usable.iloc[-1]
     change = last.mean_upc - first.mean_upc
     direction = "stayed about the same" if abs(change) < 0.01 else ("rose" if change > 0 else "fell")
     takeaway = (
-        f"Mean UPC {direction}: {pct(first.mean_upc)} in {first.quarter} and {pct(last.mean_upc)} in "
-        f"{last.quarter}."
+        f"Mean UPC {direction}: {pct(first.mean_upc)} in {first.quarter} and {pct(last.mean_upc)} in {last.quarter}."
     )
     months = shown.trend_window_months
     cap = (
         f"Each point summarises patients with at least two visits in the {months} months up to the end of the "
         "quarter. Points for fewer than 11 patients are left out."
     )
-    rows = [[esc(r.quarter), cell_count(shown, r.patients), pct(r.mean_upc), pct(r.mean_coc), pct(r.share_high)]
-            for r in t.itertuples()]
+    rows = [
+        [esc(r.quarter), cell_count(shown, r.patients), pct(r.mean_upc), pct(r.mean_coc), pct(r.share_high)]
+        for r in t.itertuples()
+    ]
     body = (
         '<div class="grid2">'
         + figure(charts.render(charts.trend_chart(t, months)), caption=cap, name="trends-quarters")
@@ -481,40 +543,72 @@ def trends_section(shown: Shown) -> str:
 # --- Data and methods -------------------------------------------------------------------------
 
 FORMULAS: tuple[tuple[str, str], ...] = (
-    ("Visit", "a distinct (patient, clinician, calendar day) in the chosen settings and window; encounters "
-              "without a clinician are left out."),
+    (
+        "Visit",
+        "a distinct (patient, clinician, calendar day) in the chosen settings and window; encounters "
+        "without a clinician are left out.",
+    ),
     ("UPC (usual provider of care)", "<code>max_j n_j / N</code> — Breslau N, Reeb KG. J Med Educ 1975;50:965-9."),
     ("COC (Bice–Boxerman)", "<code>(Σ n_j² − N) / (N (N − 1))</code> — Bice TW, Boxerman SB. Med Care 1977;15:347-9."),
-    ("SECON (sequential continuity)", "<code>Σ 1[v_t = v_t+1] / (N − 1)</code> — Steinwachs DM. Med Care 1979;17:551-65."),
-    ("Attribution", "plurality of visits over the look-back (18 months by default) before the attribution date, "
-                    "ties to the most recent visit — Murray M et al. Fam Pract Manag 2007;14(4):44-51."),
-    ("Provider-side and patient-side continuity", "visits a clinician gave to their own panel / all their visits; "
-                                                  "visits of the panel with the clinician / all the panel's visits — "
-                                                  "Br J Gen Pract 2023;73:279."),
-    ("Patient and clinician dependence", "visits of the pair / the patient's visits; visits of the pair / the "
-                                         "clinician's visits."),
-    ("Relationship break", "the attributed clinician (plurality over the trailing look-back) changes between "
-                           "quarters — to a partner in the same practice or to another practice — or the patient stops "
-                           "coming: emergency or urgent care only since, or no care for 12 months (lost)."),
-    ("Small counts", "every count from 1 to 10 is shown as &lt;11 and a second cell is hidden where a total would "
-                     "reveal it (CMS / ResDAC cell-size suppression policy)."),
+    (
+        "SECON (sequential continuity)",
+        "<code>Σ 1[v_t = v_t+1] / (N − 1)</code> — Steinwachs DM. Med Care 1979;17:551-65.",
+    ),
+    (
+        "Attribution",
+        "plurality of visits over the look-back (18 months by default) before the attribution date, "
+        "ties to the most recent visit — Murray M et al. Fam Pract Manag 2007;14(4):44-51.",
+    ),
+    (
+        "Provider-side and patient-side continuity",
+        "visits a clinician gave to their own panel / all their visits; "
+        "visits of the panel with the clinician / all the panel's visits — "
+        "Br J Gen Pract 2023;73:279.",
+    ),
+    (
+        "Patient and clinician dependence",
+        "visits of the pair / the patient's visits; visits of the pair / the clinician's visits.",
+    ),
+    (
+        "Relationship break",
+        "the attributed clinician (plurality over the trailing look-back) changes between "
+        "quarters — to a partner in the same practice or to another practice — or the patient stops "
+        "coming: emergency or urgent care only since, or no care for 12 months (lost).",
+    ),
+    (
+        "Small counts",
+        "every count from 1 to 10 is shown as &lt;11 and a second cell is hidden where a total would "
+        "reveal it (CMS / ResDAC cell-size suppression policy).",
+    ),
 )
 
 
 def methods_section(shown: Shown, *, params: dict, versions: dict) -> str:
     reads = table(
         ["source", "rows read", "accepted", "quarantined"],
-        [[esc(r["source"]), f'<span class="count">{esc(r["read"])}</span>', f'<span class="count">{esc(r["accepted"])}</span>',
-          f'<span class="count">{esc(r["quarantined"])}</span>'] for r in shown.reads],
+        [
+            [
+                esc(r["source"]),
+                f'<span class="count">{esc(r["read"])}</span>',
+                f'<span class="count">{esc(r["accepted"])}</span>',
+                f'<span class="count">{esc(r["quarantined"])}</span>',
+            ]
+            for r in shown.reads
+        ],
         numeric=(1, 2, 3),
     )
     q = shown.quarantine
     if len(q):
         from carethread.validate import REASONS
 
-        qt = table(["source", "reason", "rows"],
-                   [[esc(r.source), esc(REASONS.get(r.reason, r.reason)), cell_count(shown, r.rows, r.state)] for r in q.itertuples()],
-                   numeric=(2,))
+        qt = table(
+            ["source", "reason", "rows"],
+            [
+                [esc(r.source), esc(REASONS.get(r.reason, r.reason)), cell_count(shown, r.rows, r.state)]
+                for r in q.itertuples()
+            ],
+            numeric=(2,),
+        )
     else:
         qt = '<p class="empty">No row was rejected.</p>'
     dl = "".join(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in params.items())
@@ -525,16 +619,25 @@ def methods_section(shown: Shown, *, params: dict, versions: dict) -> str:
     srows = []
     for r in summary.to_dict("records") if len(summary) else []:
         ok = pv.group_is_safe(r["patients_included"], privacy=shown.privacy)  # no statistic of fewer than 11
-        srows.append([f"<code>{esc(r['index'])}</code>", cell_count(shown, r["patients_included"])]
-                     + [_num(r[c]) if ok else "—" for c in ("mean", "median", "pooled")])
+        srows.append(
+            [f"<code>{esc(r['index'])}</code>", cell_count(shown, r["patients_included"])]
+            + [_num(r[c]) if ok else "—" for c in ("mean", "median", "pooled")]
+        )
     body = (
-        "<h3>Inputs</h3>" + reads
-        + "<h3>Rejected rows by reason</h3>" + qt
-        + "<h3>Settings and parameters</h3>" + f'<dl class="params">{dl}</dl>'
+        "<h3>Inputs</h3>"
+        + reads
+        + "<h3>Rejected rows by reason</h3>"
+        + qt
+        + "<h3>Settings and parameters</h3>"
+        + f'<dl class="params">{dl}</dl>'
         + "<h3>Continuity indices, all patients</h3>"
         + table(["index", "patients", "mean", "median", "pooled"], srows, numeric=(1, 2, 3, 4))
-        + '<h3>Remarks and caveats</h3><ol class="remarks">' + remarks + "</ol>"
-        + '<h3>Definitions and sources</h3><ul class="formulas">' + formulas + "</ul>"
+        + '<h3>Remarks and caveats</h3><ol class="remarks">'
+        + remarks
+        + "</ol>"
+        + '<h3>Definitions and sources</h3><ul class="formulas">'
+        + formulas
+        + "</ul>"
         + f"<h3>Software</h3><p>{esc(soft)}</p>"
     )
     takeaway = "Where the numbers come from, what was left out and why, and how each measure is defined."

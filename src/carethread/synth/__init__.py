@@ -299,7 +299,13 @@ def generate(
     _check(n_patients, years, patients_per_clinician, shares, history_months)
     ids = _Ids.for_run(n_patients, years, patients_per_clinician, history_months)
     system, _ = _build(
-        int(n_patients), years, np.random.SeedSequence(seed), start, patients_per_clinician, ids, shares,
+        int(n_patients),
+        years,
+        np.random.SeedSequence(seed),
+        start,
+        patients_per_clinician,
+        ids,
+        shares,
         int(history_months),
     )
     return system
@@ -391,4 +397,3 @@ def write_chunked(
         for w in writers.values():
             w.close()
     return paths
-

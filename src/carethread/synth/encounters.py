@@ -89,8 +89,16 @@ def _away(rng, span: Span, n_clinicians: int) -> np.ndarray:
     return away
 
 
-def primary_care(rng, span, practices: Practices, cl: Clinicians, patients: Patients, hist: History,
-                 virtual_share: float, nurse_share: float = 0.04) -> dict[str, np.ndarray]:
+def primary_care(
+    rng,
+    span,
+    practices: Practices,
+    cl: Clinicians,
+    patients: Patients,
+    hist: History,
+    virtual_share: float,
+    nurse_share: float = 0.04,
+) -> dict[str, np.ndarray]:
     """Primary-care and virtual encounters of every segment from the start of the
     history: mostly with the usual clinician, otherwise with an available partner
     or the practice nurse. A segment that starts with a switch or registration
@@ -149,8 +157,9 @@ def primary_care(rng, span, practices: Practices, cl: Clinicians, patients: Pati
     return _part(pat, day, _minutes(rng, day.size, _CLINIC), clin, prac, setting, forced)
 
 
-def other_care(rng, span, practices: Practices, cl: Clinicians, patients: Patients,
-               hist: History) -> list[dict[str, np.ndarray]]:
+def other_care(
+    rng, span, practices: Practices, cl: Clinicians, patients: Patients, hist: History
+) -> list[dict[str, np.ndarray]]:
     """Specialty, urgent-care, emergency and inpatient encounters."""
     n_prac = practices.kind.size
     # Care before the history starts is not emitted, so not drawn.

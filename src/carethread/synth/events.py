@@ -58,9 +58,7 @@ class _Log:
             self.columns.setdefault(k, []).append(np.array(v, copy=True))
 
     def arrays(self, *names: str, dtype=np.int64) -> list[np.ndarray]:
-        return [
-            np.concatenate(self.columns[n]) if n in self.columns else np.zeros(0, dtype) for n in names
-        ]
+        return [np.concatenate(self.columns[n]) if n in self.columns else np.zeros(0, dtype) for n in names]
 
 
 @dataclass
@@ -190,9 +188,7 @@ def simulate(
     changes.add(patient=np.arange(N), day=s_start, clin=cur)
 
     def close(p, day):
-        segs.add(
-            patient=p, clin=cur[p], start=s_start[p], end=day, forced=s_forced[p], prev=s_prev[p], post=s_post[p]
-        )
+        segs.add(patient=p, clin=cur[p], start=s_start[p], end=day, forced=s_forced[p], prev=s_prev[p], post=s_post[p])
 
     def record(p, frm, to, date, event, kind, cause):
         switches.add(patient=p, frm=frm, to=to, date=date, event=event, kind=kind, cause=cause)
@@ -228,7 +224,9 @@ def simulate(
         dying = patients.rate["death"][idx] * np.exp(0.085 * (g0 - entry[idx]) / 365.25)
         t_gone = g0 + rng.exponential(365.25, size=idx.size) / (_MOVE + dying)
         kind = np.where(
-            t_switch < t_gone, _sample(rng, hazard), np.where(rng.random(idx.size) * (_MOVE + dying) < _MOVE, MOVED, DIED)
+            t_switch < t_gone,
+            _sample(rng, hazard),
+            np.where(rng.random(idx.size) * (_MOVE + dying) < _MOVE, MOVED, DIED),
         )
         t_own = np.minimum(t_switch, t_gone)
         leave = np.where(reg, cl.leave[np.maximum(cur[idx], 0)], NEVER)
@@ -310,8 +308,12 @@ def simulate(
     edo_patient, edo_start, edo_first = edo.arrays("patient", "start", "first")
     sw_names = ("patient", "frm", "to", "date", "event", "kind", "cause")
     return History(
-        seg=dict(zip(("patient", "clin", "start", "end", "forced", "prev", "post"),
-                     segs.arrays("patient", "clin", "start", "end", "forced", "prev", "post"))),
+        seg=dict(
+            zip(
+                ("patient", "clin", "start", "end", "forced", "prev", "post"),
+                segs.arrays("patient", "clin", "start", "end", "forced", "prev", "post"),
+            )
+        ),
         ed_only=dict(patient=edo_patient, start=edo_start, first=edo_first),
         pc_end=pc_end,
         care_end=care_end,

@@ -89,8 +89,12 @@ CLASS_OF_SETTING: dict[str, str] = {
     "other": "FLD",
 }
 _CLASS_DISPLAY = {
-    "AMB": "ambulatory", "EMER": "emergency", "IMP": "inpatient encounter", "VR": "virtual",
-    "HH": "home health", "FLD": "field",
+    "AMB": "ambulatory",
+    "EMER": "emergency",
+    "IMP": "inpatient encounter",
+    "VR": "virtual",
+    "HH": "home health",
+    "FLD": "field",
 }
 
 #: The synthetic system's specialties as NUCC taxonomy codings (``None``: no
@@ -275,13 +279,15 @@ def _encounter_lines(batch: pa.RecordBatch, first_index: int, directory: _Direct
     known = pc.is_in(setting, value_set=pa.array(list(CLASS_OF_SETTING)))
     if not pc.all(pc.fill_null(known, False)).as_py():
         raise InputError(
-            "The encounters hold settings outside " + ", ".join(schema.SETTINGS)
+            "The encounters hold settings outside "
+            + ", ".join(schema.SETTINGS)
             + "; validate them (carethread reads them with --format generic) before writing FHIR."
         )
     codes = list(CLASS_OF_SETTING.values())
     class_code = pc.take(pa.array(codes), pc.index_in(setting, value_set=pa.array(list(CLASS_OF_SETTING))))
-    class_display = pc.take(pa.array([_CLASS_DISPLAY[c] for c in codes]),
-                            pc.index_in(setting, value_set=pa.array(list(CLASS_OF_SETTING))))
+    class_display = pc.take(
+        pa.array([_CLASS_DISPLAY[c] for c in codes]), pc.index_in(setting, value_set=pa.array(list(CLASS_OF_SETTING)))
+    )
 
     encounter_id = _escaped(batch.column("encounter_id"), "encounter_id")
     patient = _escaped(batch.column("patient_id"), "patient_id")
@@ -289,13 +295,22 @@ def _encounter_lines(batch: pa.RecordBatch, first_index: int, directory: _Direct
     practice = batch.column("practice_id").cast(pa.string())
     has_clinician = pc.is_valid(clinician)
 
-    head = _join('{"resourceType":"Encounter","id":"', encounter_id,
-                 f'","status":"finished","class":{{"system":"{ACT_CODE}","code":"', class_code,
-                 '","display":"', class_display, '"}')
+    head = _join(
+        '{"resourceType":"Encounter","id":"',
+        encounter_id,
+        f'","status":"finished","class":{{"system":"{ACT_CODE}","code":"',
+        class_code,
+        '","display":"',
+        class_display,
+        '"}',
+    )
     urgent = _when(pc.equal(setting, "urgent_care"), _URGENT_TYPE)
     clinic = pc.and_(pc.equal(class_code, "AMB"), pc.invert(has_clinician))
-    service = _when(pc.and_(clinic, pc.equal(setting, "primary_care")), _SERVICE_TYPE["primary_care"],
-                    _when(pc.and_(clinic, pc.equal(setting, "specialty")), _SERVICE_TYPE["specialty"]))
+    service = _when(
+        pc.and_(clinic, pc.equal(setting, "primary_care")),
+        _SERVICE_TYPE["primary_care"],
+        _when(pc.and_(clinic, pc.equal(setting, "specialty")), _SERVICE_TYPE["specialty"]),
+    )
     subject = _join(',"subject":', _reference("Patient", patient, odd, PATIENT_SYSTEM))
 
     # The performer: literal or by NPI; its participant type by position.
@@ -321,8 +336,10 @@ def _encounter_lines(batch: pa.RecordBatch, first_index: int, directory: _Direct
     start = _instant_text(batch.column("start"), index)
     period = _join(',"period":{"start":"', start, '"}')
     practice_text = _escaped(pc.fill_null(practice, ""), "practice_id")
-    provider = _when(pc.is_valid(practice),
-                     _join(',"serviceProvider":', _reference("Organization", practice_text, odd, PRACTICE_SYSTEM)))
+    provider = _when(
+        pc.is_valid(practice),
+        _join(',"serviceProvider":', _reference("Organization", practice_text, odd, PRACTICE_SYSTEM)),
+    )
     return _join(head, urgent, service, subject, participant, period, provider, "}")
 
 
@@ -333,8 +350,11 @@ def _patient_lines(batch: pa.RecordBatch) -> pa.Array:
     birth = batch.column("birth_date")
     death = batch.column("death_date")
     return _join(
-        '{"resourceType":"Patient","id":"', patient,
-        f'","identifier":[{{"system":"{PATIENT_SYSTEM}","value":"', patient, '"}]',
+        '{"resourceType":"Patient","id":"',
+        patient,
+        f'","identifier":[{{"system":"{PATIENT_SYSTEM}","value":"',
+        patient,
+        '"}]',
         _when(pc.is_valid(sex), _join(',"gender":"', pc.fill_null(gender, "unknown"), '"')),
         _when(pc.is_valid(birth), _join(',"birthDate":"', _date_text(birth), '"')),
         _when(pc.is_valid(death), _join(',"deceasedDateTime":"', _date_text(death), '"')),
@@ -344,8 +364,11 @@ def _patient_lines(batch: pa.RecordBatch) -> pa.Array:
 
 def _practitioner_lines(directory: _Directory) -> pa.Array:
     return _join(
-        '{"resourceType":"Practitioner","id":"', directory.ids_escaped,
-        f'","identifier":[{{"system":"{NPI_SYSTEM}","value":"', directory.npi, '"}],"active":true}',
+        '{"resourceType":"Practitioner","id":"',
+        directory.ids_escaped,
+        f'","identifier":[{{"system":"{NPI_SYSTEM}","value":"',
+        directory.npi,
+        '"}],"active":true}',
     )
 
 
@@ -353,8 +376,9 @@ def _codeable(mapping: dict, values: pa.Array, text: pa.Array | None) -> pa.Arra
     """A CodeableConcept per value from ``mapping`` (value → (system, code, display) or None)."""
     keys = list(mapping)
     coding = [
-        "" if mapping[k] is None else
-        f'"coding":[{{"system":"{mapping[k][0]}","code":"{mapping[k][1]}","display":"{mapping[k][2]}"}}]'
+        ""
+        if mapping[k] is None
+        else f'"coding":[{{"system":"{mapping[k][0]}","code":"{mapping[k][1]}","display":"{mapping[k][2]}"}}]'
         for k in keys
     ]
     found = pc.index_in(values, value_set=pa.array(keys, pa.string()))
@@ -371,10 +395,12 @@ def _role_lines(clinicians: pa.Table, directory: _Directory) -> pa.Array:
     practice = clinicians["practice_id"].combine_chunks().cast(pa.string())
     practice_text = _escaped(pc.fill_null(practice, ""), "practice_id")
     by_id = lambda system, value: _join(f'{{"identifier":{{"system":"{system}","value":"', value, '"}}')  # noqa: E731
-    practitioner = pc.if_else(odd, by_id(NPI_SYSTEM, directory.npi),
-                              _join('{"reference":"Practitioner/', directory.ids_escaped, '"}'))
-    organization = pc.if_else(odd, by_id(PRACTICE_SYSTEM, practice_text),
-                              _join('{"reference":"Organization/', practice_text, '"}'))
+    practitioner = pc.if_else(
+        odd, by_id(NPI_SYSTEM, directory.npi), _join('{"reference":"Practitioner/', directory.ids_escaped, '"}')
+    )
+    organization = pc.if_else(
+        odd, by_id(PRACTICE_SYSTEM, practice_text), _join('{"reference":"Organization/', practice_text, '"}')
+    )
     specialty = clinicians["specialty"].combine_chunks().cast(pa.string())
     nucc = {k: (NUCC, *v) if v is not None else None for k, v in NUCC_OF_SPECIALTY.items()}
     role = clinicians["role"].combine_chunks().cast(pa.string())
@@ -384,26 +410,37 @@ def _role_lines(clinicians: pa.Table, directory: _Directory) -> pa.Array:
     end = clinicians["active_to"].combine_chunks()
     period = _when(
         pc.or_(pc.is_valid(start), pc.is_valid(end)),
-        _join(',"period":{',
-              _when(pc.is_valid(start), _join('"start":"', _date_text(start), '"')),
-              _when(pc.and_(pc.is_valid(start), pc.is_valid(end)), ","),
-              _when(pc.is_valid(end), _join('"end":"', _date_text(end), '"')), "}"),
+        _join(
+            ',"period":{',
+            _when(pc.is_valid(start), _join('"start":"', _date_text(start), '"')),
+            _when(pc.and_(pc.is_valid(start), pc.is_valid(end)), ","),
+            _when(pc.is_valid(end), _join('"end":"', _date_text(end), '"')),
+            "}",
+        ),
     )
     return _join(
-        '{"resourceType":"PractitionerRole","id":"role-', directory.ids_escaped, '","practitioner":', practitioner,
+        '{"resourceType":"PractitionerRole","id":"role-',
+        directory.ids_escaped,
+        '","practitioner":',
+        practitioner,
         _when(pc.is_valid(practice), _join(',"organization":', organization)),
         _when(pc.is_valid(role_cc), _join(',"code":[', role_cc, "]")),
         _when(pc.is_valid(spec_cc), _join(',"specialty":[', spec_cc, "]")),
-        period, "}",
+        period,
+        "}",
     )
 
 
 def _organization_lines(practices: pa.Array) -> pa.Array:
     text = _escaped(practices, "practice_id")
     return _join(
-        '{"resourceType":"Organization","id":"', text,
-        f'","identifier":[{{"system":"{PRACTICE_SYSTEM}","value":"', text,
-        '"}],"active":true,"name":"Practice ', text, '"}',
+        '{"resourceType":"Organization","id":"',
+        text,
+        f'","identifier":[{{"system":"{PRACTICE_SYSTEM}","value":"',
+        text,
+        '"}],"active":true,"name":"Practice ',
+        text,
+        '"}',
     )
 
 
@@ -501,12 +538,14 @@ def write_fhir(
     encounters, clinicians, patients = _tables(system_or_folder)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    for stale in list(out.glob("*.ndjson")) + [out / "manifest.json"]:
+    for stale in [*list(out.glob("*.ndjson")), out / "manifest.json"]:
         if stale.exists():
             stale.unlink()
     directory = _Directory(clinicians)
-    outputs = {name: _Output(out, name, rows_per_file)
-               for name in ("Encounter", "Patient", "Practitioner", "PractitionerRole", "Organization")}
+    outputs = {
+        name: _Output(out, name, rows_per_file)
+        for name in ("Encounter", "Patient", "Practitioner", "PractitionerRole", "Organization")
+    }
 
     practices = [clinicians["practice_id"].combine_chunks().cast(pa.string())]
     last_start = None
@@ -532,8 +571,7 @@ def write_fhir(
         "request": "https://carethread.example/fhir/$export",
         "requiresAccessToken": False,
         "output": [
-            {"type": name, "url": file, "count": count}
-            for name, files in written.items() for file, count in files
+            {"type": name, "url": file, "count": count} for name, files in written.items() for file, count in files
         ],
         "error": [],
     }
@@ -577,8 +615,7 @@ def write_fhir_chunked(
     out.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=".synth-", dir=out))
     try:
-        tables = write_chunked(scratch, n_patients, years=years, seed=seed, start=start,
-                               chunk_patients=chunk_patients)
+        tables = write_chunked(scratch, n_patients, years=years, seed=seed, start=start, chunk_patients=chunk_patients)
         files = write_fhir(scratch, out)
         paths: dict[str, Path] = {name: written[0] for name, written in files.items()}
         paths["manifest"] = out / "manifest.json"

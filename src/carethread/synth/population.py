@@ -87,7 +87,7 @@ class Span:
         # At least a look-back and a year of warm-up, so the relationships and
         # the switching process are in their steady state when encounters start.
         warmup = max(history, LOOKBACK_DAYS) + 365
-        return cls(epoch_day, max(1, int(round(years * 365.25))), history, warmup)
+        return cls(epoch_day, max(1, round(years * 365.25)), history, warmup)
 
     @property
     def first(self) -> int:
@@ -171,14 +171,14 @@ def build_system(
     history and span alike)."""
     years = (span.n_days + span.warmup) / 365.25
     # Practices of 2-10 panel clinicians until the wanted head count is reached.
-    want = max(4, int(round(n_patients / patients_per_clinician)))
+    want = max(4, round(n_patients / patients_per_clinician))
     sizes = np.minimum(2 + rng.poisson(2.5, size=want), 10)
     # At least two practices, so patients can always change practice.
     sizes = sizes[: max(2, int(np.searchsorted(np.cumsum(sizes), want)) + 1)]
     n_pc = sizes.size
-    n_uc = max(1, int(round(n_patients / 60_000)))
-    n_hosp = max(1, int(round(n_patients / 150_000)))
-    n_spec = max(2, int(round(n_patients / 4_000)))
+    n_uc = max(1, round(n_patients / 60_000))
+    n_hosp = max(1, round(n_patients / 150_000))
+    n_spec = max(2, round(n_patients / 4_000))
     kinds = np.concatenate(
         [
             np.full(n_pc, PRIMARY),
@@ -258,7 +258,7 @@ def build_system(
         _FIRST_SPECIALIST + (spec_home % n_special),
     )
     served = n_patients / n_uc
-    uc_home = np.repeat(np.arange(n_uc), max(3, int(round(served / 6_000))))
+    uc_home = np.repeat(np.arange(n_uc), max(3, round(served / 6_000)))
     add(
         n_pc + n_spec + uc_home,
         URGENT,
@@ -266,14 +266,14 @@ def build_system(
         SPECIALTIES.index("urgent care"),
     )
     served = n_patients / n_hosp
-    ed_home = np.repeat(np.arange(n_hosp), max(3, int(round(served / 5_000))))
+    ed_home = np.repeat(np.arange(n_hosp), max(3, round(served / 5_000)))
     add(
         n_pc + n_spec + n_uc + ed_home,
         ED,
         _roles(rng, ed_home.size, {"physician": 0.8, "pa": 0.2}),
         SPECIALTIES.index("emergency medicine"),
     )
-    ward_home = np.repeat(np.arange(n_hosp), max(2, int(round(served / 8_000))))
+    ward_home = np.repeat(np.arange(n_hosp), max(2, round(served / 8_000)))
     add(
         n_pc + n_spec + n_uc + ward_home,
         HOSPITALIST,
@@ -300,7 +300,7 @@ def build_patients(rng: np.random.Generator, n_patients: int, span: Span) -> Pat
     """The patients: those registered when the simulation starts, then births and
     newcomers who register later (about 4 % of the population a year)."""
     years = (span.n_days + span.warmup) / 365.25
-    n_new = int(round(n_patients * 0.04 * years / (1 + 0.04 * years))) if span.n_days > 30 else 0
+    n_new = round(n_patients * 0.04 * years / (1 + 0.04 * years)) if span.n_days > 30 else 0
     n_old = n_patients - n_new
     # Newcomers register on a weekday: registration is their first clinic visit.
     joined = rng.integers(span.first + 1, max(span.n_days - 3, span.first + 2), size=n_new)
@@ -320,9 +320,7 @@ def build_patients(rng: np.random.Generator, n_patients: int, span: Span) -> Pat
     stay = rng.beta(12.0, 1.2, size=n_patients)
 
     morbid = 1 + 0.25 * chronic
-    pc_base = np.select(
-        [age < 1, age < 5, age < 18, age < 45, age < 65, age < 75], [8.0, 4.0, 2.4, 3.4, 4.4, 6.0], 7.5
-    )
+    pc_base = np.select([age < 1, age < 5, age < 18, age < 45, age < 65, age < 75], [8.0, 4.0, 2.4, 3.4, 4.4, 6.0], 7.5)
     # Women of working age consult more than men (sex code 0 is F).
     working = (age >= 16) & (age < 65)
     pc_base = pc_base * np.where(working, np.where(sex == 0, 1.25, 0.8), 1.0)
@@ -333,8 +331,6 @@ def build_patients(rng: np.random.Generator, n_patients: int, span: Span) -> Pat
         "emergency": 0.18 * (1 + 0.25 * chronic) * frailty**0.7 * np.where(age >= 75, 1.5, 1.0),
         "inpatient": 0.03 * (1 + 0.5 * chronic) * np.where(age >= 65, 2.0, 1.0),
         # Deaths per year: Gompertz in age, raised by morbidity.
-        "death": np.minimum(
-            np.where(age < 1, 0.004, 0.0004 * np.exp(0.085 * (age - 30)) * (1 + 0.15 * chronic)), 0.5
-        ),
+        "death": np.minimum(np.where(age < 1, 0.004, 0.0004 * np.exp(0.085 * (age - 30)) * (1 + 0.15 * chronic)), 0.5),
     }
     return Patients(entry=entry, age=age, birth=birth, sex=sex, chronic=chronic, stay=stay, rate=rate)
