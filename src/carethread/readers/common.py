@@ -7,12 +7,13 @@ public names; nothing here knows a format.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as _dt
 import difflib
 import gzip
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -173,6 +174,16 @@ def open_csv(file: SourceFile) -> None:
         seen[name.lower()] = position
     file.columns = names
     file.header_looks_like_data = any(_DATA_LIKE.match(n) for n in names)
+
+
+@contextlib.contextmanager
+def unreadable_as(message: str) -> Iterator[None]:
+    """Within the block, the engine's error for a file it cannot open becomes an
+    :class:`InputError` saying ``message`` (which names the file and the fix)."""
+    try:
+        yield
+    except engine.BackendError:
+        raise InputError(message) from None
 
 
 # --- columns -----------------------------------------------------------------

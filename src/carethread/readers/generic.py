@@ -46,6 +46,7 @@ from carethread.readers.common import (
     parse_extraction_date,
     read_table,
     suggest_column,
+    unreadable_as,
 )
 
 TABLES: tuple[str, ...] = ("encounters", "clinicians", "patients")
@@ -194,13 +195,11 @@ def discover(path: str | os.PathLike) -> dict[str, list[SourceFile]]:
 
 
 def _open_parquet(con, file: SourceFile) -> None:
-    try:
+    with unreadable_as(
+        f"{file.source} is not a readable Parquet file (it may be truncated, corrupt, or "
+        "not Parquet at all). Export it again, or check that the right file was given."
+    ):
         file.columns = engine.parquet_columns(con, str(file.path))
-    except engine.BackendError:
-        raise InputError(
-            f"{file.source} is not a readable Parquet file (it may be truncated, corrupt, or "
-            "not Parquet at all). Export it again, or check that the right file was given."
-        ) from None
 
 
 # --- columns -------------------------------------------------------------------

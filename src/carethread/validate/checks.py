@@ -76,6 +76,47 @@ def _date_rules(
     return value, rules
 
 
+def _date_pair(
+    src: SourceColumns,
+    earlier: str,
+    later: str,
+    date_format: str | None,
+    *,
+    latest: _dt.datetime,
+    later_latest: _dt.datetime | None = None,
+) -> tuple[dict[str, ibis.Value], list[_Rule]]:
+    """Two date columns where ``later`` may not be before ``earlier`` (active_from/to,
+    birth/death): their dates and their rules (``<later>_before_<earlier>`` last)."""
+    first, first_rules = _date_rules(src, earlier, date_format, latest=latest)
+    second, second_rules = _date_rules(src, later, date_format, latest=later_latest)
+    rules = first_rules + second_rules
+    if src.has(earlier) and src.has(later):
+        rules.append(_Rule(f"{later}_before_{earlier}", second.date() < first.date(), src.shown(later)))
+    values = {name: value.date() for name, value in ((earlier, first), (later, second)) if src.has(name)}
+    return values, rules
+
+
+def _checked(
+    spec: TableSpec,
+    table: ibis.Table,
+    columns: Mapping[str, str | None],
+    profile: Profile | None,
+    *,
+    key_provided: bool = True,
+    flags: Mapping[str, str] | None = None,
+    notes: Sequence[str] = (),
+) -> Checked:
+    return Checked(
+        spec,
+        table,
+        dict(columns),
+        key_provided=key_provided,
+        flags=dict(flags or {}),
+        notes=list(notes),
+        key_unique=(profile.key_unique if profile else None),
+    )
+
+
 def _format_rules(raw: ibis.Table) -> list[_Rule]:
     """The reader's own rejection (``__reject``), checked before anything else."""
     if "__reject" not in raw.columns:
@@ -233,14 +274,14 @@ def check_encounters(
         "__setting_defaulted": "{n} accepted {encounters} {have} no setting; "
         f"{{they_were}} given {schema.DEFAULT_SETTING}.",
     }
-    return Checked(
+    return _checked(
         ENCOUNTERS,
         table,
-        dict(columns),
+        columns,
+        profile,
         key_provided=src.has("encounter_id"),
         flags={k: v for k, v in flags.items() if k in extra},
         notes=notes,
-        key_unique=(profile.key_unique if profile else None),
     )
 
 
@@ -276,30 +317,16 @@ def check_clinicians(
         capacity, bad = src.count("capacity")
         values["capacity"] = capacity
         rules.append(_Rule("invalid_capacity", bad, src.shown("capacity")))
-    latest = _day_after(extraction_date)
-    start, start_rules = _date_rules(src, "active_from", date_format, latest=latest)
-    end, end_rules = _date_rules(src, "active_to", date_format, latest=None)
-    rules += start_rules + end_rules
-    if src.has("active_from") and src.has("active_to"):
-        rules.append(_Rule("active_to_before_active_from", end.date() < start.date(), src.shown("active_to")))
-    if src.has("active_from"):
-        values["active_from"] = start.date()
-    if src.has("active_to"):
-        values["active_to"] = end.date()
+    active, active_rules = _date_pair(src, "active_from", "active_to", date_format, latest=_day_after(extraction_date))
+    values.update(active)
+    rules += active_rules
     table = _project(raw, CLINICIANS, values, rules, extra)
     flags = {
         "__role_other": "{n} {clinicians} {have} a role that is not one of "
         + ", ".join(schema.ROLES)
         + "; it was set to other."
     }
-    return Checked(
-        CLINICIANS,
-        table,
-        dict(columns),
-        key_provided=True,
-        flags={k: v for k, v in flags.items() if k in extra},
-        key_unique=(profile.key_unique if profile else None),
-    )
+    return _checked(CLINICIANS, table, columns, profile, flags={k: v for k, v in flags.items() if k in extra})
 
 
 def check_patients(
@@ -319,23 +346,10 @@ def check_patients(
     if src.has("sex"):
         values["sex"] = src.text("sex")
     latest = _day_after(extraction_date)
-    birth, birth_rules = _date_rules(src, "birth_date", date_format, latest=latest)
-    death, death_rules = _date_rules(src, "death_date", date_format, latest=latest)
-    rules += birth_rules + death_rules
-    if src.has("birth_date") and src.has("death_date"):
-        rules.append(_Rule("death_date_before_birth_date", death.date() < birth.date(), src.shown("death_date")))
-    if src.has("birth_date"):
-        values["birth_date"] = birth.date()
-    if src.has("death_date"):
-        values["death_date"] = death.date()
-    table = _project(raw, PATIENTS, values, rules, {})
-    return Checked(
-        PATIENTS,
-        table,
-        dict(columns),
-        key_provided=True,
-        key_unique=(profile.key_unique if profile else None),
-    )
+    lived, lived_rules = _date_pair(src, "birth_date", "death_date", date_format, latest=latest, later_latest=latest)
+    values.update(lived)
+    rules += lived_rules
+    return _checked(PATIENTS, _project(raw, PATIENTS, values, rules, {}), columns, profile)
 
 
 CHECKS = {"encounters": check_encounters, "clinicians": check_clinicians, "patients": check_patients}

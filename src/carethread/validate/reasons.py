@@ -79,19 +79,19 @@ REASONS: dict[str, str] = {
 }
 
 
+#: Reason codes about a whole line or resource rather than one of its columns.
+WHOLE_ROW_REASONS = frozenset(
+    {"malformed_row", "invalid_encoding", "malformed_json", "unexpected_resource_type", "encounter_not_held"}
+)
+
+
 def column_of(code: str) -> str | None:
     """The canonical column a reason code is about; None for a whole-line reason.
 
     >>> column_of("missing_start"), column_of("unknown_clinician_reference"), column_of("malformed_row")
     ('start', 'clinician_id', None)
     """
-    if code in (
-        "malformed_row",
-        "invalid_encoding",
-        "malformed_json",
-        "unexpected_resource_type",
-        "encounter_not_held",
-    ):
+    if code in WHOLE_ROW_REASONS:
         return None
     if code in ("unknown_setting", "unknown_encounter_class", "unknown_visit_concept"):
         return "setting"

@@ -36,6 +36,18 @@ def _format_reject(t: ibis.Table, resource: str, rules: Sequence[tuple[ibis.Bool
     return reject, value
 
 
+def _raw_rows(
+    t: ibis.Table,
+    resource: str,
+    rules: Sequence[tuple[ibis.BooleanValue, str, ibis.Value]] = (),
+    **columns: ibis.Value,
+) -> ibis.Table:
+    """One resource type's staged rows as a raw table for the checks: ``__file``,
+    ``__row``, the reader's rejection (:func:`_format_reject`) and ``columns``."""
+    reject, value = _format_reject(t, resource, rules)
+    return t.select(__file=t.__file, __row=t.__row, __reject=reject, __reject_value=value, **columns)
+
+
 # --- the five resource types ----------------------------------------------------------------
 
 
@@ -60,45 +72,37 @@ def _organizations(con, staged: Staged, extraction) -> validate.Finished:
     return _finish(con, checked, staged.files, staged.rejected, extraction)
 
 
+#: Clinician column → the PractitionerRole field it is read from (``__prac`` and
+#: ``__org`` are the resolved references); ``role`` and ``kind`` are derived.
+_ROLE_FIELDS = {
+    "clinician_id": "__prac",
+    "practice_id": "__org",
+    "specialty": "specialty_text",
+    "active_from": "period_start",
+    "active_to": "period_end",
+    "id": "id",
+}
+
+
 def _roles(con, staged: Staged, lookups: Mapping[str, ibis.Table | None], extraction):
     """PractitionerRole rows: counted and checked; returns the accepted roles' facts too."""
-    t = resolve_reference(
-        staged.table,
-        "practitioner_key",
-        lookups["Practitioner"],
-        "prac",
-        ("Practitioner",),
-        unchecked=() if lookups["Practitioner"] is not None else ("Practitioner",),
-    )
-    t = resolve_reference(
-        t,
-        "organization_key",
-        lookups["Organization"],
-        "org",
-        ("Organization",),
-        unchecked=() if lookups["Organization"] is not None else ("Organization",),
-    )
-    reject, value = _format_reject(
+    t = staged.table
+    for key, name, resource in (
+        ("practitioner_key", "prac", "Practitioner"),
+        ("organization_key", "org", "Organization"),
+    ):
+        lookup = lookups[resource]
+        t = resolve_reference(t, key, lookup, name, (resource,), unchecked=() if lookup is not None else (resource,))
+    raw = _raw_rows(
         t,
         "PractitionerRole",
         [
             (t.__prac_unknown, "unknown_clinician_reference", t.practitioner_key),
             (t.__org_unknown, "unknown_practice_reference", t.organization_key),
         ],
-    )
-    raw = t.select(
-        __file=t.__file,
-        __row=t.__row,
-        __reject=reject,
-        __reject_value=value,
-        clinician_id=t.__prac,
-        practice_id=t.__org,
-        specialty=t.specialty_text,
+        **{column: t[field] for column, field in _ROLE_FIELDS.items()},
         role=role_label(t.role_codes, t.role_text),
-        active_from=t.period_start,
-        active_to=t.period_end,
         kind=care_kind(t.specialty_codes, t.specialty_text),
-        id=t.id,
     )
     columns = {c: c for c in ("clinician_id", "practice_id", "specialty", "role", "active_from", "active_to")}
     checked = validate.check_clinicians(raw, columns, extraction_date=extraction, source="PractitionerRole")
@@ -127,8 +131,7 @@ def _roles(con, staged: Staged, lookups: Mapping[str, ibis.Table | None], extrac
 
 def _practitioners(con, staged: Staged, facts: ibis.Table | None, extraction) -> validate.Finished:
     t = staged.table
-    reject, value = _format_reject(t, "Practitioner")
-    raw = t.select(__file=t.__file, __row=t.__row, __reject=reject, __reject_value=value, clinician_id=t.id)
+    raw = _raw_rows(t, "Practitioner", clinician_id=t.id)
     columns: dict[str, str | None] = {"clinician_id": "clinician_id"}
     if facts is not None:
         first = first_role(facts).rename(__rc="clinician_id")
@@ -140,18 +143,8 @@ def _practitioners(con, staged: Staged, facts: ibis.Table | None, extraction) ->
 
 def _patients(con, staged: Staged, extraction) -> validate.Finished:
     t = staged.table
-    reject, value = _format_reject(t, "Patient")
     sex = t.gender.substitute({"male": "M", "female": "F"}, else_=t.gender)
-    raw = t.select(
-        __file=t.__file,
-        __row=t.__row,
-        __reject=reject,
-        __reject_value=value,
-        patient_id=t.id,
-        sex=sex,
-        birth_date=t.birth_text,
-        death_date=t.death_text,
-    )
+    raw = _raw_rows(t, "Patient", patient_id=t.id, sex=sex, birth_date=t.birth_text, death_date=t.death_text)
     columns = {c: c for c in ("patient_id", "sex", "birth_date", "death_date")}
     checked = validate.check_patients(raw, columns, extraction_date=extraction, source="Patient")
     return _finish(con, checked, staged.files, staged.rejected, extraction)
@@ -199,7 +192,7 @@ def _check_encounters(t: ibis.Table, ctx: _Context, label: str) -> validate.Chec
         kind = ibis.coalesce(kind, t.__fk)
     setting, unknown_class = encounter_setting(t.class_code, t.type_codes, t.service_codes, t.service_text, kind)
     status = t.status.lower()
-    reject, value = _format_reject(
+    raw = _raw_rows(
         t,
         "Encounter",
         [
@@ -210,12 +203,6 @@ def _check_encounters(t: ibis.Table, ctx: _Context, label: str) -> validate.Chec
             (unknown_class, "unknown_encounter_class", t.class_code),
             (t.start_text.notnull() & t.start.isnull(), "unparseable_start", t.start_text),
         ],
-    )
-    raw = t.select(
-        __file=t.__file,
-        __row=t.__row,
-        __reject=reject,
-        __reject_value=value,
         encounter_id=t.id,
         patient_id=t.__pat,
         clinician_id=t.__clin,

@@ -70,37 +70,35 @@ def _header(path: Path) -> list[str]:
     return file.columns
 
 
-#: Canonical column → column of the raw table it is checked from, per canonical table.
-_COLUMNS: dict[str, dict[str, str]] = {
-    "encounters": {
-        "encounter_id": "__vid",
-        "patient_id": "__pid",
-        "clinician_id": "__clinician",
-        "practice_id": "__practice",
-        "start": "__start",
-        "setting": "__setting",
-    },
-    "patients": {"patient_id": "__pid", "birth_date": "__birth", "sex": "__sex"},
-    "clinicians": {"clinician_id": "__cid", "practice_id": "__site", "specialty": "__specialty", "role": "__role"},
+#: Per canonical table: (canonical column, the raw column it is checked from, the
+#: OMOP column a quarantine row names; None: the canonical name is kept).
+_FIELDS: dict[str, tuple[tuple[str, str, str | None], ...]] = {
+    "encounters": (
+        ("encounter_id", "__vid", "visit_occurrence_id"),
+        ("patient_id", "__pid", "person_id"),
+        ("clinician_id", "__clinician", "provider_id"),
+        ("practice_id", "__practice", "care_site_id"),
+        ("start", "__start", "visit_start_date"),
+        ("setting", "__setting", "visit_concept_id"),
+    ),
+    "patients": (
+        ("patient_id", "__pid", "person_id"),
+        ("birth_date", "__birth", "year_of_birth"),
+        ("sex", "__sex", "gender_concept_id"),
+        ("death_date", "__death", "death_date"),
+    ),
+    "clinicians": (
+        ("clinician_id", "__cid", "provider_id"),
+        ("practice_id", "__site", "care_site_id"),
+        ("specialty", "__specialty", None),
+        ("role", "__role", None),
+    ),
 }
-#: Raw column → the OMOP column a quarantine row names, per canonical table.
-_OMOP_COLUMNS: dict[str, dict[str, str]] = {
-    "encounters": {
-        "__vid": "visit_occurrence_id",
-        "__pid": "person_id",
-        "__clinician": "provider_id",
-        "__practice": "care_site_id",
-        "__start": "visit_start_date",
-        "__setting": "visit_concept_id",
-    },
-    "patients": {
-        "__pid": "person_id",
-        "__birth": "year_of_birth",
-        "__sex": "gender_concept_id",
-        "__death": "death_date",
-    },
-    "clinicians": {"__cid": "provider_id", "__site": "care_site_id"},
-}
+
+
+def _columns(table: str, *, leave_out: tuple[str, ...] = ()) -> dict[str, str]:
+    """Canonical column → raw column of a canonical table (see :data:`_FIELDS`)."""
+    return {canonical: raw for canonical, raw, _omop in _FIELDS[table] if canonical not in leave_out}
 
 
 def _check_and_finish(
@@ -125,7 +123,8 @@ def _check_and_finish(
         con, checked, sources=[source.source], stems=[source.stem], rejected=source.rejected, extraction_date=extraction
     )
     q = done.quarantine
-    done.quarantine = q.mutate(column=q.column.substitute(_OMOP_COLUMNS[checked.spec.name], else_=q.column))
+    omop = {raw: name for _canonical, raw, name in _FIELDS[checked.spec.name] if name is not None}
+    done.quarantine = q.mutate(column=q.column.substitute(omop, else_=q.column))
     done.remarks = source.notes + done.remarks
     return checked, done
 
@@ -187,10 +186,10 @@ def read_omop(
     Examples
     --------
     >>> import pathlib, tempfile
+    >>> visits = ("visit_occurrence_id,person_id,visit_concept_id,visit_start_date,provider_id\\n"
+    ...           "1,7,9202,2024-01-02,10\\n2,7,9203,2024-01-09,11\\n3,7,0,2024-02-01,10\\n")
     >>> cdm = pathlib.Path(tempfile.mkdtemp())
-    >>> _ = (cdm / "VISIT_OCCURRENCE.csv").write_text(
-    ...     "visit_occurrence_id,person_id,visit_concept_id,visit_start_date,provider_id\\n"
-    ...     "1,7,9202,2024-01-02,10\\n2,7,9203,2024-01-09,11\\n3,7,0,2024-02-01,10\\n")
+    >>> _ = (cdm / "VISIT_OCCURRENCE.csv").write_text(visits)
     >>> data = read_omop(cdm, extraction_date="2024-06-30")
     >>> print(data.reconciliation())
     VISIT_OCCURRENCE.csv: 3 rows read = 2 accepted + 1 quarantined
@@ -226,7 +225,7 @@ def read_omop(
     profile = validate.Profile(trim=False, blank=dict.fromkeys(text_columns, 0), values={"__setting": list(SETTINGS)})
     read = {"extraction": extraction, "date_format": date_format}
     checked, encounters = _check_and_finish(
-        con, validate.check_encounters, raw, _COLUMNS["encounters"], visits, profile, flags=flags, **read
+        con, validate.check_encounters, raw, _columns("encounters"), visits, profile, flags=flags, **read
     )
     remarks = list(encounters.remarks)
     concept_remark = unknown_concepts_remark(checked, visits, tables)
@@ -235,7 +234,7 @@ def read_omop(
     finished = [encounters]
     patients = clinicians = None
     if "person" in tables:
-        columns = {**_COLUMNS["patients"], **({"death_date": "__death"} if "death" in tables else {})}
+        columns = _columns("patients", leave_out=() if "death" in tables else ("death_date",))
         profile = validate.Profile(trim=False, blank={"__pid": 0, "__sex": 0})
         _checked, done = _check_and_finish(
             con, validate.check_patients, patients_raw(tables), columns, tables["person"], profile, **read
@@ -252,7 +251,7 @@ def read_omop(
         raw = clinicians_raw(tables, primary)
         profile = validate.Profile(trim=False, blank={"__cid": 0, "__site": 0})
         _checked, done = _check_and_finish(
-            con, validate.check_clinicians, raw, _COLUMNS["clinicians"], tables["provider"], profile, **read
+            con, validate.check_clinicians, raw, _columns("clinicians"), tables["provider"], profile, **read
         )
         clinicians = done.accepted
         finished.append(done)

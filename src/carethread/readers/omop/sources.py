@@ -20,7 +20,15 @@ import ibis
 
 from carethread import engine
 from carethread.errors import InputError, OptionError, SchemaError
-from carethread.readers.common import SourceFile, file_kind, norm_stem, open_csv, store_csv, suggest_column
+from carethread.readers.common import (
+    SourceFile,
+    file_kind,
+    norm_stem,
+    open_csv,
+    store_csv,
+    suggest_column,
+    unreadable_as,
+)
 
 
 @dataclass(frozen=True)
@@ -180,12 +188,10 @@ def _stage_file(con, name: str, path: Path, keep=None) -> Table:
     """One CDM file as a table on ``con``: CSV parsed once into a temporary table."""
     source = SourceFile(path, path.name, file_kind(path))  # type: ignore[arg-type]
     if source.kind == "parquet":
-        try:
+        with unreadable_as(
+            f"{path.name} is not a readable Parquet file (it may be truncated or corrupt). Export it again."
+        ):
             names = engine.parquet_columns(con, str(path))
-        except engine.BackendError:
-            raise InputError(
-                f"{path.name} is not a readable Parquet file (it may be truncated or corrupt). Export it again."
-            ) from None
         columns = _columns(names, name, path.name)
         raw = engine.parquet_table(con, [str(path)])
         table = raw.select(
@@ -295,12 +301,10 @@ def open_tables(con, path, schema: str | None) -> dict[str, Table]:
         return _folder_tables(con, target)
     if target.name.lower().endswith(DUCKDB_SUFFIXES):
         engine.require_duckdb(con)
-        try:
+        with unreadable_as(
+            f"{target.name} could not be opened as a DuckDB database (is it one, and not open in another program?)."
+        ):
             catalog = engine.attach_read_only(con, str(target))
-        except engine.BackendError:
-            raise InputError(
-                f"{target.name} could not be opened as a DuckDB database (is it one, and not open in another program?)."
-            ) from None
         inside = f"{schema}." if schema else ""
         where = f"schema {schema} of {target.name}" if schema else target.name
         return _database_tables(con, (catalog, schema or "main"), f"{target.name}:{inside}", where)
