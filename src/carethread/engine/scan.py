@@ -106,9 +106,9 @@ def csv_table(
     order. It comes from ``row_number() OVER ()`` directly above each file's
     scan. DuckDB runs an empty ``OVER ()`` as its streaming window operator,
     which is not a parallel operator and declares a fixed order, so the rows
-    reach it one after the other in file order (checked on 3 000 000 rows
-    with 8 threads). The price is that the CSV parse itself runs on one
-    thread.
+    reach it one after the other in file order (docs/formats.md, *Row
+    numbers*, says how this was checked). The price is that the CSV parse
+    itself runs on one thread.
 
     Rows DuckDB cannot parse (wrong number of fields, unbalanced quotes,
     invalid UTF-8) are not numbered here but stored in reject tables, one

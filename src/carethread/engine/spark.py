@@ -48,6 +48,7 @@ def _spark_scratch() -> Path:
 
 
 def is_spark_session(obj) -> bool:
+    """Whether ``obj`` is a pyspark ``SparkSession`` (told without importing pyspark)."""
     return type(obj).__name__ == "SparkSession" and type(obj).__module__.startswith("pyspark.")
 
 
@@ -150,7 +151,8 @@ def connect_spark(
       client mode (this process is the driver; executors must reach it).
 
     Raises :class:`MissingDependencyError` naming the install command when
-    pyspark is missing. Starting a JVM takes several seconds.
+    pyspark is missing. Starting the JVM is slow; docs/spark.md, *What to
+    expect*, has the measured cost.
     """
     SparkSession = _import_pyspark()
     remote = url if url.lower().startswith("sc://") else None
