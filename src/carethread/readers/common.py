@@ -23,7 +23,7 @@ from carethread import engine, validate
 from carethread.data import ReadCount
 from carethread.errors import InputError, OptionError, SchemaError
 
-#: File name endings the reader understands, and how it reads them.
+#: File name endings the readers understand, and how they read them.
 SUFFIXES: dict[str, str] = {
     ".csv": "csv",
     ".csv.gz": "csv",

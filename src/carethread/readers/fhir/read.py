@@ -91,8 +91,8 @@ def _roles(con, staged: Staged, lookups: Mapping[str, ibis.Table | None], extrac
         ("practitioner_key", "prac", "Practitioner"),
         ("organization_key", "org", "Organization"),
     ):
-        lookup = lookups[resource]
-        t = resolve_reference(t, key, lookup, name, (resource,), unchecked=() if lookup is not None else (resource,))
+        known = lookups[resource]
+        t = resolve_reference(t, key, known, name, (resource,), unchecked=() if known is not None else (resource,))
     raw = _raw_rows(
         t,
         "PractitionerRole",
