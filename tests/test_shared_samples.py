@@ -12,7 +12,8 @@ from carethread.cli import app
 from tests.conftest import SAMPLES
 
 RECONCILIATION = re.compile(
-    r"^(?P<source>\S.*): (?P<read>[\d ]+) rows? read = (?P<accepted>[\d ]+) accepted \+ (?P<quarantined>[\d ]+) quarantined$"
+    r"^(?P<source>\S.*): (?P<read>[\d ]+) rows? read = "
+    r"(?P<accepted>[\d ]+) accepted \+ (?P<quarantined>[\d ]+) quarantined$"
 )
 
 

@@ -71,7 +71,7 @@ def test_every_reason_has_readable_text_and_a_column():
     for code, text in validate.REASONS.items():
         assert code == code.lower() and " " not in code
         assert text and text[0].islower()
-        column = validate._column_of(code)
+        column = validate.column_of(code)
         if code in (
             "malformed_row",
             "invalid_encoding",

@@ -87,7 +87,7 @@ def parse_visit_concepts(value) -> dict[int, str]:
     >>> parse_visit_concepts("9202=clinic")
     Traceback (most recent call last):
     ...
-    carethread.errors.OptionError: --visit-concepts: `clinic` (for 9202) is not a setting; use one of primary_care, specialty, urgent_care, emergency, inpatient, virtual, home, other, or by_specialty.
+    carethread.errors.OptionError: --visit-concepts: `clinic` (for 9202) is not a setting; use one of primary_care, ...
     """
     if value is None:
         return {}

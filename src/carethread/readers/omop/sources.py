@@ -20,7 +20,15 @@ import ibis
 
 from carethread import engine
 from carethread.errors import InputError, OptionError, SchemaError
-from carethread.readers.generic import SourceFile, _kind, _norm_stem, _open_csv, _suggest
+from carethread.readers.common import (
+    SourceFile,
+    file_kind,
+    norm_stem,
+    open_csv,
+    store_csv,
+    suggest_column,
+    unreadable_as,
+)
 
 
 @dataclass(frozen=True)
@@ -110,6 +118,24 @@ def as_int(col: ibis.Value) -> ibis.IntegerValue:
     return engine.try_cast(as_text(col), "int64")
 
 
+def moment(t: ibis.Table, date: str, datetime: str, time: str | None = None) -> ibis.Value | None:
+    """The datetime column, else the date (5.0: date plus the time text).
+
+    A timestamp when the source columns are typed (databases, Parquet), else
+    text that the encounter checks parse (and quarantine when unparseable).
+    """
+    parts = [t[c] for c in (datetime, date) if c in t.columns]
+    if not parts:
+        return None
+    if all(p.type().is_temporal() for p in parts) and (time is None or time not in t.columns):
+        return ibis.coalesce(*(p.cast("timestamp") for p in parts)) if len(parts) > 1 else parts[0].cast("timestamp")
+    texts = [as_text(p) for p in parts]
+    if time is not None and time in t.columns and date in t.columns and datetime not in t.columns:
+        day, clock = as_text(t[date]), as_text(t[time])
+        return ibis.ifelse(clock.notnull(), day.concat(" ", clock), day)
+    return ibis.coalesce(*texts) if len(texts) > 1 else texts[0]
+
+
 # --- finding the tables -------------------------------------------------------------------------
 
 
@@ -127,7 +153,7 @@ def _columns(names: list[str], table: str, label: str) -> dict[str, str]:
         if not any(a in by_lower for a in alternatives):
             wanted = " or ".join(f"`{a}`" for a in alternatives)
             shown = ", ".join(f"`{c}`" for c in names[:30]) + (", ..." if len(names) > 30 else "")
-            near = _suggest(alternatives[0], [c for c in names if c.lower() not in TABLES[table].wanted])
+            near = suggest_column(alternatives[0], [c for c in names if c.lower() not in TABLES[table].wanted])
             hint = f" `{near}` looks like {alternatives[0]}: rename it." if near else ""
             raise SchemaError(
                 f"{label} has no column {wanted}, which the OMOP CDM {table} table requires. "
@@ -139,9 +165,9 @@ def _columns(names: list[str], table: str, label: str) -> dict[str, str]:
 def _folder_tables(con, folder: Path) -> dict[str, Table]:
     found: dict[str, Path] = {}
     for path in sorted(folder.iterdir()):
-        if not path.is_file() or _kind(path) is None or path.name.startswith((".", "_")):
+        if not path.is_file() or file_kind(path) is None or path.name.startswith((".", "_")):
             continue
-        name = _norm_stem(path)
+        name = norm_stem(path)
         if name not in TABLES:
             continue
         if name in found:
@@ -160,58 +186,44 @@ def _folder_tables(con, folder: Path) -> dict[str, Table]:
 
 def _stage_file(con, name: str, path: Path, keep=None) -> Table:
     """One CDM file as a table on ``con``: CSV parsed once into a temporary table."""
-    source = SourceFile(path, path.name, _kind(path))  # type: ignore[arg-type]
+    source = SourceFile(path, path.name, file_kind(path))  # type: ignore[arg-type]
     if source.kind == "parquet":
-        try:
+        with unreadable_as(
+            f"{path.name} is not a readable Parquet file (it may be truncated or corrupt). Export it again."
+        ):
             names = engine.parquet_columns(con, str(path))
-        except engine.BackendError:
-            raise InputError(
-                f"{path.name} is not a readable Parquet file (it may be truncated or corrupt). Export it again."
-            ) from None
         columns = _columns(names, name, path.name)
         raw = engine.parquet_table(con, [str(path)])
         table = raw.select(
             **{lower: raw[original] for lower, original in columns.items()}, __file=raw.__file, __row=raw.__row
         )
         return Table(name, path.name, source.stem, table)
-    _open_csv(source)
+    open_csv(source)
     columns = _columns(source.columns, name, path.name)
-    for strict in (True, False):
-        raw, rejects = engine.csv_table(con, [(str(path), source.columns, source.delimiter)], strict=strict)
+
+    def build(raw: ibis.Table) -> ibis.Table:
         expr = raw.select(
             **{lower: raw[original] for lower, original in columns.items()}, __file=raw.__file, __row=raw.__row
         )
-        if keep is not None:
-            expr = keep(expr)
-        try:
-            _stored, stored = engine.materialize(con, expr, f"omop_{name}")
-        except engine.BackendError as exc:
-            engine.drop(con, [raw.get_name()])
-            engine.drop(con, [n for pair in rejects for n in pair], kind="TABLE")
-            if strict and engine.is_data_error(exc):
-                continue
-            if engine.is_data_error(exc):
-                raise InputError(
-                    f"{path.name} could not be read to the end (the file may be truncated or corrupt). Export it again."
-                ) from None
-            raise
-        unparsed = engine.csv_rejects(con, rejects)
-        engine.renumber_after_rejects(con, stored, [(f, r) for f, r, *_ in unparsed])
-        engine.drop(con, [raw.get_name()])
-        rejected = [
-            (f, r, "invalid_encoding" if "ENCODING" in kind.upper() else "malformed_row", col, text)
-            for f, r, kind, col, text in unparsed
+        return keep(expr) if keep is not None else expr
+
+    try:
+        stored, rejected, strict = store_csv(con, [source], build, f"omop_{name}")
+    except engine.BackendError as exc:
+        if engine.is_data_error(exc):
+            raise InputError(
+                f"{path.name} could not be read to the end (the file may be truncated or corrupt). Export it again."
+            ) from None
+        raise
+    notes = (
+        []
+        if strict
+        else [
+            f"{path.name} is not strictly valid CSV (a carriage return or quote inside an unquoted value?); "
+            "it was read leniently, so row numbers may not match a text editor's."
         ]
-        notes = (
-            []
-            if strict
-            else [
-                f"{path.name} is not strictly valid CSV (a carriage return or quote inside an unquoted value?); "
-                "it was read leniently, so row numbers may not match a text editor's."
-            ]
-        )
-        return Table(name, path.name, source.stem, con.table(stored), rejected, notes)
-    raise AssertionError("unreachable")
+    )
+    return Table(name, path.name, source.stem, con.table(stored), rejected, notes)
 
 
 def _stage_concepts(con, path: Path, tables: dict[str, Table]) -> Table:
@@ -268,8 +280,9 @@ def open_tables(con, path, schema: str | None) -> dict[str, Table]:
     >>> _ = (cdm / "Visit_Occurrence.csv").write_text(
     ...     "VISIT_OCCURRENCE_ID,PERSON_ID,VISIT_CONCEPT_ID,VISIT_START_DATE\\n1,7,9202,2024-01-02\\n")
     >>> tables = open_tables(engine.connect(), cdm, None)
-    >>> tables["visit_occurrence"].source, tables["visit_occurrence"].table.columns
-    ('Visit_Occurrence.csv', ('visit_occurrence_id', 'person_id', 'visit_concept_id', 'visit_start_date', '__file', '__row'))
+    >>> tables["visit_occurrence"].source, tables["visit_occurrence"].table.columns  # doctest: +NORMALIZE_WHITESPACE
+    ('Visit_Occurrence.csv',
+     ('visit_occurrence_id', 'person_id', 'visit_concept_id', 'visit_start_date', '__file', '__row'))
     """
     if path is None:
         if schema is None:
@@ -288,12 +301,10 @@ def open_tables(con, path, schema: str | None) -> dict[str, Table]:
         return _folder_tables(con, target)
     if target.name.lower().endswith(DUCKDB_SUFFIXES):
         engine.require_duckdb(con)
-        try:
+        with unreadable_as(
+            f"{target.name} could not be opened as a DuckDB database (is it one, and not open in another program?)."
+        ):
             catalog = engine.attach_read_only(con, str(target))
-        except engine.BackendError:
-            raise InputError(
-                f"{target.name} could not be opened as a DuckDB database (is it one, and not open in another program?)."
-            ) from None
         inside = f"{schema}." if schema else ""
         where = f"schema {schema} of {target.name}" if schema else target.name
         return _database_tables(con, (catalog, schema or "main"), f"{target.name}:{inside}", where)
