@@ -131,3 +131,29 @@ def test_window_helpers_accept_the_old_keyword(old, new, kwargs):
     with pytest.warns(DeprecationWarning, match=rf"{old}\(lookback=...\) is deprecated.*{new}\(lookback_months=...\)"):
         got = getattr(module, old)("2024-08-31", **kwargs)
     assert got == getattr(module, new)("2024-08-31", lookback_months=6)
+
+
+def test_deprecation_warnings_point_at_the_callers_line(con):
+    """DeprecationWarning is shown by default only when attributed to __main__: every alias
+    must name the caller's line, not a line inside carethread."""
+    import warnings
+
+    from carethread.measures.attribution import attribution_remarks
+
+    t = encounters_table(
+        con,
+        [
+            {"patient_id": "p", "clinician_id": "A", "practice_id": "X", "setting": "primary_care", "start": s}
+            for s in (dt.datetime(2024, 3, 1, 9), dt.datetime(2024, 4, 1, 9))
+        ],
+    )
+    calls = [
+        lambda: carethread.attribute(t, lookback=6),
+        lambda: carethread.attribution_summary(t, as_of="2024-05-01"),
+        lambda: attribution_remarks({"unattributed": 1}, rule="majority"),
+    ]
+    for call in calls:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            call()
+        assert [w.filename for w in caught if w.category is DeprecationWarning] == [__file__]

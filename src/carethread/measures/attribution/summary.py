@@ -195,7 +195,11 @@ def attribution_remarks(
     """
     check_rule(rule, RULES)
     if isinstance(encounters, Mapping):
-        warn_renamed("attribution_remarks(summary_row, rule=...)", "attribution_remarks(encounters, result, ...)")
+        warn_renamed(
+            "attribution_remarks(summary_row, rule=...)",
+            "attribution_remarks(encounters, result, ...)",
+            stacklevel=4,  # the caller, past the renamed_keywords wrapper
+        )
         return _sentences(encounters, rule)
     counts = _window_counts(encounters, result, settings=settings, as_of=as_of, lookback_months=lookback_months)
     return _sentences(counts.to_pyarrow().to_pylist()[0], rule)
