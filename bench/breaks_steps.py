@@ -17,8 +17,10 @@ import time
 import ibis
 
 from carethread.measures import breaks as B
+from carethread.measures.practices import clinician_practice
 from carethread.options import normalize_settings
 from carethread.readers import read
+from carethread.schema import SETTINGS
 from carethread.visits import encounters_in_window, visits
 
 
@@ -44,7 +46,7 @@ def main(path: str) -> None:
     per_bucket = step("visits per patient, clinician and quarter", per_bucket)
     _, attributed = B._attribution_at_boundaries(v, grid)
     attributed = step("plurality attribution at every quarter (6 windows each)", attributed)
-    practices = step("each clinician's practice", B.clinician_practices(e))
+    practices = step("each clinician's practice", clinician_practice(e, settings=SETTINGS))
     step("switches (partner, other_practice)", B._switches(v, per_bucket, attributed, practices, grid))
     episodes = step("episodes: what follows each visit day", B._episodes(e, chosen, 12))
     step("lapses (emergency_only, lost)", B._lapses(episodes, attributed, grid, 12, 12))

@@ -32,7 +32,9 @@ def month_start(index: int) -> dt.date:
     return dt.date(index // 12, index % 12 + 1, 1)
 
 
-def reference_breaks(rows, *, practices=None, period="quarter", lookback=18, lost=12, lapse=12, end=None):
+def reference_breaks(  # noqa: C901  (one plain loop per rule, written straight from the definition)
+    rows, *, practices=None, period="quarter", lookback=18, lost=12, lapse=12, end=None
+):
     """Set of (patient, from, to, break_date, kind, detected_at)."""
     P = PERIOD_MONTHS[period]
     vis = {}
@@ -61,18 +63,19 @@ def reference_breaks(rows, *, practices=None, period="quarter", lookback=18, los
     span_end = end.date() if end else max(max(d) for d in days.values()) + dt.timedelta(days=1)
     last_k = (span_end.year * 12 + span_end.month - 1) // P * P
     by_patient = defaultdict(list)
-    for (p, c, d), s in vis.items():
+    for p, c, d in vis:
         by_patient[p].append((d, c))
 
     def attribution(p, k):
+        """Plurality; ties to the latest start of the last visits (visit order), then the smallest id."""
         b = month_start(k)
         lo = add_months(b, -lookback)
         w = [(d, c) for d, c in by_patient[p] if lo <= d < b]
         if not w:
             return None
         n = Counter(c for _, c in w)
-        last = {c: max(d for d, cc in w if cc == c) for c in n}
-        return sorted(n, key=lambda c: (-n[c], -last[c].toordinal(), c))[0]
+        last = {c: max(vis[p, c, d] for d, cc in w if cc == c) for c in n}
+        return sorted(n, key=lambda c: (-n[c], dt.datetime(1900, 1, 1) - last[c], c))[0]
 
     def first_boundary_on_or_after(d):
         m = d.year * 12 + d.month - 1 + (0 if d.day == 1 else 1)
@@ -170,7 +173,7 @@ SPAN = [
 
 def test_columns_and_types(con):
     rows = monthly("p", "A", 2022, range(1, 13)) + monthly("p", "B", 2023, range(2, 13))
-    got = relationship_breaks(encounters_table(con, rows), lookback=12).to_pyarrow()
+    got = relationship_breaks(encounters_table(con, rows), lookback_months=12).to_pyarrow()
     assert tuple(got.column_names) == BREAK_COLUMNS
     assert got.schema.field("break_date").type == pa.date32()
     assert got.schema.field("to_clinician_id").type == pa.string()
@@ -196,7 +199,7 @@ def test_empty_input(con):
 def test_partner_and_other_practice(con):
     rows = monthly("p", "A", 2022, range(1, 13)) + monthly("p", "B", 2023, range(2, 13))
     rows += monthly("q", "A", 2022, range(1, 13)) + monthly("q", "C", 2023, range(2, 13), practice="Y")
-    got = detail(con, rows, lookback=12)
+    got = detail(con, rows, lookback_months=12)
     # July 2023: A 6 visits (Jul-Dec 2022), B 5 -> A; October 2023: A 3, B 8 -> B.
     assert got == {
         ("p", "A", "B", D(2023, 2, 10), "partner", D(2023, 10, 1)),
@@ -210,7 +213,7 @@ def test_practice_from_clinicians_table_wins(con):
     clin = con.create_table(
         "clinicians", pa.table({"clinician_id": ["A", "C"], "practice_id": ["X", "X"]}), overwrite=True
     )
-    got = detail(con, rows, clinicians=clin, lookback=12)
+    got = detail(con, rows, clinicians=clin, lookback_months=12)
     assert {b[4] for b in got} == {"partner"}
 
 
@@ -218,10 +221,10 @@ def test_practice_is_the_most_frequent_one(con):
     # B works at X twice and at Y once; ties would go to the smallest id.
     rows = monthly("p", "A", 2022, range(1, 13)) + monthly("p", "B", 2023, range(2, 13))
     rows += [enc("s", "B", D(2022, 5, 5), practice="Y"), enc("s", "B", D(2022, 6, 5), practice="Y")]
-    got = detail(con, rows, lookback=12)
+    got = detail(con, rows, lookback_months=12)
     assert ("p", "A", "B", D(2023, 2, 10), "partner", D(2023, 10, 1)) in got
     rows += [enc("s", "B", D(2022, 7, 5), practice="Y")] * 12
-    got = detail(con, rows, lookback=12)
+    got = detail(con, rows, lookback_months=12)
     assert ("p", "A", "B", D(2023, 2, 10), "other_practice", D(2023, 10, 1)) in got
 
 
@@ -229,7 +232,7 @@ def test_tie_on_visits_moves_to_most_recent(con):
     # Six-month window. July 2022: A 2 (last February), B 2 (last May) -> B.
     rows = [enc("p", c, D(2022, month, 5)) for c, month in (("A", 1), ("A", 2), ("B", 4), ("B", 5))]
     rows += SPAN
-    got = detail(con, rows, lookback=6)
+    got = detail(con, rows, lookback_months=6)
     assert ("p", "A", "B", D(2022, 4, 5), "partner", D(2022, 7, 1)) in got
     assert got == reference_breaks(rows, lookback=6)
 
@@ -238,7 +241,7 @@ def test_tie_on_visits_and_day_goes_to_smallest_id(con):
     # July 2022: A and B one visit each on the same day -> A (smallest id); C held April.
     rows = [enc("p", "C", D(2022, 3, 5)), enc("p", "B", D(2022, 4, 5), hour=8), enc("p", "A", D(2022, 4, 5), hour=15)]
     rows += SPAN
-    got = {b for b in detail(con, rows, lookback=3) if b[0] == "p" and b[4] in ("partner", "other_practice")}
+    got = {b for b in detail(con, rows, lookback_months=3) if b[0] == "p" and b[4] in ("partner", "other_practice")}
     assert got == {("p", "C", "A", D(2022, 4, 5), "partner", D(2022, 7, 1))}
 
 
@@ -247,7 +250,7 @@ def test_change_no_visit_made_is_not_a_break(con):
     # leave the six-month window and B leads 2-1, but B was never seen after A.
     rows = monthly("p", "A", 2021, (10, 11, 12)) + monthly("p", "B", 2022, (1, 2)) + monthly("p", "A", 2022, (3,))
     rows += SPAN
-    got = detail(con, rows, lookback=6)
+    got = detail(con, rows, lookback_months=6)
     assert not {b for b in got if b[0] == "p" and b[4] in ("partner", "other_practice")}
     assert got == reference_breaks(rows, lookback=6)
 
@@ -256,7 +259,7 @@ def test_flip_back_gives_two_breaks(con):
     rows = monthly("p", "A", 2022, (1, 2, 3)) + monthly("p", "B", 2022, (4, 5, 6, 7))
     rows += monthly("p", "A", 2022, (8, 9, 10, 11, 12))
     rows += SPAN
-    got = {b for b in detail(con, rows, lookback=6) if b[0] == "p"}
+    got = {b for b in detail(con, rows, lookback_months=6) if b[0] == "p"}
     assert got == {
         ("p", "A", "B", D(2022, 4, 10), "partner", D(2022, 7, 1)),
         ("p", "B", "A", D(2022, 8, 10), "partner", D(2023, 1, 1)),
@@ -275,7 +278,7 @@ def test_new_patient_is_not_a_break(con):
 )
 def test_periods(con, period, lookback, seen):
     rows = monthly("p", "A", 2022, range(1, 13)) + monthly("p", "B", 2023, range(2, 13)) + SPAN
-    got = {b for b in detail(con, rows, period=period, lookback=lookback) if b[0] == "p"}
+    got = {b for b in detail(con, rows, period=period, lookback_months=lookback) if b[0] == "p"}
     # Monthly, B leads 6-5 from August 2023 (Aug 2022-Jul 2023).
     assert got == ({("p", "A", "B", D(2023, 2, 10), "partner", seen)} if seen else set())
     assert got == {b for b in reference_breaks(rows, period=period, lookback=lookback) if b[0] == "p"}
@@ -283,10 +286,10 @@ def test_periods(con, period, lookback, seen):
 
 def test_window_end_hides_late_breaks(con):
     rows = monthly("p", "A", 2022, range(1, 13)) + monthly("p", "B", 2023, range(2, 13)) + SPAN
-    assert {b[0] for b in detail(con, rows, lookback=12, end="2023-09-30")} == set()
-    assert {b[0] for b in detail(con, rows, lookback=12, end="2023-10-01")} == {"p"}
+    assert {b[0] for b in detail(con, rows, lookback_months=12, end="2023-09-30")} == set()
+    assert {b[0] for b in detail(con, rows, lookback_months=12, end="2023-10-01")} == {"p"}
     # Without 2022 in the window B is p's first clinician: nothing broke.
-    assert {b[0] for b in detail(con, rows, lookback=12, start="2023-01-01")} == set()
+    assert {b[0] for b in detail(con, rows, lookback_months=12, start="2023-01-01")} == set()
 
 
 # --- lapses -------------------------------------------------------------------------------
@@ -362,8 +365,8 @@ def test_lapse_from_clinician_is_attribution_after_last_visit(con):
     "kw, match",
     [
         ({"period": "week"}, "month, quarter, year"),
-        ({"lookback": 0}, "lookback"),
-        ({"period": "year", "lookback": 6}, "at least one year"),
+        ({"lookback_months": 0}, "lookback"),
+        ({"period": "year", "lookback_months": 6}, "at least one year"),
         ({"lost_after_months": 0}, "lost-after-months"),
         ({"emergency_after_months": 2.5}, "emergency-after-months"),
         ({"start": "2024-01-01", "end": "2023-01-01"}, "after --start"),
@@ -399,14 +402,14 @@ row_strategy = st.fixed_dictionaries(
 def test_matches_reference_and_row_order(con, rows, seed):
     """Against the reference; a shuffled copy (patients renamed ``s:...``) in the same
     table must give the same breaks. One query per example."""
-    kw = dict(lookback=6, lost_after_months=4, emergency_after_months=3)
+    kw = dict(lookback_months=6, lost_after_months=4, emergency_after_months=3)
     expected = reference_breaks(rows, lookback=6, lost=4, lapse=3)
     shuffled = [{**r, "patient_id": "s:" + r["patient_id"]} for r in rows]
     random.Random(seed).shuffle(shuffled)
     got = detail(con, rows + shuffled, **kw)
     assert {b for b in got if not b[0].startswith("s:")} == expected
     assert {(b[0][2:], *b[1:]) for b in got if b[0].startswith("s:")} == expected
-    for p, a, b, _date, kind, _seen in got:
+    for _patient, a, b, _date, kind, _seen in got:
         assert kind in KINDS and a is not None
         assert (b is None) == (kind in ("emergency_only", "lost")) and a != b
 
@@ -419,12 +422,12 @@ def test_switches_agree_with_attribute(con):
         for _ in range(150)
     ]
     table = encounters_table(con, rows)
-    got = breaks_detail(table, lookback=6).to_pyarrow().to_pylist()
+    got = breaks_detail(table, lookback_months=6).to_pyarrow().to_pylist()
     switches = [r for r in got if r["kind"] in ("partner", "other_practice")]
     assert switches
     for r in switches[:4]:
-        now = attribute(table, as_of=r["detected_at"], lookback=6).to_pyarrow().to_pylist()
-        before = attribute(table, as_of=add_months(r["detected_at"], -3), lookback=6).to_pyarrow().to_pylist()
+        now = attribute(table, as_of=r["detected_at"], lookback_months=6).to_pyarrow().to_pylist()
+        before = attribute(table, as_of=add_months(r["detected_at"], -3), lookback_months=6).to_pyarrow().to_pylist()
         assert {x["patient_id"]: x["clinician_id"] for x in now}[r["patient_id"]] == r["to_clinician_id"]
         assert {x["patient_id"]: x["clinician_id"] for x in before}[r["patient_id"]] == r["from_clinician_id"]
 
@@ -535,7 +538,7 @@ def test_synthetic_acceptance(synthetic, kind):
 def test_synthetic_unrestricted_recall(synthetic):
     """Against every true switch in the span, observable or not, recall is lower; the gap is
     the switches the data cannot show yet (late in the span) or at all (no old visits)."""
-    s, _, true, pairs, scores = synthetic
+    _, _, true, pairs, scores = synthetic
     end = dt.date(2025, 1, 1)
     found = {i for _, i in pairs}
     for kind in ("partner", "other_practice"):
@@ -569,7 +572,7 @@ def test_synthetic_detector_sees_every_observable_switch(synthetic):
     """
     import pyarrow.compute as pc
 
-    s, detected, true, pairs, _ = synthetic
+    s, _, true, pairs, _ = synthetic
     e = s.encounters
     end = pc.max(e["start"]).as_py().date()
     switched = pa.array(sorted({t["patient_id"] for t in true}))
@@ -601,3 +604,25 @@ def test_synthetic_detector_sees_every_observable_switch(synthetic):
                 observable += 1
                 hit += i in found
         assert hit / observable >= 0.95, (kind, hit, observable)
+
+
+def test_deprecated_names_warn_and_give_the_same_result(con):
+    from carethread.measures.breaks import clinician_practices
+    from carethread.measures.practices import clinician_practice
+    from carethread.schema import SETTINGS
+
+    rows = monthly("p", "A", 2022, range(1, 13)) + monthly("p", "B", 2023, range(2, 13), practice="Y")
+    rows += [enc("p", "A", D(2023, 3, 1), practice="Y", setting="emergency")]
+    table = encounters_table(con, rows)
+    for fn in (relationship_breaks, breaks_detail):
+        with pytest.warns(DeprecationWarning, match=rf"{fn.__name__}\(lookback=...\) is deprecated"):
+            old = fn(table, lookback=12).to_pyarrow()
+        assert old.num_rows == 1 and old.equals(fn(table, lookback_months=12).to_pyarrow())
+    with pytest.warns(DeprecationWarning, match=r"clinician_practices\(encounters, clinicians\) is deprecated"):
+        old = clinician_practices(table).to_pyarrow().sort_by("clinician_id")
+    new = clinician_practice(table, settings=SETTINGS).to_pyarrow().sort_by("clinician_id")
+    # Every setting counts: A's emergency encounter in Y does not outweigh 12 in X.
+    assert old.equals(new) and old.to_pylist() == [
+        {"clinician_id": "A", "practice_id": "X"},
+        {"clinician_id": "B", "practice_id": "Y"},
+    ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import random
 from collections import Counter, defaultdict
 
@@ -118,7 +119,7 @@ def rows_of(pop):
 
 
 def naive(rows):
-    """Straight from DESIGN.md: visits are distinct (patient, clinician, day)."""
+    """Straight from docs/definitions.md (*Visits*): visits are distinct (patient, clinician, day)."""
     days = defaultdict(set)
     for r in rows:
         if r["setting"] in ("primary_care", "virtual") and r["clinician_id"] is not None:
@@ -126,7 +127,7 @@ def naive(rows):
     out = {}
     for key, ds in days.items():
         ds = sorted(ds)
-        gaps = [(b - a).days for a, b in zip(ds, ds[1:])]
+        gaps = [(b - a).days for a, b in itertools.pairwise(ds)]
         out[key] = (len(ds), ds[0], ds[-1], (ds[-1] - ds[0]).days, max(gaps) if gaps else None)
     return out
 
@@ -154,7 +155,7 @@ def test_matches_naive_and_sums_and_row_order(con, pop, seed):
     for (p, c), r in got.items():
         assert r["patient_visits"] == per_patient[p] and r["clinician_visits"] == per_clinician[c]
         assert 0 < r["patient_dependence"] <= 1 and 0 < r["clinician_dependence"] <= 1
-    for side, totals in (("patient_dependence", per_patient), ("clinician_dependence", per_clinician)):
+    for side in ("patient_dependence", "clinician_dependence"):
         sums = Counter()
         for (p, c), r in got.items():
             sums[p if side == "patient_dependence" else c] += r[side]

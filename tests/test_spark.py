@@ -187,15 +187,19 @@ MEASURES: dict[str, Callable] = {
         )(rule)
         for rule in RULES
     },
-    "attribution_summary": lambda e, c, a: attribution_summary(e, as_of=a, rule="majority"),
+    "attribution_summary": lambda e, c, a: attribution_summary(
+        attribute(e, as_of=a, rule="majority"), ranking=attribution_ranking(e, as_of=a, rule="majority")
+    ),
     "panels": lambda e, c, a: panels(e, as_of=a, clinicians=c),
-    "panels[recent,12m,window]": lambda e, c, a: panels(e, as_of=a, rule="recent", lookback=12, start="2022-06-01"),
+    "panels[recent,12m,window]": lambda e, c, a: panels(
+        e, as_of=a, rule="recent", lookback_months=12, start="2022-06-01"
+    ),
     "panel_rollup[practice]": lambda e, c, a: panel_rollup(panels(e, as_of=a, clinicians=c), by="practice"),
     "dyads": lambda e, c, a: dyads(e),
     # Cached, as the CLI and the report do (caching is its own code path on Spark).
     "relationship_breaks": lambda e, c, a: relationship_breaks(e, clinicians=c).cache(),
     "breaks_detail[month,6m]": lambda e, c, a: breaks_detail(
-        e, period="month", lookback=6, lost_after_months=6, emergency_after_months=6
+        e, period="month", lookback_months=6, lost_after_months=6, emergency_after_months=6
     ),
     "who_needs_whom": lambda e, c, a: _who(e, c, a),
 }

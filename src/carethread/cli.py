@@ -239,8 +239,8 @@ def _load(
     return data
 
 
-def _batches(data, measure: str) -> int:
-    """Patient batches for ``measure`` on this input and engine (:mod:`carethread.batches`)."""
+def _batches(data, measure) -> int:
+    """Patient batches for ``measure`` on this input and engine (:func:`carethread.batches.plan`)."""
     from carethread.batches import plan
 
     forced = _BATCHES["forced"]
@@ -291,7 +291,7 @@ def patients(
     limit: LimitOpt = 20,
 ) -> None:
     """One row per patient: visits, clinicians, usual clinician and every continuity index."""
-    from carethread.batches import in_patient_batches
+    from carethread.batches import run_in_batches
     from carethread.measures.continuity import patient_continuity, patient_continuity_remarks
     from carethread.options import check_options
     from carethread.output import check_out_path
@@ -321,14 +321,15 @@ def patients(
             visit_concepts=visit_concepts,
         )
         options = dict(settings=settings, start=start, end=end, min_visits=min_visits, level=level)
-        batches = _batches(data, "patients")
+        batches = _batches(data, patient_continuity)
         with (
             _step("Computing patient continuity" + _in_batches(batches)),
-            in_patient_batches(
+            run_in_batches(
+                patient_continuity,
                 data.encounters,
-                lambda e: patient_continuity(e, known_lookback_days=known_lookback_days, **options),
                 batches=batches,
-                order_by=["patient_id"],
+                known_lookback_days=known_lookback_days,
+                **options,
             ) as result,
         ):
             result = result.cache()
@@ -398,7 +399,11 @@ def attribute(
             visit_concepts=visit_concepts,
         )
         options = dict(
-            as_of=_as_of(as_of, data), rule=rule, lookback=lookback, settings=settings, clinicians=data.clinicians
+            as_of=_as_of(as_of, data),
+            rule=rule,
+            lookback_months=lookback,
+            settings=settings,
+            clinicians=data.clinicians,
         )
         with _step("Attributing patients"):
             result = attribution.attribute(data.encounters, **options).cache()
@@ -406,8 +411,7 @@ def attribute(
         if ranking is not None:
             write_table(attribution.attribution_ranking(data.encounters, **options), ranking)
             err_console.print(f"Ranking written to {ranking}")
-        counts = attribution.attribution_summary(data.encounters, **options).to_pyarrow().to_pylist()[0]
-        _remarks(data.remarks + attribution.attribution_remarks(counts, rule=rule))
+        _remarks(data.remarks + attribution.attribution_remarks(data.encounters, result, **options))
 
 
 @app.command()
@@ -465,7 +469,7 @@ def panels(
                 data.encounters,
                 as_of=_as_of(as_of, data),
                 rule=rule,
-                lookback=lookback,
+                lookback_months=lookback,
                 settings=settings,
                 clinicians=data.clinicians,
             )
@@ -495,8 +499,8 @@ def dyads(
     limit: LimitOpt = 20,
 ) -> None:
     """Every patient-clinician pair: visits, dependence on each side, duration and gaps."""
-    from carethread.batches import in_patient_batches
-    from carethread.measures.dyads import dyad_counts, dyads_from_counts
+    from carethread.batches import run_in_batches
+    from carethread.measures.dyads import dyads as dyad_table
     from carethread.options import check_options
     from carethread.output import check_out_path
 
@@ -517,16 +521,14 @@ def dyads(
             schema=schema,
             visit_concepts=visit_concepts,
         )
-        batches = _batches(data, "dyads")
+        batches = _batches(data, dyad_table)
         with (
             _step("Computing dyads" + _in_batches(batches)),
-            in_patient_batches(
-                data.encounters,
-                lambda e: dyad_counts(e, settings=settings, start=start, end=end),
-                batches=batches,
-            ) as pairs,
+            run_in_batches(
+                dyad_table, data.encounters, batches=batches, settings=settings, start=start, end=end
+            ) as result,
         ):
-            result = dyads_from_counts(pairs.cache() if batches > 1 else pairs)
+            result = result.cache()
         _emit(result, out, limit)
         _remarks(data.remarks)
 
@@ -553,8 +555,8 @@ def breaks(
     limit: LimitOpt = 20,
 ) -> None:
     """Relationship breaks: each move of a patient's attributed clinician, dated and classified."""
-    from carethread.batches import in_patient_batches
-    from carethread.measures.breaks import BREAK_ORDER, relationship_breaks, whole_input_parameters
+    from carethread.batches import run_in_batches
+    from carethread.measures.breaks import relationship_breaks
     from carethread.options import check_options
     from carethread.output import check_out_path
 
@@ -575,18 +577,17 @@ def breaks(
             schema=schema,
             visit_concepts=visit_concepts,
         )
-        options = dict(clinicians=data.clinicians, start=start, end=end)
-        batches = _batches(data, "breaks")
-        if batches > 1:
-            with _step("Fixing the last period boundary and each clinician's practice"):
-                options.update(whole_input_parameters(data.encounters, **options))
+        options = dict(clinicians=data.clinicians, settings=settings, start=start, end=end)
+        batches = _batches(data, relationship_breaks)
         with (
             _step("Tracking attribution period by period" + _in_batches(batches)),
-            in_patient_batches(
+            run_in_batches(
+                relationship_breaks,
                 data.encounters,
-                lambda e: relationship_breaks(e, period=period, lookback=lookback, settings=settings, **options),
                 batches=batches,
-                order_by=BREAK_ORDER,
+                period=period,
+                lookback_months=lookback,
+                **options,
             ) as result,
         ):
             result = result.cache()

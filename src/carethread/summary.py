@@ -79,7 +79,7 @@ import pyarrow.compute as pc
 
 from carethread.errors import OptionError
 from carethread.measures.attribution import attribute
-from carethread.measures.continuity import _usual_rank_key
+from carethread.measures.keys import usual_rank_key
 from carethread.measures.dyads import dyad_counts
 from carethread.measures.panels import counting_window
 from carethread.options import as_timestamp, check_min_visits
@@ -181,9 +181,9 @@ def dyad_summary(encounters: ibis.Table, *, as_of, lookback=18, settings=None, s
     d = dyad_counts(encounters, settings=settings, start=start, end=end)
     pairs = d.rename(n="dyad_visits")
     usual = pairs.group_by(u_patient="patient_id").aggregate(
-        usual_id=pairs.clinician_id.argmin(_usual_rank_key(pairs, "clinician_id"))
+        usual_id=pairs.clinician_id.argmin(usual_rank_key(pairs, "clinician_id"))
     )
-    a = attribute(encounters, as_of=as_of, rule=rule, lookback=lookback, settings=settings)
+    a = attribute(encounters, as_of=as_of, rule=rule, lookback_months=lookback, settings=settings)
     owner = a.select(o_patient="patient_id", owner_id="clinician_id")
     j = d.inner_join(usual, d.patient_id == usual.u_patient).left_join(owner, d.patient_id == owner.o_patient)
     return j.select(
@@ -203,7 +203,7 @@ def _break_counts(encounters, *, clinicians, lookback, settings, lo, hi, breaks=
             from carethread.measures.breaks import relationship_breaks
         except ImportError:
             return None
-        breaks = relationship_breaks(encounters, clinicians=clinicians, lookback=lookback, settings=settings)
+        breaks = relationship_breaks(encounters, clinicians=clinicians, lookback_months=lookback, settings=settings)
     b = breaks
     b = b.filter(b.break_date >= lo.date(), b.break_date < hi.date())
     return b.group_by("patient_id", "kind").aggregate(n=b.count())

@@ -1,9 +1,9 @@
 """Relationship breaks: when a patient's attribution leaves their clinician.
 
-DESIGN.md section 4. Two mechanisms, one table:
+docs/definitions.md, *Relationship breaks*. Two mechanisms, one table:
 
 **Switches** (``partner``, ``other_practice``). Plurality attribution over a
-trailing ``lookback`` window (:func:`carethread.measures.attribution.choose`,
+trailing ``lookback_months`` window (:func:`carethread.measures.attribution.choose`,
 the same code as :func:`~carethread.measures.attribution.attribute`) is
 evaluated at every period boundary (month, quarter or year starts) in the data
 span. When a patient attributed to ``a`` at one boundary is attributed to
@@ -12,7 +12,7 @@ in ``a``'s practice, ``other_practice`` otherwise. The break is dated by the
 first visit with ``b`` after the last visit with ``a``.
 
 **Lapses** (``emergency_only``, ``lost``). A trailing window keeps pointing at
-the old clinician for up to ``lookback`` months after a patient stops coming,
+the old clinician for up to ``lookback_months`` after a patient stops coming,
 so attribution alone notices a lapse late or never. Lapses are read from the
 encounters that follow each visit ``t`` (any clinician, visit settings) until
 the next visit:
@@ -36,21 +36,25 @@ from dataclasses import dataclass
 
 import ibis
 
+from carethread.deprecation import renamed_keywords, warn_renamed
 from carethread.errors import OptionError
 from carethread.measures.attribution import choose
-from carethread.options import check_months, check_window, normalize_settings
-from carethread.visits import encounters_in_window, visits
+from carethread.measures.display import as_result
+from carethread.measures.practices import clinician_practice
+from carethread.options import Clinicians, DateLike, Settings, check_months, check_window, normalize_settings
+from carethread.schema import SETTINGS
+from carethread.visits import default_as_of, encounters_in_window, visits
 
 #: Period lengths in months.
 PERIODS: dict[str, int] = {"month": 1, "quarter": 3, "year": 12}
 
-#: Columns of :func:`relationship_breaks`, in order (DESIGN.md section 5).
+#: Columns of :func:`relationship_breaks`, in order.
 BREAK_COLUMNS: tuple[str, ...] = ("patient_id", "from_clinician_id", "to_clinician_id", "break_date", "kind")
 
 #: The order of :func:`relationship_breaks` rows: a total order, so output is deterministic.
 BREAK_ORDER: tuple[str, ...] = ("patient_id", "break_date", "kind", "from_clinician_id", "to_clinician_id")
 
-#: Kinds of break, in the order DESIGN.md section 4 lists them.
+#: Kinds of break, in the order docs/definitions.md lists them.
 KINDS: tuple[str, ...] = ("partner", "other_practice", "emergency_only", "lost")
 
 #: Settings whose encounters make a lapse ``emergency_only``.
@@ -77,33 +81,13 @@ def _add_months(d: ibis.Value, months: int) -> ibis.Value:
     return (d + ibis.interval(months=months)).cast("date")
 
 
-def clinician_practices(encounters: ibis.Table, clinicians=None) -> ibis.Table:
-    """``clinician_id, practice_id``: each clinician's practice.
-
-    From the clinicians table when given (a clinician listed with several
-    practices gets the smallest id); otherwise, or for clinicians missing
-    there, the practice of most of their encounters (ties to the smallest
-    practice id).
-    """
-    e = encounters.filter(encounters.clinician_id.notnull(), encounters.practice_id.notnull())
-    counts = e.group_by("clinician_id", "practice_id").aggregate(n=e.count())
-    # The smallest key (fewest-first complement of the count, then the id) is
-    # the most frequent practice, ties to the smallest id.
-    fewer = (ibis.literal(2 * 10**13) - counts.n).cast("string")  # 14 digits
-    derived = counts.group_by("clinician_id").aggregate(derived=fewer.concat(counts.practice_id).min().substr(14))
-    if clinicians is not None and not isinstance(clinicians, ibis.Table):
-        clinicians = ibis.memtable(clinicians)
-    if clinicians is None or "practice_id" not in clinicians.columns:
-        return derived.select("clinician_id", practice_id=derived.derived)
-    c = clinicians.select(
-        clinician_id=clinicians.clinician_id.cast("string"), practice_id=clinicians.practice_id.cast("string")
+def clinician_practices(encounters: ibis.Table, clinicians: Clinicians = None) -> ibis.Table:
+    """Deprecated: :func:`carethread.measures.practices.clinician_practice` over every setting."""
+    warn_renamed(
+        "carethread.measures.breaks.clinician_practices(encounters, clinicians)",
+        "carethread.measures.practices.clinician_practice(encounters, clinicians=..., settings=SETTINGS)",
     )
-    listed = c.group_by("clinician_id").aggregate(listed=c.practice_id.min())
-    j = derived.outer_join(listed, "clinician_id")
-    return j.select(
-        clinician_id=j.clinician_id.fill_null(j.clinician_id_right),
-        practice_id=j.listed.fill_null(j.derived),
-    )
+    return clinician_practice(encounters, clinicians=clinicians, settings=SETTINGS)
 
 
 @dataclass(frozen=True)
@@ -138,7 +122,7 @@ def _attribution_at_boundaries(v: ibis.Table, grid: _Grid) -> tuple[ibis.Table, 
     ``width`` windows that follow it, at the boundaries among them.
     """
     per_bucket = v.group_by("patient_id", "clinician_id", "bucket").aggregate(
-        n=v.count(), last_start=v.visit_date.max()
+        n=v.count(), last_start=v.first_start.max()
     )
     offsets = ibis.memtable({"offset": list(range(1, grid.width + 1))})
     fed = per_bucket.cross_join(offsets)
@@ -162,7 +146,9 @@ def _switches(
     sw = sw.filter(sw.a != sw.b).select("patient_id", "a", "b", "k_to", "a_last")
     # a's last visit before the new boundary: in the previous window, or in the
     # buckets between the two boundaries.
-    recent = per_bucket.select(pid="patient_id", cid="clinician_id", bucket="bucket", a_now="last_start").view()
+    recent = per_bucket.select(
+        pid="patient_id", cid="clinician_id", bucket="bucket", a_now=per_bucket.last_start.cast("date")
+    ).view()
     sw = sw.left_join(
         recent,
         [
@@ -256,15 +242,16 @@ def _lapses(ep: ibis.Table, attributed: ibis.Table, grid: _Grid, lapse_months: i
     )
 
 
+@renamed_keywords(lookback="lookback_months")
 def breaks_detail(
     encounters: ibis.Table,
     *,
-    clinicians=None,
+    clinicians: Clinicians = None,
+    settings: Settings = None,
+    start: DateLike = None,
+    end: DateLike = None,
     period: str = "quarter",
-    lookback: int = 18,
-    start=None,
-    end=None,
-    settings=None,
+    lookback_months: int = 18,
     lost_after_months: int = 12,
     emergency_after_months: int = 12,
 ) -> ibis.Table:
@@ -280,7 +267,7 @@ def breaks_detail(
     if period not in PERIODS:
         raise OptionError(f"--period must be one of {', '.join(PERIODS)}, not {period!r}.")
     P = PERIODS[period]
-    L = check_months(lookback, "lookback")
+    L = check_months(lookback_months, "lookback")
     lost_months = check_months(lost_after_months, "lost-after-months")
     lapse_months = check_months(emergency_after_months, "emergency-after-months")
     if L < P:
@@ -298,13 +285,17 @@ def breaks_detail(
     v = visits(encounters, settings=chosen, start=lo, end=hi)
     v = v.mutate(bucket=_month_index(v.visit_date) // grid.size)
     per_bucket, attributed = _attribution_at_boundaries(v, grid)
-    switches = _switches(v, per_bucket, attributed, clinician_practices(e, clinicians), grid)
+    switches = _switches(
+        v, per_bucket, attributed, clinician_practice(e, clinicians=clinicians, settings=SETTINGS), grid
+    )
     lapses = _lapses(_episodes(e, chosen, lost_months), attributed, grid, lapse_months, lost_months)
     out = switches.union(lapses)
-    return out.select(*BREAK_COLUMNS, detected_at=_month_start(out.detected_month)).order_by(*BREAK_ORDER)
+    return as_result(out.select(*BREAK_COLUMNS, detected_at=_month_start(out.detected_month)).order_by(*BREAK_ORDER))
 
 
-def whole_input_parameters(encounters: ibis.Table, *, clinicians=None, start=None, end=None) -> dict:
+def whole_input_parameters(
+    encounters: ibis.Table, *, clinicians: Clinicians = None, start: DateLike = None, end: DateLike = None
+) -> dict:
     """``end`` and ``clinicians`` as :func:`relationship_breaks` derives them from all encounters.
 
     Passed back in, they make the measure separable by patient
@@ -317,27 +308,26 @@ def whole_input_parameters(encounters: ibis.Table, *, clinicians=None, start=Non
     ...     "setting": ["primary_care"] * 2, "start": [dt.datetime(2024, 1, 5), dt.datetime(2024, 3, 9)]})
     >>> fixed = whole_input_parameters(enc)
     >>> fixed["end"], fixed["clinicians"].num_rows
-    (datetime.date(2024, 3, 10), 2)
+    (datetime.datetime(2024, 3, 10, 0, 0), 2)
     """
-    from carethread.visits import default_as_of
-
     lo, hi = check_window(start, end)
     e = encounters_in_window(encounters, start=lo, end=hi)
     return {
-        "end": hi if hi is not None else default_as_of(e),
-        "clinicians": clinician_practices(e, clinicians).to_pyarrow(),
+        "end": default_as_of(e, end=hi),
+        "clinicians": clinician_practice(e, clinicians=clinicians, settings=SETTINGS).to_pyarrow(),
     }
 
 
+@renamed_keywords(lookback="lookback_months")
 def relationship_breaks(
     encounters: ibis.Table,
     *,
-    clinicians=None,
+    clinicians: Clinicians = None,
+    settings: Settings = None,
+    start: DateLike = None,
+    end: DateLike = None,
     period: str = "quarter",
-    lookback: int = 18,
-    start=None,
-    end=None,
-    settings=None,
+    lookback_months: int = 18,
     lost_after_months: int = 12,
     emergency_after_months: int = 12,
 ) -> ibis.Table:
@@ -352,20 +342,20 @@ def relationship_breaks(
         Canonical clinicians table; its ``practice_id`` decides ``partner``
         versus ``other_practice``. Without it (or for a clinician missing
         from it) a clinician's practice is the one of most of their
-        encounters.
-    period
-        ``"quarter"`` (default), ``"month"`` or ``"year"``: attribution is
-        compared between consecutive period starts.
-    lookback
-        Trailing attribution window in whole months (default 18, at least
-        one period).
+        encounters (:func:`carethread.measures.practices.clinician_practice`).
+    settings
+        Settings whose encounters count as visits (default ``primary_care``
+        and ``virtual``).
     start, end
         Window ``[start, end)`` on encounters; boundaries are the period
         starts after the first encounter up to the end of the data (the day
         after the last encounter, or ``end``).
-    settings
-        Settings whose encounters count as visits (default ``primary_care``
-        and ``virtual``).
+    period
+        ``"quarter"`` (default), ``"month"`` or ``"year"``: attribution is
+        compared between consecutive period starts.
+    lookback_months
+        Trailing attribution window in whole months (default 18, at least
+        one period). Formerly ``lookback``.
     lost_after_months
         A patient with no encounter at all for this long is ``lost``
         (default 12).
@@ -383,7 +373,7 @@ def relationship_breaks(
 
     Notes
     -----
-    Definitions (module docstring, DESIGN.md section 4):
+    Definitions (module docstring; docs/definitions.md, *Relationship breaks*):
 
     * Switch ``a -> b``: attribution is ``a`` at a boundary and ``b`` at the
       next. ``partner`` if ``b``'s practice is ``a``'s, else
@@ -408,50 +398,18 @@ def relationship_breaks(
       inside the data span; breaks too close to the end of the data are not
       reported yet.
 
-    Detection lag, measured on the synthetic health system (see
-    ``tests/test_breaks.py``; defaults: quarterly, 18-month plurality):
-
-    ================  =======================  ============================
-    kind              break_date - true date   boundary that shows it
-                      (median, p90; days)      - true date (median, p90)
-    ================  =======================  ============================
-    partner           0, 0                     181, 362
-    other_practice    0, 0                     205, 364
-    emergency_only    0, 0 (p10 -32)           326, 388
-    lost              0, 0                     408, 445
-    ================  =======================  ============================
-
-    (20 000 patients, 3 years plus 18 months of history before them, seed 0;
-    breaks dated in the 3 years, matched to true switches of the same
-    patient and kind within 180 days.) Switches are dated exactly; the
-    default rule notices half of them within about six months and nine in
-    ten within a year, the time the new clinician needs to overtake the old
-    one in an 18-month window (seeds 1-3: medians 190-228 days, p90 348-357).
-    Lapses are seen a year after the last visit by construction.
-
-    Precision and recall on that system (recall over the switches its
-    encounters can show: the old clinician seen in the 18 months before, the
-    new one on two or more days before the data end): ``other_practice``
-    0.99 and 0.92 (unrestricted recall 0.81, the rest mostly too late in the
-    data to be overtaken yet); ``partner`` 0.52 and 0.86 (unrestricted 0.76).
-    With 86 % of visits at the usual clinician and 12 % with partners,
-    plurality moves to a partner without a true switch whenever the partner's
-    visits tie or outnumber the usual clinician's in the window, mostly for
-    patients with two to five visits in it; with every visit at the usual
-    clinician partner precision would be 0.93. ``emergency_only`` (0.21) and
-    ``lost`` (0.31) are imprecise: a registered patient who simply has no
-    visit for a year looks like a lapse.
+    How late the default rule notices each kind of break, and its precision
+    and recall on the synthetic health system, are measured in
+    ``bench/RESULTS.md`` (*Relationship breaks on the synthetic system*).
 
     Cost: every step is an Ibis aggregate, join or window. Visits per
     patient, clinician and bucket (``gcd(lookback, period)`` months) feed the
     ``lookback / period`` boundaries that follow (6 with the defaults), so
     attribution at every boundary is one aggregate over that many copies of
     the buckets, then one ``min`` per patient and boundary; lapses need one
-    window over patient-days. On 10 million random encounters (1 million
-    patients, 3 years, 2 cores) this took about 4 times the CPU time of
-    :func:`~carethread.measures.continuity.patient_continuity`, three
-    fifths of it in the attribution-per-boundary aggregates. A shorter
-    ``lookback`` or a longer ``period`` makes it proportionally cheaper.
+    window over patient-days. A shorter ``lookback_months`` or a longer
+    ``period`` makes it proportionally cheaper (CPU shares of each step:
+    ``bench/RESULTS.md``).
 
     Examples
     --------
@@ -464,19 +422,19 @@ def relationship_breaks(
     >>> days = [dt.datetime(2022, m, 10) for m in range(1, 13)] + [dt.datetime(2023, m, 10) for m in range(2, 13)]
     >>> enc = ibis.memtable({"patient_id": ["p"] * 23, "clinician_id": ["A"] * 12 + ["B"] * 11,
     ...     "practice_id": ["X"] * 23, "setting": ["primary_care"] * 23, "start": days})
-    >>> [row] = relationship_breaks(enc, lookback=12).to_pyarrow().to_pylist()
+    >>> [row] = relationship_breaks(enc, lookback_months=12).to_pyarrow().to_pylist()
     >>> row["from_clinician_id"], row["to_clinician_id"], row["break_date"], row["kind"]
     ('A', 'B', datetime.date(2023, 2, 10), 'partner')
     """
     detail = breaks_detail(
         encounters,
         clinicians=clinicians,
-        period=period,
-        lookback=lookback,
+        settings=settings,
         start=start,
         end=end,
-        settings=settings,
+        period=period,
+        lookback_months=lookback_months,
         lost_after_months=lost_after_months,
         emergency_after_months=emergency_after_months,
     )
-    return detail.select(*BREAK_COLUMNS)
+    return as_result(detail.select(*BREAK_COLUMNS))

@@ -343,7 +343,7 @@ def _build(
         panel = panels(
             enc,
             as_of=span.as_of,
-            lookback=lookback,
+            lookback_months=lookback,
             settings=settings,
             clinicians=clinicians,
             start=span.lo,
@@ -402,7 +402,7 @@ def _build(
         from carethread.measures.breaks import relationship_breaks
 
         breaks = relationship_breaks(
-            enc, clinicians=clinicians, lookback=lookback, settings=settings, start=span.start, end=span.end
+            enc, clinicians=clinicians, lookback_months=lookback, settings=settings, start=span.start, end=span.end
         ).cache()
         computed.breaks_by_quarter = cp.breaks_by_quarter(breaks, start=span.start, end=span.end)
         computed.departed, computed.departed_destinations = cp.departed_clinicians(breaks, clinicians, span)
