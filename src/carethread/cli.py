@@ -620,7 +620,7 @@ def summary(
     """Who needs the relationship more? The population answer, with bootstrap intervals."""
     from carethread.options import check_options
     from carethread.output import check_out_path
-    from carethread.summary import who_needs_whom
+    from carethread.summary import who_needs_whom_from_encounters
 
     with _reported():
         if out is not None:
@@ -640,7 +640,7 @@ def summary(
             visit_concepts=visit_concepts,
         )
         with _step("Weighing both sides of every relationship"):
-            answer = who_needs_whom(
+            answer = who_needs_whom_from_encounters(
                 data.encounters,
                 as_of=as_of,
                 settings=settings,

@@ -407,15 +407,15 @@ def _build(
         computed.breaks_by_quarter = cp.breaks_by_quarter(breaks, start=span.start, end=span.end)
         computed.departed, computed.departed_destinations = cp.departed_clinicians(breaks, clinicians, span)
     with bar.step(STEPS[6]):
-        from carethread.summary import who_needs_whom
+        from carethread.summary import who_needs_whom_from_encounters
 
-        computed.who = who_needs_whom(
+        computed.who = who_needs_whom_from_encounters(
             enc,
             as_of=span.as_of,
             settings=settings,
             start=span.lo,
             end=span.hi,
-            lookback=lookback,
+            lookback_months=lookback,
             min_visits=min_visits,
             clinicians=clinicians,
             bootstrap=bootstrap,

@@ -21,6 +21,7 @@ import altair as alt
 import pandas as pd
 
 from carethread.report.render import render  # noqa: F401  (charts.render(chart) in sections)
+from carethread.wording import is_missing, percent
 
 #: Plain-language names of the kinds of relationship break.
 KIND_LABELS: dict[str, str] = {
@@ -82,8 +83,6 @@ def asymmetry_bars(patient_side: float, clinician_side: float) -> alt.Chart:
             "value": [patient_side, clinician_side],
         }
     )
-    from carethread.summary import percent
-
     df["text"] = [percent(v) for v in df.value]
     base = alt.Chart(_data(df)).encode(
         y=alt.Y("side:N", title=None, sort=None, axis=alt.Axis(labelLimit=260, labelFontSize=12)),
@@ -140,9 +139,7 @@ def histogram(df: pd.DataFrame, index: str, total_label: str) -> alt.LayerChart:
 def age_chart(df: pd.DataFrame) -> alt.LayerChart:
     """Mean UPC per age band; bands under 11 patients show no bar and say so."""
     d = df.copy()
-    from carethread.summary import percent
-
-    d["text"] = [percent(m) if m is not None and not pd.isna(m) else "fewer than 11 patients" for m in d.mean_upc]
+    d["text"] = ["fewer than 11 patients" if is_missing(m) else percent(m) for m in d.mean_upc]
     d["bar"] = d.mean_upc
     base = alt.Chart(_data(d)).encode(
         y=alt.Y("band:N", sort=list(d.band), title="age (years)"),

@@ -53,7 +53,7 @@ def cell_count(shown: Shown, n, state: str | None = None) -> str:
 
 def pct(value) -> str:
     """A share as a percentage, written like the who-needs-whom headline (``67 %``, ``4.5 %``)."""
-    from carethread.summary import percent
+    from carethread.wording import percent
 
     if value is None or pd.isna(value):
         return "—"
@@ -154,7 +154,7 @@ def _who_value(row, column: str, shown: Shown) -> str:
         return esc(pct(v))
     if row.get("kind") == "count":
         return count(shown, round(v))
-    from carethread.summary import about
+    from carethread.wording import about
 
     return esc(about(float(v)))
 
@@ -192,7 +192,7 @@ def answer_section(shown: Shown) -> str:
 def _times(ratio) -> str:
     if ratio is None or pd.isna(ratio):
         return "—"
-    from carethread.summary import about
+    from carethread.wording import about
 
     return about(float(ratio))
 
