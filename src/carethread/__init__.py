@@ -23,7 +23,7 @@ _API = {
     "patient_continuity": "carethread.measures.continuity",
     "continuity_summary": "carethread.measures.continuity",
     "generate": "carethread.synth",
-    "report": "carethread.report",
+    "report": "carethread.reporting",
 }
 
 __all__ = ["__version__", *_API]

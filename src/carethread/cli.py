@@ -765,7 +765,7 @@ def report(
     """One self-contained HTML report to share: who needs the relationship more, and where relationships break."""
     from carethread.options import check_options
     from carethread.privacy import load_or_create_key
-    from carethread.report import report as write_report
+    from carethread.reporting import report as write_report
 
     with _reported():
         if out.suffix.lower() not in (".html", ".htm"):
@@ -797,7 +797,7 @@ def report(
             end=end,
             min_visits=min_visits,
             as_of=as_of,
-            lookback=lookback,
+            lookback_months=lookback,
             privacy=not no_privacy,
             title=title or f"Care relationships: {input.name if input is not None else schema or 'database'}",
             key=load_or_create_key(input, key=key) if not no_privacy else None,

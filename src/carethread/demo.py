@@ -70,7 +70,7 @@ def run_demo(
     for i, remark in enumerate(data.remarks + patient_continuity_remarks(data.encounters, patients), 1):
         console.print(f"  {i}. {remark}")
     from carethread.privacy import load_or_create_key
-    from carethread.report import report
+    from carethread.reporting import report
     from carethread.summary import who_needs_whom_from_encounters
 
     with step("Weighing both sides of every relationship"):

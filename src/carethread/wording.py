@@ -23,7 +23,9 @@ counts that may be small.
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import math
+from collections.abc import Callable
 
 #: How a missing value is written in a sentence or a table cell.
 MISSING = "—"
@@ -41,6 +43,16 @@ def is_missing(value) -> bool:
         return bool(value != value)  # NaN and NaT are the values unequal to themselves
     except TypeError:  # pandas.NA refuses to be a boolean
         return True
+
+
+def _missing_as_dash(write: Callable[..., str]) -> Callable[..., str]:
+    """Let ``write(value, ...)`` take a missing value too, and write it :data:`MISSING`."""
+
+    @functools.wraps(write)
+    def writes_missing(value, *args, **kwargs) -> str:
+        return MISSING if is_missing(value) else write(value, *args, **kwargs)
+
+    return writes_missing
 
 
 def format_count(n: int) -> str:
@@ -65,14 +77,13 @@ def plural(n: int, word: str, many: str | None = None) -> str:
     return f"{format_count(n)} {word if n == 1 else (many or word + 's')}"
 
 
+@_missing_as_dash
 def about(n: float | None) -> str:
     """A figure rounded for speech: two significant digits, thousands spaced.
 
     >>> about(1437), about(2), about(1.5), about(87.4), about(None)
     ('1 400', '2', '1.5', '87', '—')
     """
-    if is_missing(n):
-        return MISSING
     n = float(n)
     if n >= 10:
         digits = math.floor(math.log10(n)) - 1
@@ -80,14 +91,13 @@ def about(n: float | None) -> str:
     return f"{round(n, 1):g}"
 
 
+@_missing_as_dash
 def percent(share: float | None) -> str:
     """A share as a percentage: whole percent from 10 %, two significant digits below.
 
     >>> percent(0.6667), percent(0.0452), percent(0.000714), percent(0), percent(None)
     ('67 %', '4.5 %', '0.071 %', '0 %', '—')
     """
-    if is_missing(share):
-        return MISSING
     p = float(share) * 100
     if p >= 10 or p == 0:
         return f"{round(p):.0f} %"
@@ -95,17 +105,17 @@ def percent(share: float | None) -> str:
     return f"{round(p, digits):.{max(digits, 0)}f} %"
 
 
+@_missing_as_dash
 def decimals(value: float | None, places: int = 3) -> str:
     """A statistic with a fixed number of decimal places (``0.667``).
 
     >>> decimals(2 / 3), decimals(0.5, 1), decimals(None)
     ('0.667', '0.5', '—')
     """
-    if is_missing(value):
-        return MISSING
     return f"{float(value):.{places}f}"
 
 
+@_missing_as_dash
 def day(value: _dt.date | None) -> str:
     """A date as people write it: ``1 Jul 2023`` (:data:`MISSING` when unknown).
 
@@ -113,8 +123,6 @@ def day(value: _dt.date | None) -> str:
     >>> day(dt.date(2023, 7, 1)), day(dt.datetime(2024, 12, 31, 9)), day(None)
     ('1 Jul 2023', '31 Dec 2024', '—')
     """
-    if value is None:
-        return MISSING
     return f"{value.day} {value:%b %Y}"
 
 

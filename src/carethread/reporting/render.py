@@ -25,7 +25,7 @@ import re
 _counter = itertools.count(1)
 
 #: Check every spec against the Vega-Lite JSON schema before rendering. Off by
-#: default (it costs about a second per report); the tests turn it on.
+#: default (it slows every report down; bench/RESULTS.md, *The HTML report*); the tests turn it on.
 VALIDATE = False
 
 #: System fonts only: the browser draws the SVG text with its own sans-serif.
@@ -94,7 +94,7 @@ def _svg(spec: dict) -> str:
 
 
 def _warm() -> str:
-    import altair  # noqa: F401  (a second or two of imports, off the main thread)
+    import altair  # noqa: F401  (slow to import: done off the main thread)
 
     spec = {"data": {"values": [{"x": 1}]}, "mark": "point", "encoding": {"x": {"field": "x", "type": "quantitative"}}}
     return _svg(spec)
@@ -103,11 +103,11 @@ def _warm() -> str:
 class Renderer:
     """Renders charts on worker threads while the page is assembled.
 
-    vl-convert runs Vega in an embedded JavaScript engine that takes a couple
-    of seconds to start and a few hundred milliseconds per chart, and it
-    releases the GIL: :meth:`warm_up` starts the engine while the engine-side
-    computations run, and :meth:`submit` returns a placeholder that
-    :meth:`fill` replaces with the finished SVG.
+    vl-convert runs Vega in an embedded JavaScript engine that is slow to
+    start and takes a while per chart (bench/RESULTS.md, *The HTML report*),
+    and it releases the GIL: :meth:`warm_up` starts the engine while the
+    engine-side computations run, and :meth:`submit` returns a placeholder
+    that :meth:`fill` replaces with the finished SVG.
     """
 
     def __init__(self, workers: int = 2):
