@@ -307,6 +307,12 @@ def test_a_tiny_extract_without_clinicians_or_patients_still_reports(tmp_path, c
     assert capfd.readouterr().err == ""  # no progress bar when stderr is not a terminal
 
 
+def test_the_old_lookback_keyword_still_works_with_a_warning(tmp_path):
+    with pytest.warns(DeprecationWarning, match="lookback_months"):
+        out = report(FIXTURE_CSV, out=tmp_path / "old.html", bootstrap=0, key="ab" * 16, lookback=12)
+    assert "plurality of visits over the 12 months before" in out.read_text()
+
+
 def test_quarantine_counts_and_remarks_are_suppressed(tmp_path):
     # 5 rows, 3 rejected for 3 different reasons: every count is 1-10.
     html = report(

@@ -21,9 +21,9 @@ from carethread.summary import (
     WhoNeedsWhom,
     who_needs_whom,
     who_needs_whom_from_encounters,
-    who_needs_whom_inputs,
 )
 from carethread.summary.bootstrap import WeightedMedian
+from carethread.summary.encounters import measure_tables
 from tests.conftest import encounters_table
 from tests.test_panels import bjgp_rows
 
@@ -133,7 +133,7 @@ def test_empty_input_and_bad_options(con):
     with pytest.raises(OptionError):
         who_needs_whom_from_encounters(t, seed=1.5)
     with pytest.raises(OptionError):
-        who_needs_whom(**who_needs_whom_inputs(t), min_visits=0)
+        who_needs_whom(**measure_tables(t, None, None, None, None, None, 18), min_visits=0)
 
 
 @settings(max_examples=200, deadline=None)
@@ -182,7 +182,7 @@ def test_precomputed_breaks_are_counted_in_the_window(con):
     given_breaks = ibis.memtable(
         pa.table({n: pa.array(col, t) for n, t, col in zip(names, types, zip(*rows, strict=True), strict=True)})
     )
-    tables = who_needs_whom_inputs(encounters_table(con, bjgp_rows()))
+    tables = measure_tables(encounters_table(con, bjgp_rows()), None, None, None, None, None, 18)
     w = who_needs_whom(**{**tables, "breaks": given_breaks}, bootstrap=0)
     assert (w.value("breaks_partner"), w.value("breaks_lost"), w.value("breaks_total")) == (1, 1, 2)
     assert (w.value("breaks_other_practice"), w.value("breaks_emergency_only")) == (0, 0)
@@ -217,7 +217,7 @@ def test_the_tables_of_one_window_give_what_the_encounters_give(con):
 
 def test_tables_of_different_windows_are_refused(con):
     t = encounters_table(con, bjgp_rows())
-    tables = who_needs_whom_inputs(t)
+    tables = measure_tables(t, None, None, None, None, None, 18)
     # Continuity over the first half of the window: some dyad patients have no usual clinician there.
     other = patient_continuity(t, start=tables["start"], end=dt.datetime(2022, 12, 1))
     with pytest.raises(InputError, match="same window"):

@@ -4,12 +4,14 @@
 usual clinician, the attribution, relationship breaks) over one window;
 :func:`who_needs_whom_from_encounters` computes those results once from the
 encounters and summarises them. Modules: :mod:`.dependence` (the measures and
-what they compute), :mod:`.bootstrap` (intervals), :mod:`.headline` (the
-sentence), :mod:`.result` (the result object). Definitions: docs/definitions.md,
+what they compute), :mod:`.encounters` (the tables of the encounters),
+:mod:`.bootstrap` (intervals), :mod:`.headline` (the sentence), :mod:`.result`
+(the result object). Definitions: docs/definitions.md,
 *Who needs whom*.
 """
 
-from carethread.summary.dependence import who_needs_whom, who_needs_whom_from_encounters, who_needs_whom_inputs
+from carethread.summary.dependence import who_needs_whom
+from carethread.summary.encounters import who_needs_whom_from_encounters
 from carethread.summary.result import BREAK_KINDS, MEASURES, WhoNeedsWhom
 
 __all__ = [
@@ -18,5 +20,4 @@ __all__ = [
     "WhoNeedsWhom",
     "who_needs_whom",
     "who_needs_whom_from_encounters",
-    "who_needs_whom_inputs",
 ]

@@ -12,8 +12,8 @@ It summarises the results of other measures, all over one window
 :func:`~carethread.measures.continuity.patient_continuity`, the attribution
 of :func:`~carethread.measures.attribution.attribute` as of ``as_of``, and
 optionally :func:`~carethread.measures.breaks.relationship_breaks`.
-:func:`who_needs_whom_from_encounters` computes those tables once from the
-encounters and summarises them.
+:func:`~carethread.summary.encounters.who_needs_whom_from_encounters`
+computes those tables once from the encounters and summarises them.
 
 Measures:
 
@@ -43,7 +43,7 @@ Measures:
 ``breaks_<kind>``, ``breaks_total``
     Relationship breaks dated in the window, by kind (``partner``,
     ``other_practice``, ``emergency_only``, ``lost``), when a breaks table is
-    given. :func:`who_needs_whom_from_encounters` detects breaks on all the
+    given. ``who_needs_whom_from_encounters`` detects breaks on all the
     encounters (quarterly plurality attribution with the same look-back), not
     only the window's, since a break needs the history before it and the
     months after it; only their dates must fall in the window. Counts from 1
@@ -77,7 +77,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import math
-import warnings
 
 import ibis
 import numpy as np
@@ -87,7 +86,7 @@ import pyarrow.compute as pc
 from carethread.errors import InputError, OptionError
 from carethread.options import as_timestamp, check_min_visits
 from carethread.summary.bootstrap import WeightedMedian, bootstrap_intervals
-from carethread.summary.headline import NO_VISITS, headline
+from carethread.summary.headline import headline
 from carethread.summary.result import BREAK_KINDS, WhoNeedsWhom, result_table
 from carethread.wording import format_count
 
@@ -212,13 +211,13 @@ class _Arrays:
 # --- the public functions ----------------------------------------------------------------------
 
 
-_NEEDS_TABLES = (
+NEEDS_TABLES = (
     "who_needs_whom needs the continuity= and attribution= tables beside the dyads; "
     "to start from the encounters, call who_needs_whom_from_encounters."
 )
 
 
-def _check_count(value, name: str, least: int) -> int:
+def check_count(value, name: str, least: int) -> int:
     if isinstance(value, bool) or int(value) != value or value < least:
         raise OptionError(f"{name} must be a whole number of at least {least}, not {value!r}.")
     return int(value)
@@ -272,6 +271,9 @@ def who_needs_whom(
         Bootstrap replicates over patients (default 200; 0 = no intervals).
     seed
         Seed of the bootstrap.
+    **encounter_options
+        Only in the deprecated encounters form (see Notes): ``settings``,
+        ``clinicians``, ``lookback``.
 
     Returns
     -------
@@ -283,7 +285,8 @@ def who_needs_whom(
     Raises
     ------
     InputError
-        The continuity table has no ``usual_clinician_id``, or does not give
+        ``continuity`` or ``attribution`` missing (both are required); the
+        continuity table has no ``usual_clinician_id``, or does not give
         one usual clinician among the dyads for every patient (tables of
         different windows or settings).
     OptionError
@@ -295,9 +298,9 @@ def who_needs_whom(
     The result is computed (not lazy): Ibis reduces the tables to one row per
     dyad (and per patient and break kind), which is then resampled with
     numpy. Memory is proportional to the number of dyads. Calling it with
-    the encounters (``who_needs_whom(encounters, ...)``, the form before
-    version 0.2) still works for one release, with a ``DeprecationWarning``:
-    use :func:`who_needs_whom_from_encounters`.
+    the encounters (``who_needs_whom(encounters, ...)``, the form of
+    version 0.1) still works for one release, with a ``DeprecationWarning``:
+    use :func:`~carethread.summary.who_needs_whom_from_encounters`.
 
     Examples
     --------
@@ -321,7 +324,9 @@ def who_needs_whom(
     2 relationships; each patient about 1.
     """
     if continuity is None and attribution is None:
-        return _encounters_call(
+        from carethread.summary.encounters import deprecated_encounters_call
+
+        return deprecated_encounters_call(
             dyads,
             breaks=breaks,
             start=start,
@@ -333,11 +338,11 @@ def who_needs_whom(
             **encounter_options,
         )
     if continuity is None or attribution is None:
-        raise InputError(_NEEDS_TABLES)
+        raise InputError(NEEDS_TABLES)
     if encounter_options:
         raise TypeError(f"who_needs_whom() got unexpected keyword arguments: {', '.join(encounter_options)}")
-    bootstrap = _check_count(bootstrap, "bootstrap", 0)
-    seed = _check_count(seed, "seed", 0)
+    bootstrap = check_count(bootstrap, "bootstrap", 0)
+    seed = check_count(seed, "seed", 0)
     min_visits = check_min_visits(min_visits)
     lo, hi = as_timestamp(start, "start"), as_timestamp(end, "end")
     as_of = as_timestamp(as_of, "as-of")
@@ -382,166 +387,3 @@ def who_needs_whom(
         seed,
         tuple(remarks),
     )
-
-
-def who_needs_whom_inputs(
-    encounters: ibis.Table,
-    *,
-    clinicians: ibis.Table | None = None,
-    settings=None,
-    start=None,
-    end=None,
-    as_of=None,
-    lookback_months: int = 18,
-) -> dict | None:
-    """The tables :func:`who_needs_whom` summarises, over one window, as its keyword arguments.
-
-    ``dyads``, ``continuity`` (``patient_continuity``) and ``attribution``
-    (``attribute`` as of ``as_of``) over the window, ``breaks``
-    (``relationship_breaks``) over all the encounters, and the window itself
-    (``start``, ``end``, ``as_of``), as lazy Ibis tables. ``None`` when there
-    is no encounter to date the window from. Parameters as for
-    :func:`who_needs_whom_from_encounters`.
-
-    >>> import ibis, datetime as dt
-    >>> enc = ibis.memtable({"patient_id": ["p"], "clinician_id": ["A"], "practice_id": ["X"],
-    ...     "setting": ["primary_care"], "start": [dt.datetime(2024, 1, 1, 9)]})
-    >>> tables = who_needs_whom_inputs(enc)
-    >>> sorted(tables)
-    ['as_of', 'attribution', 'breaks', 'continuity', 'dyads', 'end', 'start']
-    >>> tables["start"], tables["end"]
-    (datetime.datetime(2022, 7, 2, 0, 0), datetime.datetime(2024, 1, 2, 0, 0))
-    """
-    from carethread.measures.attribution import attribute
-    from carethread.measures.breaks import relationship_breaks
-    from carethread.measures.continuity import patient_continuity
-    from carethread.measures.dyads import dyads
-    from carethread.measures.panels import counting_window
-    from carethread.visits import default_as_of
-
-    if as_of is not None:
-        as_of = as_timestamp(as_of, "as-of")
-    elif end is not None:
-        as_of = as_timestamp(end, "end")
-    else:
-        as_of = as_timestamp(default_as_of(encounters), "as-of")
-    if as_of is None:
-        return None
-    lo, hi = counting_window(as_of, lookback_months, start, end)
-    window = {"settings": settings, "start": lo, "end": hi}
-    return {
-        "dyads": dyads(encounters, **window),
-        "continuity": patient_continuity(encounters, **window),
-        "attribution": attribute(encounters, as_of=as_of, lookback=lookback_months, settings=settings),
-        "breaks": relationship_breaks(encounters, clinicians=clinicians, lookback=lookback_months, settings=settings),
-        "start": lo,
-        "end": hi,
-        "as_of": as_of,
-    }
-
-
-def who_needs_whom_from_encounters(
-    encounters: ibis.Table,
-    *,
-    clinicians: ibis.Table | None = None,
-    settings=None,
-    start=None,
-    end=None,
-    as_of=None,
-    lookback_months: int = 18,
-    min_visits: int = 2,
-    bootstrap: int = 200,
-    seed: int = 0,
-) -> WhoNeedsWhom:
-    """:func:`who_needs_whom` of the encounters: computes the tables it summarises once, then summarises them.
-
-    Parameters
-    ----------
-    encounters
-        Canonical encounters (``schema.ENCOUNTERS``).
-    clinicians
-        Optional canonical clinicians table (for relationship breaks).
-    settings
-        Settings whose encounters count as visits (default ``primary_care``
-        and ``virtual``).
-    start, end
-        The window ``[start, end)`` every measure describes. By default the
-        attribution window ``[as_of - lookback_months, as_of)``, so that
-        relationship counts, dependences and panels describe the same period.
-    as_of
-        Attribution date for the panel measures (default: ``end`` if given,
-        else the day after the last encounter).
-    lookback_months
-        Attribution look-back in months (default 18), also of the breaks.
-    min_visits, bootstrap, seed
-        As for :func:`who_needs_whom`.
-
-    Returns
-    -------
-    WhoNeedsWhom
-        As :func:`who_needs_whom`; with no encounter at all, every value is
-        null and the headline says there is nothing to describe.
-
-    Notes
-    -----
-    The tables are those of :func:`who_needs_whom_inputs`: ``dyads``,
-    ``patient_continuity`` and ``attribute`` over the window, and
-    ``relationship_breaks`` over all the encounters (only breaks dated in
-    the window count; see the module docstring).
-
-    Examples
-    --------
-    >>> import ibis, datetime as dt
-    >>> rows = [(p, "A", d) for p in "pqr" for d in (1, 8, 15)] + [("p", "B", 20)]
-    >>> enc = ibis.memtable({"patient_id": [r[0] for r in rows], "clinician_id": [r[1] for r in rows],
-    ...     "practice_id": ["X"] * 10, "setting": ["primary_care"] * 10,
-    ...     "start": [dt.datetime(2024, 1, r[2], 9) for r in rows]})
-    >>> w = who_needs_whom_from_encounters(enc, bootstrap=50)
-    >>> w.value("patients_per_clinician"), w.value("breaks_total"), w.window["as_of"]
-    (2.0, 0.0, '2024-01-21')
-    """
-    options = {
-        "min_visits": check_min_visits(min_visits),
-        "bootstrap": _check_count(bootstrap, "bootstrap", 0),
-        "seed": _check_count(seed, "seed", 0),
-    }
-    tables = who_needs_whom_inputs(
-        encounters,
-        clinicians=clinicians,
-        settings=settings,
-        start=start,
-        end=end,
-        as_of=as_of,
-        lookback_months=lookback_months,
-    )
-    if tables is None:
-        return WhoNeedsWhom(
-            result_table({}, {}, with_breaks=False),
-            NO_VISITS,
-            bootstrap=options["bootstrap"],
-            seed=options["seed"],
-            remarks=("There are no encounters.",),
-        )
-    return who_needs_whom(**tables, **options)
-
-
-def _encounters_call(encounters: ibis.Table, *, lookback=None, breaks=None, **options) -> WhoNeedsWhom:
-    """The form ``who_needs_whom(encounters, ...)`` of version 0.1, deprecated."""
-    if "start" not in encounters.columns or "dyad_visits" in encounters.columns:
-        raise InputError(_NEEDS_TABLES)
-    warnings.warn(
-        "who_needs_whom(encounters, ...) is deprecated; call who_needs_whom_from_encounters(encounters, ...), "
-        "or give who_needs_whom the dyads, continuity and attribution tables.",
-        DeprecationWarning,
-        stacklevel=3,
-    )
-    if lookback is not None:
-        options["lookback_months"] = lookback
-    if breaks is None:
-        return who_needs_whom_from_encounters(encounters, **options)
-    # 0.1 counted a given breaks table instead of computing the breaks: so does this.
-    summary = {k: options.pop(k) for k in ("min_visits", "bootstrap", "seed") if k in options}
-    tables = who_needs_whom_inputs(encounters, **options)
-    if tables is None:
-        return who_needs_whom_from_encounters(encounters, **options, **summary)
-    return who_needs_whom(**{**tables, "breaks": breaks}, **summary)
