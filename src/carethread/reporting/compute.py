@@ -46,7 +46,7 @@ def _date(value) -> dt.date | None:
     return value
 
 
-def span_of(encounters: ibis.Table, *, start=None, end=None, as_of=None, lookback: int = 18) -> Span:
+def span_of(encounters: ibis.Table, *, start=None, end=None, as_of=None, lookback_months: int = 18) -> Span:
     """First and last encounter day in the window, the attribution date and the current window.
 
     ``as_of`` defaults to ``end`` when given, else the day after the last
@@ -66,8 +66,8 @@ def span_of(encounters: ibis.Table, *, start=None, end=None, as_of=None, lookbac
         when = hi
     else:
         when = as_timestamp(default_as_of(e), "as-of") or dt.datetime.now().replace(microsecond=0)
-    current_lo, current_hi = counting_window(when, lookback, start, end)
-    return Span(first, last, lo, hi, when, current_lo, current_hi, lookback)
+    current_lo, current_hi = counting_window(when, lookback_months, start, end)
+    return Span(first, last, lo, hi, when, current_lo, current_hi, lookback_months)
 
 
 def provider_ids(encounters: ibis.Table, clinicians: ibis.Table | None) -> dict[str, list[str]]:

@@ -35,6 +35,7 @@ from importlib import resources
 from pathlib import Path
 from string import Template
 
+from carethread.reporting import steps
 from carethread.reporting.html import esc, header, span_text, stamp, window_text
 from carethread.reporting.methods import methods_section
 from carethread.reporting.progress import STEPS, Progress
@@ -178,8 +179,6 @@ def build(
 
 
 def _build(input_or_data, options: ReportOptions, *, con, format, bar, keep, renderer) -> str:  # noqa: A002
-    from carethread.reporting import steps
-
     with bar.step(STEPS[0]):
         inputs = steps.read_inputs(input_or_data, options, con=con, format=format)
     with bar.step(STEPS[1]):
@@ -198,6 +197,8 @@ def _build(input_or_data, options: ReportOptions, *, con, format, bar, keep, ren
         **pair_fields,
         **trend_fields,
     )
+    # Drawn now, their charts render on the worker threads while the engine computes
+    # breaks and who-needs-whom (bench/RESULTS.md, *The HTML report*).
     drawn = draw(renderer, _protect(values, inputs, options), EARLY_SECTIONS)
 
     with bar.step(STEPS[5]):

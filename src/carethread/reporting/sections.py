@@ -208,8 +208,8 @@ def clinicians_section(shown: ReportValues) -> str:
             charts.render(charts.panel_vs_capacity(c, MAX_CLINICIAN_BARS)),
             takeaway="Panel size against capacity",
             caption=(
-                f"Bars: patients attributed to each clinician (most visits over the {shown.span.lookback} months "
-                f"before {day(shown.span.as_of)}"
+                "Bars: patients attributed to each clinician (most visits over the "
+                f"{shown.span.lookback_months} months before {day(shown.span.as_of)}"
                 + (f"; {count(shown, shown.attributed)} patients in all). " if shown.attributed is not None else "). ")
                 + ("Black ticks: the clinician's stated capacity." if len(with_cap) else "No capacity in the data.")
                 + limit_note
@@ -300,9 +300,8 @@ def breaks_section(shown: ReportValues) -> str:
     ]
     hidden = int((b.state != pv.SHOWN).sum())
     cap = (
-        f"A break: the clinician a patient is attributed to (most visits over the trailing {shown.span.lookback} "
-        "months) changes "
-        "between quarters; dated by the first visit that made it."
+        "A break: the clinician a patient is attributed to (most visits over the trailing "
+        f"{shown.span.lookback_months} months) changes between quarters; dated by the first visit that made it."
     )
     cap += (
         " Emergency-only and lost relationships are recognised only after months without a visit, so the "

@@ -69,7 +69,7 @@ def read_inputs(input_or_data, options: ReportOptions, *, con=None, format: str 
     clinicians = data.clinicians.cache() if data.clinicians is not None else None
     people = data.patients.cache() if data.patients is not None else None
     o = options
-    span = cp.span_of(enc, start=o.start, end=o.end, as_of=o.as_of, lookback=o.lookback_months)
+    span = cp.span_of(enc, start=o.start, end=o.end, as_of=o.as_of, lookback_months=o.lookback_months)
     ids = cp.provider_ids(enc, clinicians)
     # Labels come from every clinician and practice in the data, so a label does not depend
     # on which clinicians a section happens to show.

@@ -25,7 +25,7 @@ class Span:
     ``first``/``last`` are the first and last encounter days in ``[start,
     end)`` (the user's window, open when ``None``): breaks and trends cover
     them. ``lo``/``hi`` is the *current* window the cross-sectional sections
-    describe — the attribution window ``[as_of - lookback months, as_of)``
+    describe — the attribution window ``[as_of - lookback_months, as_of)``
     unless ``start``/``end`` replace a side — the same window the panels and
     the who-needs-whom summary use, so their numbers agree.
     """
@@ -37,7 +37,7 @@ class Span:
     as_of: dt.datetime
     lo: dt.datetime | None = None
     hi: dt.datetime | None = None
-    lookback: int = 18
+    lookback_months: int = 18
 
 
 def no_breaks() -> pd.DataFrame:
