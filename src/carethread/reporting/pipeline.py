@@ -16,16 +16,18 @@ The steps (:func:`build`):
    :mod:`carethread.reporting.steps`) into exact
    :class:`~carethread.reporting.values.ReportValues`;
 3. protect (:func:`carethread.reporting.protect.protect`);
-4. draw the sections (:mod:`carethread.reporting.sections`): the Patients,
-   Clinicians and Trends sections are drawn as soon as their values are
-   known, so their charts render on worker threads while the engine computes
-   the breaks and who-needs-whom;
+4. draw the sections (:mod:`carethread.reporting.sections`; charts render
+   on a worker thread, :mod:`carethread.reporting.render`);
 5. assemble the page (:func:`assemble`).
+
+Drawing the first sections while the engine computed the breaks used to be
+a step of its own, but it did not pay: vl-convert holds the GIL while it
+renders, so the main thread waited for the charts either way
+(bench/RESULTS.md, *The HTML report*).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import os
 import platform
@@ -39,6 +41,7 @@ from carethread.reporting import steps
 from carethread.reporting.html import esc, header, span_text, stamp, window_text
 from carethread.reporting.methods import methods_section
 from carethread.reporting.progress import STEPS, Progress
+from carethread.reporting.protect import protect
 from carethread.reporting.render import Renderer, rendering
 from carethread.reporting.steps import Inputs, ReportOptions
 from carethread.reporting.values import ReportValues
@@ -46,13 +49,13 @@ from carethread.wording import day
 
 __all__ = ["STEPS", "ReportOptions", "build", "report"]
 
-#: Sections drawn while the engine still computes breaks and who-needs-whom, then the rest
+#: The order of the sections on the page, between the header and the methods
 #: (:mod:`carethread.reporting.sections` draws section ``x`` with ``x_section``).
-EARLY_SECTIONS: tuple[str, ...] = ("patients", "clinicians", "trends")
-LATE_SECTIONS: tuple[str, ...] = ("answer", "pairs", "breaks")
-
-#: The order of the sections on the page (between the header and the methods).
 PAGE_ORDER: tuple[str, ...] = ("answer", "patients", "clinicians", "pairs", "breaks", "trends")
+
+#: The order the sections are drawn in, which numbers their charts' SVG ids: the order
+#: of earlier versions (which drew the first three early), so a report's HTML stays the same.
+DRAW_ORDER: tuple[str, ...] = ("patients", "clinicians", "trends", "answer", "pairs", "breaks")
 
 
 def report(
@@ -189,41 +192,29 @@ def _build(input_or_data, options: ReportOptions, *, con, format, bar, keep, ren
         pairs, pair_fields = steps.compute_pairs(inputs)
     with bar.step(STEPS[4]):
         trend_fields = steps.compute_trends(inputs, options)
-    values = ReportValues(
-        span=inputs.span,
-        reads=list(inputs.data.counts),
-        **patient_fields,
-        **clinician_fields,
-        **pair_fields,
-        **trend_fields,
-    )
-    # Drawn now, their charts render on the worker threads while the engine computes
-    # breaks and who-needs-whom (bench/RESULTS.md, *The HTML report*).
-    drawn = draw(renderer, _protect(values, inputs, options), EARLY_SECTIONS)
-
     with bar.step(STEPS[5]):
         breaks, break_fields = steps.compute_breaks(inputs, options)
     with bar.step(STEPS[6]):
         who = steps.compute_who(inputs, options, patients=patients, pairs=pairs, breaks=breaks)
-    remarks = values.remarks + [r for r in who.remarks if r not in values.remarks]
-    values = dataclasses.replace(values, **break_fields, who=who, remarks=remarks)
-    shown = _protect(values, inputs, options)
+    remarks = patient_fields.pop("remarks")
+    values = ReportValues(
+        span=inputs.span,
+        reads=list(inputs.data.counts),
+        remarks=remarks + [r for r in who.remarks if r not in remarks],
+        who=who,
+        **patient_fields,
+        **clinician_fields,
+        **pair_fields,
+        **trend_fields,
+        **break_fields,
+    )
+    shown = protect(
+        values, privacy=options.privacy, clinician_label=inputs.clinician_label, practice_label=inputs.practice_label
+    )
     if keep is not None:
         keep.update(computed=values, shown=shown)
     with bar.step(STEPS[7]):
-        drawn.update(draw(renderer, shown, LATE_SECTIONS))
-        return assemble(renderer, shown, drawn, inputs, options)
-
-
-def _protect(values: ReportValues, inputs: Inputs, options: ReportOptions) -> ReportValues:
-    from carethread.reporting.protect import protect
-
-    return protect(
-        values,
-        privacy=options.privacy,
-        clinician_label=inputs.clinician_label,
-        practice_label=inputs.practice_label,
-    )
+        return assemble(renderer, shown, draw(renderer, shown, DRAW_ORDER), inputs, options)
 
 
 def draw(renderer: Renderer, shown: ReportValues, names: Iterable[str]) -> dict[str, str]:
