@@ -12,6 +12,7 @@ screenshot used as the README's picture.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import re
@@ -24,7 +25,7 @@ from pathlib import Path
 import pytest
 import websocket
 
-from carethread.report.sections import SECTIONS
+from carethread.reporting.html import SECTIONS
 from tests.test_report import shared_demo
 
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
@@ -171,10 +172,8 @@ class Browser:
         return base64.b64decode(result["data"])
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(Exception):
             self.ws.close()
-        except Exception:
-            pass
         if self.proc.poll() is None:
             self.proc.terminate()
             try:
@@ -218,7 +217,8 @@ def test_every_section_and_chart_is_drawn(opened):
         "[...document.querySelectorAll('figure.chart-figure')].map(f => { const svgs = [...f.querySelectorAll('svg')];"
         " return {name: f.dataset.chart, svgs: svgs.length,"
         " drawn: svgs.every(s => { const r = s.getBoundingClientRect();"
-        "   return r.width > 50 && r.height > 40 && s.querySelectorAll('path, rect, line, circle, text').length > 5; }),"
+        "   return r.width > 50 && r.height > 40"
+        "     && s.querySelectorAll('path, rect, line, circle, text').length > 5; }),"
         " marks: svgs.map(s => s.querySelectorAll('.role-mark > *').length)}; })"
     )
     names = {c["name"] for c in charts}

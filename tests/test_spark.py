@@ -29,7 +29,7 @@ from carethread.measures.breaks import breaks_detail, relationship_breaks
 from carethread.measures.continuity import continuity_summary, patient_continuity, visit_counts
 from carethread.measures.dyads import dyads
 from carethread.measures.panels import panel_rollup, panels
-from carethread.summary import who_needs_whom
+from carethread.summary import who_needs_whom_from_encounters
 from carethread.synth import generate
 from carethread.visits import default_as_of
 from tests.conftest import ENCOUNTER_ARROW, encounters_table
@@ -210,7 +210,7 @@ GAPS: dict[tuple[str, str], str] = {}
 
 def _who(e, c, a) -> pa.Table:
     """Estimates, bootstrap intervals, headline, counts and remarks as one table."""
-    w = who_needs_whom(e, as_of=a, clinicians=c, bootstrap=20, seed=3)
+    w = who_needs_whom_from_encounters(e, as_of=a, clinicians=c, bootstrap=20, seed=3)
     facts = [f"headline: {w.headline}", *(f"{k}: {v}" for k, v in w.counts.items()), f"remarks: {w.remarks}"]
     none = pa.nulls(len(facts), pa.float64())
     extra = pa.table({"name": facts, "value": none, "ci_low": none, "ci_high": none})

@@ -41,7 +41,7 @@ _API = {
     **dict.fromkeys(_MEASURES, "carethread.measures"),
     "run_in_batches": "carethread.batches",
     "generate": "carethread.synth",
-    "report": "carethread.report",
+    "report": "carethread.reporting",
 }
 
 __all__ = ["__version__", *_API]

@@ -621,7 +621,7 @@ def summary(
     """Who needs the relationship more? The population answer, with bootstrap intervals."""
     from carethread.options import check_options
     from carethread.output import check_out_path
-    from carethread.summary import who_needs_whom
+    from carethread.summary import who_needs_whom_from_encounters
 
     with _reported():
         if out is not None:
@@ -641,7 +641,7 @@ def summary(
             visit_concepts=visit_concepts,
         )
         with _step("Weighing both sides of every relationship"):
-            answer = who_needs_whom(
+            answer = who_needs_whom_from_encounters(
                 data.encounters,
                 as_of=as_of,
                 settings=settings,
@@ -766,7 +766,7 @@ def report(
     """One self-contained HTML report to share: who needs the relationship more, and where relationships break."""
     from carethread.options import check_options
     from carethread.privacy import load_or_create_key
-    from carethread.report import report as write_report
+    from carethread.reporting import report as write_report
 
     with _reported():
         if out.suffix.lower() not in (".html", ".htm"):
@@ -798,7 +798,7 @@ def report(
             end=end,
             min_visits=min_visits,
             as_of=as_of,
-            lookback=lookback,
+            lookback_months=lookback,
             privacy=not no_privacy,
             title=title or f"Care relationships: {input.name if input is not None else schema or 'database'}",
             key=load_or_create_key(input, key=key) if not no_privacy else None,

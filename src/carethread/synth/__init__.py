@@ -378,7 +378,7 @@ def write_chunked(
     ids = _Ids.for_run(n_patients, years, patients_per_clinician, history_months)
     done = 0
     try:
-        for k, (size, chunk_seed) in enumerate(zip(sizes, seeds)):
+        for k, (size, chunk_seed) in enumerate(zip(sizes, seeds, strict=True)):
             part, n_practices = _build(
                 int(size), years, chunk_seed, start, patients_per_clinician, ids, shares, int(history_months)
             )

@@ -36,6 +36,7 @@ columns), :mod:`~carethread.validate.checks` (the row checks) and
 quarantine). Every name below is importable from ``carethread.validate``.
 """
 
+from carethread.schema import normalize_label
 from carethread.validate.checks import (
     CHECKS,
     ROLE_ALIASES,
@@ -55,7 +56,6 @@ from carethread.validate.typed import (
     SourceColumns,
     TableSpec,
     key_is_unique,
-    normalise_label,
     profile,
 )
 
@@ -79,6 +79,6 @@ __all__ = [
     "describe_reasons",
     "finish",
     "key_is_unique",
-    "normalise_label",
+    "normalize_label",
     "profile",
 ]

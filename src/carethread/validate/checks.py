@@ -12,6 +12,7 @@ import ibis
 import ibis.expr.datatypes as dt
 
 from carethread import schema
+from carethread.schema import normalize_label
 from carethread.validate.typed import (
     CLINICIANS,
     ENCOUNTERS,
@@ -19,7 +20,6 @@ from carethread.validate.typed import (
     Profile,
     SourceColumns,
     TableSpec,
-    normalise_label,
 )
 
 #: Role spellings mapped to :data:`carethread.schema.ROLES` (after lower-casing
@@ -169,7 +169,7 @@ def _setting(src: SourceColumns) -> tuple[ibis.StringValue, ibis.BooleanValue | 
     # Every distinct value is known: normalise each once, here.
     rename, unknown, blank = {}, [], []
     for value in known:
-        label = normalise_label(value)
+        label = normalize_label(value)
         if label is None:
             blank.append(value)
         elif label not in schema.SETTINGS:

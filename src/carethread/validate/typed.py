@@ -7,7 +7,6 @@ source is known to hold (:class:`Profile`) lets these do less work per row.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -17,7 +16,6 @@ from carethread import engine, schema
 
 _MAX_INT = 2**53
 #: Runs of these become one underscore in settings and roles (same in SQL and Python).
-_SEPARATORS = r"[ \t\n\r\f\-]+"
 
 
 @dataclass(frozen=True)
@@ -67,18 +65,6 @@ class Profile:
 def _blank(col: ibis.StringValue) -> ibis.BooleanValue:
     """Empty or whitespace only; the trim runs only on values starting with a space."""
     return (col == "") | (col.startswith(" ") & (engine.trim_spaces(col) == ""))
-
-
-def normalise_label(value: str | None) -> str | None:
-    """Python twin of the SQL normalisation of settings and roles.
-
-    >>> normalise_label(" Primary  Care "), normalise_label("urgent-care"), normalise_label("  ")
-    ('primary_care', 'urgent_care', None)
-    """
-    if value is None:
-        return None
-    text = str(value).strip(" ")
-    return re.sub(_SEPARATORS, "_", text.lower()) if text else None
 
 
 class SourceColumns:
@@ -161,7 +147,7 @@ class SourceColumns:
 
     def label(self, name: str) -> ibis.StringValue:
         """Lower case, trimmed, runs of spaces and hyphens as one underscore."""
-        return self.text(name, trim=True).lower().re_replace(_SEPARATORS, "_")
+        return self.text(name, trim=True).lower().re_replace(schema.LABEL_SEPARATORS, "_")
 
 
 # --- profiling (lazy sources) --------------------------------------------------

@@ -14,8 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from carethread.errors import OptionError
-from carethread.schema import SETTINGS
-from carethread.validate import normalise_label
+from carethread.schema import SETTINGS, normalize_label
 
 #: The setting value that defers to the clinician's specialty.
 BY_SPECIALTY = "by_specialty"
@@ -117,7 +116,7 @@ def parse_visit_concepts(value) -> dict[int, str]:
             raise OptionError(
                 f"--visit-concepts: `{key}` is not a concept id; visit_concept_id values are whole numbers."
             ) from None
-        label = normalise_label(str(setting)) if setting is not None else None
+        label = normalize_label(str(setting)) if setting is not None else None
         if label not in SETTINGS and label != BY_SPECIALTY:
             raise OptionError(
                 f"--visit-concepts: `{setting}` (for {concept}) is not a setting; use one of "

@@ -2,8 +2,9 @@
 
 Each function takes canonical Ibis tables and returns a few hundred rows at
 most (pandas), with *exact* counts: no patient identifier ever leaves the
-engine, and :mod:`carethread.report.protect` suppresses small counts before
-anything is drawn or written. Measures come from their own modules
+engine, and :mod:`carethread.reporting.protect` suppresses small counts before
+anything is drawn or written. The report keeps them in one
+:class:`~carethread.reporting.values.ReportValues`. Measures come from their own modules
 (continuity, attribution and panels, dyads, breaks, the who-needs-whom
 summary); this module only aggregates their results.
 """
@@ -11,13 +12,15 @@ summary); this module only aggregates their results.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
 
 import ibis
 import pandas as pd
 
+from carethread.measures.breaks import KINDS as BREAK_KINDS
 from carethread.options import normalize_settings
+from carethread.reporting.values import Span, no_breaks
 from carethread.visits import encounters_in_window, visits
+from carethread.wording import quarter
 
 #: Histogram bins of the continuity indices: [0, 0.1), ..., [0.9, 1.0].
 BINS = 10
@@ -29,56 +32,8 @@ HIGH_UPC = 0.75
 AGE_BANDS: tuple[tuple[int, str], ...] = ((0, "0–17"), (18, "18–44"), (45, "45–64"), (65, "65–79"), (80, "80+"))
 UNKNOWN_AGE = "unknown"
 
-#: Kinds of relationship break (DESIGN.md section 4), in display order.
-BREAK_KINDS: tuple[str, ...] = ("partner", "other_practice", "emergency_only", "lost")
-
 #: Width of the log-scale bins of the dependence heat map, in decades.
 DECADE_STEP = 0.25
-
-
-@dataclass
-class Span:
-    """The periods the report covers.
-
-    ``first``/``last`` are the first and last encounter days in ``[start,
-    end)`` (the user's window, open when ``None``): breaks and trends cover
-    them. ``lo``/``hi`` is the *current* window the cross-sectional sections
-    describe — the attribution window ``[as_of - lookback months, as_of)``
-    unless ``start``/``end`` replace a side — the same window the panels and
-    the who-needs-whom summary use, so their numbers agree.
-    """
-
-    first: dt.date | None
-    last: dt.date | None
-    start: dt.datetime | None
-    end: dt.datetime | None
-    as_of: dt.datetime
-    lo: dt.datetime | None = None
-    hi: dt.datetime | None = None
-    lookback: int = 18
-
-
-@dataclass
-class Computed:
-    """All aggregates of one report (exact counts; protect before showing)."""
-
-    span: Span
-    overview: dict
-    continuity_summary: pd.DataFrame
-    histograms: pd.DataFrame
-    high_upc: dict
-    age_bands: pd.DataFrame | None
-    clinicians: pd.DataFrame
-    relationships: dict
-    dependence_bins: pd.DataFrame
-    breaks_by_quarter: pd.DataFrame
-    departed: pd.DataFrame | None
-    departed_destinations: pd.DataFrame | None
-    trends: pd.DataFrame
-    trend_window_months: int
-    quarantine: pd.DataFrame
-    who: object | None
-    remarks: list[str] = field(default_factory=list)
 
 
 def _date(value) -> dt.date | None:
@@ -91,7 +46,7 @@ def _date(value) -> dt.date | None:
     return value
 
 
-def span_of(encounters: ibis.Table, *, start=None, end=None, as_of=None, lookback: int = 18) -> Span:
+def span_of(encounters: ibis.Table, *, start=None, end=None, as_of=None, lookback_months: int = 18) -> Span:
     """First and last encounter day in the window, the attribution date and the current window.
 
     ``as_of`` defaults to ``end`` when given, else the day after the last
@@ -99,6 +54,7 @@ def span_of(encounters: ibis.Table, *, start=None, end=None, as_of=None, lookbac
     """
     from carethread.measures.panels import counting_window
     from carethread.options import as_timestamp, check_window
+    from carethread.visits import default_as_of
 
     lo, hi = check_window(start, end)
     e = encounters_in_window(encounters, start=lo, end=hi)
@@ -106,14 +62,11 @@ def span_of(encounters: ibis.Table, *, start=None, end=None, as_of=None, lookbac
     first, last = _date(row["first"]), _date(row["last"])
     if as_of is not None:
         when = as_timestamp(as_of, "as-of")
-    elif hi is not None:
-        when = hi
-    elif last is not None:
-        when = dt.datetime.combine(last + dt.timedelta(days=1), dt.time())
     else:
-        when = dt.datetime.now().replace(microsecond=0)
-    current_lo, current_hi = counting_window(when, lookback, start, end)
-    return Span(first, last, lo, hi, when, current_lo, current_hi, lookback)
+        # "now" only for an input with no encounter at all, where every section is empty anyway.
+        when = default_as_of(e, end=hi) or dt.datetime.now().replace(microsecond=0)
+    current_lo, current_hi = counting_window(when, lookback_months, start, end)
+    return Span(first, last, lo, hi, when, current_lo, current_hi, lookback_months)
 
 
 def provider_ids(encounters: ibis.Table, clinicians: ibis.Table | None) -> dict[str, list[str]]:
@@ -126,11 +79,6 @@ def provider_ids(encounters: ibis.Table, clinicians: ibis.Table | None) -> dict[
         union = ibis.union(*parts, distinct=True)
         out[column] = [v for v in union.filter(union.id.notnull()).id.to_pyarrow().to_pylist()]
     return out
-
-
-def no_breaks() -> pd.DataFrame:
-    """An empty :func:`breaks_by_quarter` result (before breaks are computed)."""
-    return pd.DataFrame(columns=["quarter", "quarter_start", "kind", "breaks"])
 
 
 def overview(encounters: ibis.Table, *, settings=None, start=None, end=None) -> dict:
@@ -279,11 +227,6 @@ def dependence_bins(pairs: ibis.Table, step: float = DECADE_STEP) -> pd.DataFram
     return got.sort_values(["gx", "gy"]).reset_index(drop=True)
 
 
-def _quarter_label(day) -> str:
-    day = _date(day)
-    return f"{day.year} Q{(day.month - 1) // 3 + 1}"
-
-
 def breaks_by_quarter(breaks: ibis.Table, *, start=None, end=None) -> pd.DataFrame:
     """Breaks per calendar quarter of ``break_date`` and kind: ``quarter, quarter_start, kind, breaks``.
 
@@ -314,7 +257,7 @@ def breaks_by_quarter(breaks: ibis.Table, *, start=None, end=None) -> pd.DataFra
     full = pd.DataFrame([(q, k) for q in quarters for k in kinds], columns=["quarter_start", "kind"])
     out = full.merge(got, on=["quarter_start", "kind"], how="left").fillna({"breaks": 0})
     out["breaks"] = out["breaks"].astype("int64")
-    out["quarter"] = out["quarter_start"].map(_quarter_label)
+    out["quarter"] = out["quarter_start"].map(quarter)
     return out[["quarter", "quarter_start", "kind", "breaks"]]
 
 
@@ -418,7 +361,7 @@ def trends(encounters: ibis.Table, span: Span, *, settings=None, min_visits: int
     full = pd.DataFrame({"hi": [hi for _lo, hi in ends]})
     out = full.merge(got, on="hi", how="left").fillna({"patients": 0, "high": 0})
     out[["patients", "high"]] = out[["patients", "high"]].astype("int64")
-    out["quarter"] = [_quarter_label(hi - dt.timedelta(days=1)) for hi in out.hi]
+    out["quarter"] = [quarter(hi - dt.timedelta(days=1)) for hi in out.hi]
     out = out.rename(columns={"hi": "quarter_end"})
     return out[["quarter", "quarter_end", "patients", "mean_upc", "mean_coc", "high"]], window
 

@@ -1,4 +1,4 @@
-"""Charts to inline SVG: vl-convert renders Vega-Lite specs in Python, off the main thread.
+"""Charts to inline SVG: vl-convert renders Vega-Lite specs in Python, on a worker thread.
 
 Why SVG rendered here rather than the Vega runtime in the page: the report
 must open offline, be e-mailed and printed, and leak nothing. A static SVG
@@ -24,8 +24,8 @@ import re
 
 _counter = itertools.count(1)
 
-#: Check every spec against the Vega-Lite JSON schema before rendering. Off by
-#: default (it costs about a second per report); the tests turn it on.
+#: Check every spec against the Vega-Lite JSON schema before rendering. Off by default: it only
+#: catches mistakes in this package's chart code, which the tests (where it is on) are for.
 VALIDATE = False
 
 #: System fonts only: the browser draws the SVG text with its own sans-serif.
@@ -70,7 +70,12 @@ def _config(chart):
 _NO_FETCH: dict = {"allowed_base_urls": []}
 
 
-def _svg(spec: dict) -> str:
+def _next_prefix() -> str:
+    """The prefix of the next chart's SVG ids, numbered in the order charts are handed in."""
+    return f"ct{next(_counter)}-"
+
+
+def _svg(spec: dict, prefix: str) -> str:
     """Render one Vega-Lite spec; the data is inline and no URL may be fetched."""
     import vl_convert
 
@@ -81,7 +86,6 @@ def _svg(spec: dict) -> str:
             raise
         _NO_FETCH.clear()
         svg = vl_convert.vegalite_to_svg(spec, format_locale=FORMAT_LOCALE)
-    prefix = f"ct{next(_counter)}-"
     ids = set(re.findall(r'\bid="([^"]+)"', svg))
     for name in sorted(ids, key=len, reverse=True):
         svg = svg.replace(f'id="{name}"', f'id="{prefix}{name}"')
@@ -93,21 +97,24 @@ def _svg(spec: dict) -> str:
     return svg.replace("<svg ", f'<svg class="chart" role="img" focusable="false"{floor} ', 1)
 
 
-def _warm() -> str:
-    import altair  # noqa: F401  (a second or two of imports, off the main thread)
+def _warm(prefix: str) -> str:
+    import altair  # noqa: F401  (slow to import: done off the main thread)
 
     spec = {"data": {"values": [{"x": 1}]}, "mark": "point", "encoding": {"x": {"field": "x", "type": "quantitative"}}}
-    return _svg(spec)
+    return _svg(spec, prefix)
 
 
 class Renderer:
     """Renders charts on worker threads while the page is assembled.
 
-    vl-convert runs Vega in an embedded JavaScript engine that takes a couple
-    of seconds to start and a few hundred milliseconds per chart, and it
-    releases the GIL: :meth:`warm_up` starts the engine while the engine-side
-    computations run, and :meth:`submit` returns a placeholder that
-    :meth:`fill` replaces with the finished SVG.
+    vl-convert runs Vega in an embedded JavaScript engine that is slow to
+    start: :meth:`warm_up` imports Altair and starts the engine while the
+    data are read (DuckDB releases the GIL while it reads). Each render then
+    holds the GIL until its SVG is ready (vl-convert 1.x), so Python work on
+    other threads waits meanwhile (bench/RESULTS.md, *The HTML report*).
+    :meth:`submit` returns a placeholder that :meth:`fill` replaces with the
+    finished SVG; the ids of the charts' SVGs are numbered in the order they
+    are submitted, so the same page gets the same ids.
     """
 
     def __init__(self, workers: int = 2):
@@ -118,11 +125,11 @@ class Renderer:
 
     def warm_up(self) -> None:
         """Import Altair and start the JavaScript engine in the background."""
-        self._jobs["__warm__"] = self._pool.submit(_warm)
+        self._jobs["__warm__"] = self._pool.submit(_warm, _next_prefix())
 
     def submit(self, chart) -> str:
         token = f"<!--carethread-chart-{len(self._jobs)}-->"
-        self._jobs[token] = self._pool.submit(_svg, _config(chart).to_dict(validate=VALIDATE))
+        self._jobs[token] = self._pool.submit(_svg, _config(chart).to_dict(validate=VALIDATE), _next_prefix())
         return token
 
     def fill(self, page: str) -> str:
@@ -154,10 +161,11 @@ def render(chart) -> str:
 
     vl-convert names clip paths ``clip1``, ``clip2``, ... in every chart; in
     one HTML page the first definition would win, so each chart's ids and
-    their ``url(#...)`` references get a chart-specific prefix. Inside
+    their ``url(#...)`` references get a chart-specific prefix (``ct1-``,
+    ``ct2-``, ... in the order charts are handed in). Inside
     :func:`rendering`, returns a placeholder filled in by the renderer.
     """
     renderer = _renderer.get()
     if renderer is not None:
         return renderer.submit(chart)
-    return _svg(_config(chart).to_dict(validate=VALIDATE))
+    return _svg(_config(chart).to_dict(validate=VALIDATE), _next_prefix())

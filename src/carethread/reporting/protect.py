@@ -1,14 +1,14 @@
-"""From exact aggregates to what a shared report may show (DESIGN.md section 6).
+"""From exact aggregates to what a shared report may show (docs/definitions.md, *Privacy*).
 
-:func:`protect` turns a :class:`~carethread.report.compute.Computed` into a
-:class:`Shown`: every count that may not be shown is replaced by ``None`` and
+:func:`protect` turns exact :class:`~carethread.reporting.values.ReportValues`
+into a protected copy: every count that may not be shown is replaced by ``None`` and
 flagged with its suppression state (``small`` = 1-10, ``complementary`` =
 hidden so a small count cannot be worked out from a total); statistics of
 groups under 11 are dropped; clinicians and practices get keyed pseudonyms.
-Charts and tables are built from a :class:`Shown` only, so an exact small
+Charts and tables are built from the protected copy only, so an exact small
 count never reaches the HTML file — not even in chart data. The few single
 numbers it keeps exact (patients, visits, relationships, totals) are written
-only through :meth:`Shown.count`.
+only through :meth:`~carethread.reporting.values.ReportValues.count`.
 
 Which totals are treated as shown (and so trigger complementary suppression):
 
@@ -26,46 +26,14 @@ Which totals are treated as shown (and so trigger complementary suppression):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import dataclasses
 
 import pandas as pd
 
 from carethread import privacy as pv
-from carethread.report.compute import BREAK_KINDS, Computed, Span
-
-
-@dataclass
-class Shown:
-    """What the report shows; counts already suppressed (see the module docstring)."""
-
-    privacy: bool
-    span: Span
-    overview: dict
-    continuity_summary: pd.DataFrame
-    histograms: pd.DataFrame
-    high_upc: dict
-    age_bands: pd.DataFrame | None
-    clinicians: pd.DataFrame
-    clinicians_hidden: int
-    attributed: int | None
-    relationships: dict
-    dependence_bins: pd.DataFrame
-    breaks_by_quarter: pd.DataFrame
-    break_kinds: pd.DataFrame
-    departed: pd.DataFrame | None
-    departed_destinations: pd.DataFrame | None
-    trends: pd.DataFrame
-    trend_window_months: int
-    reads: list[dict]
-    quarantine: pd.DataFrame
-    who_headline: str | None
-    who_table: pd.DataFrame | None
-    who_values: dict
-    remarks: list[str] = field(default_factory=list)
-
-    def count(self, n) -> str:
-        """A count as the report writes it (``<11`` for 1-10 with privacy on)."""
-        return pv.suppress(n, privacy=self.privacy)
+from carethread.reporting.compute import BREAK_KINDS
+from carethread.reporting.values import ReportValues
+from carethread.wording import quarter
 
 
 def _states(values, *, total_shown: bool, privacy: bool, hidden=()) -> list[str]:
@@ -82,7 +50,7 @@ def _states(values, *, total_shown: bool, privacy: bool, hidden=()) -> list[str]
 def _apply(df: pd.DataFrame, column: str, states: list[str]) -> pd.DataFrame:
     df = df.copy()
     df["state"] = states
-    df[column] = [int(v) if s == pv.SHOWN else None for v, s in zip(df[column], states)]
+    df[column] = [int(v) if s == pv.SHOWN else None for v, s in zip(df[column], states, strict=True)]
     df[column] = df[column].astype("Int64")
     return df
 
@@ -100,11 +68,11 @@ def _age_bands(a: pd.DataFrame | None, privacy: bool) -> pd.DataFrame | None:
     exact = a.copy()
     out = _apply(a, "patients", _states(a.patients, total_shown=True, privacy=privacy))
     out["mean_upc"] = [
-        m if pv.group_is_safe(n, privacy=privacy) else None for m, n in zip(exact.mean_upc, exact.patients)
+        m if pv.group_is_safe(n, privacy=privacy) else None for m, n in zip(exact.mean_upc, exact.patients, strict=True)
     ]
     out["share_high"] = [
         h / n if pv.group_is_safe(n, privacy=privacy) and pv.share_is_safe(h, n, privacy=privacy) else None
-        for h, n in zip(exact.high, exact.patients)
+        for h, n in zip(exact.high, exact.patients, strict=True)
     ]
     return out.drop(columns=["high"])
 
@@ -117,7 +85,7 @@ def _clinicians(
     panel_states = pv.suppress_group([int(v) for v in c.panel_size]) if privacy else [pv.SHOWN] * len(c)
     if privacy and not pv.total_is_safe([int(v) for v in c.panel_size], panel_states):
         attributed = None  # the total would give a hidden panel size away: do not show it
-    small = [privacy and (pv.is_small(p) or pv.is_small(s)) for p, s in zip(c.panel_size, c.patients_seen)]
+    small = [privacy and (pv.is_small(p) or pv.is_small(s)) for p, s in zip(c.panel_size, c.patients_seen, strict=True)]
     c = _apply(c, "panel_size", panel_states)
     c["patients_seen"] = [None if privacy and pv.is_small(s) else int(s) for s in c.patients_seen]
     c["patients_seen"] = c["patients_seen"].astype("Int64")
@@ -166,8 +134,8 @@ def _breaks(b: pd.DataFrame, privacy: bool) -> tuple[pd.DataFrame, pd.DataFrame]
         states = [[pv.SHOWN] * len(kinds) for _ in quarters]
     lookup = {(q, k): states[i][j] for i, q in enumerate(quarters) for j, k in enumerate(kinds)}
     out = b.copy()
-    out["state"] = [lookup[(q, k)] for q, k in zip(out.quarter, out.kind)]
-    out["breaks"] = [int(v) if s == pv.SHOWN else None for v, s in zip(out.breaks, out.state)]
+    out["state"] = [lookup[(q, k)] for q, k in zip(out.quarter, out.kind, strict=True)]
+    out["breaks"] = [int(v) if s == pv.SHOWN else None for v, s in zip(out.breaks, out.state, strict=True)]
     out["breaks"] = out["breaks"].astype("Int64")
     totals = b.groupby("kind", sort=False).breaks.sum().reindex(kinds).fillna(0).astype("int64")
     grand = int(totals.sum())
@@ -175,7 +143,7 @@ def _breaks(b: pd.DataFrame, privacy: bool) -> tuple[pd.DataFrame, pd.DataFrame]
     kt = _apply(kt, "breaks", _states(kt.breaks, total_shown=True, privacy=privacy, hidden=bad_kinds))
     kt["share"] = [
         (v / grand) if s == pv.SHOWN and pv.share_is_safe(int(v), grand, privacy=privacy) else None
-        for v, s in zip(totals.values, kt.state)
+        for v, s in zip(totals.values, kt.state, strict=True)
     ]
     kt.attrs["total"] = grand
     return out, kt
@@ -210,7 +178,7 @@ def _departed(by_kind, dest, privacy: bool, clinician_label, practice_label):
                     "practice": practice_label(person.practice_id)
                     if person.practice_id is not None
                     else "unknown practice",
-                    "left": f"{left.year} Q{(left.month - 1) // 3 + 1}",
+                    "left": quarter(left),
                     "total": total,
                     "kind": kind,
                     "patients": n if s == pv.SHOWN else None,
@@ -230,7 +198,7 @@ def _departed(by_kind, dest, privacy: bool, clinician_label, practice_label):
             names = [clinician_label(x) for x in top.to_clinician_id] + (["other clinicians"] if len(rest) else [])
             same = list(top.same_practice) + ([None] if len(rest) else [])
             sts = _states(values, total_shown=True, privacy=privacy)
-            for name, n, s, sp in zip(names, values, sts, same):
+            for name, n, s, sp in zip(names, values, sts, same, strict=True):
                 dest_rows.append(
                     {
                         "label": clinician_label(clinician),
@@ -248,10 +216,11 @@ def _departed(by_kind, dest, privacy: bool, clinician_label, practice_label):
 def _trends(t: pd.DataFrame, privacy: bool) -> pd.DataFrame:
     out = t.copy()
     safe = [pv.group_is_safe(n, privacy=privacy) for n in t.patients]
-    out["mean_upc"] = [m if ok else None for m, ok in zip(t.mean_upc, safe)]
-    out["mean_coc"] = [m if ok else None for m, ok in zip(t.mean_coc, safe)]
+    out["mean_upc"] = [m if ok else None for m, ok in zip(t.mean_upc, safe, strict=True)]
+    out["mean_coc"] = [m if ok else None for m, ok in zip(t.mean_coc, safe, strict=True)]
     out["share_high"] = [
-        h / n if ok and pv.share_is_safe(h, n, privacy=privacy) else None for h, n, ok in zip(t.high, t.patients, safe)
+        h / n if ok and pv.share_is_safe(h, n, privacy=privacy) else None
+        for h, n, ok in zip(t.high, t.patients, safe, strict=True)
     ]
     out["patients"] = [None if privacy and pv.is_small(n) else int(n) for n in t.patients]
     out["patients"] = out["patients"].astype("Int64")
@@ -325,11 +294,12 @@ def _who(who, privacy: bool) -> tuple[str | None, pd.DataFrame | None, dict]:
     table["kind"] = [measure_kind(n) for n in table.name]
     raw = [None if v is None or pd.isna(v) else float(v) for v in table["value"]]
     table["suppressed"] = [
-        privacy and k == "count" and v is not None and pv.is_small(round(v)) for k, v in zip(table.kind, raw)
+        privacy and k == "count" and v is not None and pv.is_small(round(v))
+        for k, v in zip(table.kind, raw, strict=True)
     ]
     for col in ("value", "ci_low", "ci_high"):
         cleaned = []
-        for v, kind in zip(table[col], table.kind):
+        for v, kind in zip(table[col], table.kind, strict=True):
             v = None if v is None or pd.isna(v) else float(v)
             if privacy and kind == "count" and v is not None and pv.is_small(round(v)):
                 v = None
@@ -337,46 +307,43 @@ def _who(who, privacy: bool) -> tuple[str | None, pd.DataFrame | None, dict]:
         table[col] = pd.Series(cleaned, dtype="object")
     if few:
         for col in ("value", "ci_low", "ci_high"):
-            table[col] = [None if k != "count" else v for v, k in zip(table[col], table.kind)]
+            table[col] = [None if k != "count" else v for v, k in zip(table[col], table.kind, strict=True)]
         headline = (
             "Fewer than 11 patients had enough visits to compare the two sides of the relationship "
             "without revealing a small group."
         )
     else:
         headline = pv.redact_text(str(who.headline), privacy=privacy) if getattr(who, "headline", None) else None
-    values = {n: v for n, v, k in zip(table.name, table.value, table.kind) if k != "count"}
+    values = {n: v for n, v, k in zip(table.name, table.value, table.kind, strict=True) if k != "count"}
     return headline, table, values
 
 
-def protect(c: Computed, *, privacy: bool, clinician_label, practice_label, counts, remarks) -> Shown:
-    """Apply suppression and pseudonyms to every aggregate (see the module docstring)."""
+def protect(values: ReportValues, *, privacy: bool, clinician_label, practice_label) -> ReportValues:
+    """A copy of exact ``values`` with suppression and pseudonyms applied (see the module docstring)."""
+    c = values
     clinicians, hidden, attributed = _clinicians(c.clinicians, privacy, clinician_label, practice_label)
     breaks, kinds = _breaks(c.breaks_by_quarter, privacy)
     departed, destinations = _departed(c.departed, c.departed_destinations, privacy, clinician_label, practice_label)
     headline, who_table, who_values = _who(c.who, privacy)
-    return Shown(
+    return dataclasses.replace(
+        c,
         privacy=privacy,
-        span=c.span,
-        overview=c.overview,
-        continuity_summary=c.continuity_summary,
         histograms=_histograms(c.histograms, privacy),
-        high_upc=c.high_upc,
         age_bands=_age_bands(c.age_bands, privacy),
         clinicians=clinicians,
         clinicians_hidden=hidden,
         attributed=attributed,
-        relationships=c.relationships,
         dependence_bins=_dependence(c.dependence_bins, privacy),
         breaks_by_quarter=breaks,
         break_kinds=kinds,
         departed=departed,
         departed_destinations=destinations,
         trends=_trends(c.trends, privacy),
-        trend_window_months=c.trend_window_months,
-        reads=_reads(counts, privacy),
+        reads=_reads(c.reads, privacy),
         quarantine=_quarantine(c.quarantine, privacy),
+        who=None,
         who_headline=headline,
         who_table=who_table,
         who_values=who_values,
-        remarks=[pv.redact_text(r, privacy=privacy) for r in remarks],
+        remarks=[pv.redact_text(r, privacy=privacy) for r in c.remarks],
     )

@@ -1,18 +1,10 @@
-"""Charts of the report: Altair (Vega-Lite) specs rendered to inline SVG in Python.
+"""Charts of the report: Altair (Vega-Lite) specs, rendered to inline SVG by :mod:`carethread.reporting.render`.
 
-Why SVG rendered here rather than the Vega runtime in the page: the report
-must open offline, be e-mailed and printed, and leak nothing. A static SVG
-needs no script at all (mail clients and document viewers that block scripts
-still show it), prints as crisp vectors on any paper size, cannot raise
-console errors or make requests, and carries only the marks that are drawn
-— the chart data never sits in the file as a JSON blob. ``vl-convert-python``
-ships the Vega and Vega-Lite JavaScript inside its wheel and runs them in an
-embedded engine, so rendering needs no browser and no network.
-
-Every function takes frames from :class:`carethread.report.protect.Shown`
+Every function takes frames of protected :class:`carethread.reporting.values.ReportValues`
 (suppressed counts are ``None`` and never drawn) and returns an Altair chart;
-:func:`carethread.report.render.render` turns a chart into an ``<svg>``
-string safe to inline several times in one page.
+:func:`carethread.reporting.render.render` turns a chart into an ``<svg>``
+string safe to inline several times in one page (why SVG: see
+:mod:`carethread.reporting.render`).
 """
 
 from __future__ import annotations
@@ -20,7 +12,8 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 
-from carethread.report.render import render  # noqa: F401  (charts.render(chart) in sections)
+from carethread.reporting.render import render  # noqa: F401  (charts.render(chart) in sections)
+from carethread.wording import is_missing, percent
 
 #: Plain-language names of the kinds of relationship break.
 KIND_LABELS: dict[str, str] = {
@@ -82,8 +75,6 @@ def asymmetry_bars(patient_side: float, clinician_side: float) -> alt.Chart:
             "value": [patient_side, clinician_side],
         }
     )
-    from carethread.summary import percent
-
     df["text"] = [percent(v) for v in df.value]
     base = alt.Chart(_data(df)).encode(
         y=alt.Y("side:N", title=None, sort=None, axis=alt.Axis(labelLimit=260, labelFontSize=12)),
@@ -140,9 +131,7 @@ def histogram(df: pd.DataFrame, index: str, total_label: str) -> alt.LayerChart:
 def age_chart(df: pd.DataFrame) -> alt.LayerChart:
     """Mean UPC per age band; bands under 11 patients show no bar and say so."""
     d = df.copy()
-    from carethread.summary import percent
-
-    d["text"] = [percent(m) if m is not None and not pd.isna(m) else "fewer than 11 patients" for m in d.mean_upc]
+    d["text"] = ["fewer than 11 patients" if is_missing(m) else percent(m) for m in d.mean_upc]
     d["bar"] = d.mean_upc
     base = alt.Chart(_data(d)).encode(
         y=alt.Y("band:N", sort=list(d.band), title="age (years)"),
@@ -227,6 +216,13 @@ def clinician_bars(df: pd.DataFrame, column: str, title: str, limit: int, fmt: s
 # --- Pairs -------------------------------------------------------------------------------
 
 
+def _log_shares(lowest: float, ticks: int, title: str) -> dict:
+    """A log-scale axis of shares from ``lowest`` to 1, labelled as percentages."""
+    return dict(
+        scale=alt.Scale(type="log", domain=[lowest, 1]), axis=alt.Axis(format="~%", tickCount=ticks), title=title
+    )
+
+
 def dependence_map(df: pd.DataFrame) -> alt.LayerChart:
     """Relationships by clinician dependence (x) and patient dependence (y), both on log scales."""
     shown = df[df.state == "shown"]
@@ -238,17 +234,10 @@ def dependence_map(df: pd.DataFrame) -> alt.LayerChart:
         .encode(
             x=alt.X(
                 "x_lo:Q",
-                scale=alt.Scale(type="log", domain=[lo, 1]),
-                axis=alt.Axis(format="~%", tickCount=5),
-                title="clinician dependence: share of the clinician's visits with this patient",
+                **_log_shares(lo, 5, "clinician dependence: share of the clinician's visits with this patient"),
             ),
             x2="x_hi:Q",
-            y=alt.Y(
-                "y_lo:Q",
-                scale=alt.Scale(type="log", domain=[ylo, 1]),
-                axis=alt.Axis(format="~%", tickCount=4),
-                title="patient dependence: share of the patient's visits",
-            ),
+            y=alt.Y("y_lo:Q", **_log_shares(ylo, 4, "patient dependence: share of the patient's visits")),
             y2="y_hi:Q",
             color=alt.Color(
                 "relationships:Q",
@@ -314,8 +303,8 @@ def departed_chart(df: pd.DataFrame) -> alt.Chart:
     d = df[df.state == "shown"].copy()
     d["kind_label"] = [KIND_LABELS.get(k, k) for k in d.kind]
     d["order"] = [kinds.index(k) for k in d.kind]
-    d["who"] = [f"{label} (left {left})" for label, left in zip(d.label, d.left)]
-    order = list(dict.fromkeys(f"{label} (left {left})" for label, left in zip(df.label, df.left)))
+    d["who"] = [f"{label} (left {left})" for label, left in zip(d.label, d.left, strict=True)]
+    order = list(dict.fromkeys(f"{label} (left {left})" for label, left in zip(df.label, df.left, strict=True)))
     return (
         alt.Chart(_data(d))
         .mark_bar(height=16)
