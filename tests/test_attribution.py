@@ -601,7 +601,8 @@ def test_every_measure_ties_a_same_day_last_visit_to_the_later_one(con):
     from carethread.measures.breaks import relationship_breaks
     from carethread.measures.continuity import patient_continuity
     from carethread.measures.panels import panels
-    from carethread.summary import dyad_summary
+    from carethread.measures.dyads import dyads
+    from carethread.summary.dependence import dependence_rows
 
     day = dt.datetime(2023, 3, 10)
     rows = [
@@ -617,7 +618,10 @@ def test_every_measure_ties_a_same_day_last_visit_to_the_later_one(con):
         "A": 0,
         "B": 1,
     }
-    usual = dyad_summary(table, as_of=as_of).filter(ibis._.usual).clinician_id.to_list()
+    rows_of_who = dependence_rows(
+        dyads(table), continuity=patient_continuity(table), attribution=attribute(table, as_of=as_of)
+    )
+    usual = rows_of_who.filter(ibis._.usual).clinician_id.to_list()
     assert usual == ["B"]
     # Breaks: at the 1 April boundary the 3-month window holds only that day, so p is B's;
     # then A's visits in the next quarter make p A's again: a switch B -> A, dated by A's
