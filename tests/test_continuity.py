@@ -105,7 +105,7 @@ def known_provider_rows():
             "setting": "primary_care",
             "start": dt.datetime.combine(d, dt.time(10)),
         }
-        for d, c in zip(days, "ABABA")
+        for d, c in zip(days, "ABABA", strict=True)
     ]
 
 

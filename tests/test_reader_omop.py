@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import itertools
 import shutil
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -162,7 +163,7 @@ def _independent_indices(folder: Path) -> dict[str, dict]:
             "n_clinicians": len(per),
             "upc": max(per.values()) / n if enough else None,
             "coc": (sum(k * k for k in per.values()) - n) / (n * (n - 1)) if enough else None,
-            "secon": sum(a == b for a, b in zip(sequence, sequence[1:])) / (n - 1) if enough else None,
+            "secon": sum(a == b for a, b in itertools.pairwise(sequence)) / (n - 1) if enough else None,
         }
     return out
 

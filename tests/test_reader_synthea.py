@@ -151,12 +151,8 @@ def independent_indices(folder: Path, classes: dict[str, bool]) -> dict[str, tup
         speciality = {r["Id"]: r["SPECIALITY"] for r in csv.DictReader(fh)}
     visits: dict[str, set] = collections.defaultdict(set)
     gz = folder / "encounters.csv.gz"  # the larger sample is stored compressed
-    opened = (
-        gzip.open(gz, "rt", newline="", encoding="utf-8")
-        if gz.exists()
-        else open(folder / "encounters.csv", newline="", encoding="utf-8")
-    )
-    with opened as fh:
+    opener, path = (gzip.open, gz) if gz.exists() else (open, folder / "encounters.csv")
+    with opener(path, "rt", newline="", encoding="utf-8") as fh:
         for r in csv.DictReader(fh):
             visits.setdefault(r["PATIENT"], set())
             need_gp = classes.get(r["ENCOUNTERCLASS"])
@@ -187,7 +183,7 @@ def assert_same(ours: dict, theirs: dict) -> None:
     for patient, (n, m, upc, coc) in theirs.items():
         got = ours[patient]
         assert got[:2] == (n, m), patient
-        for a, b in zip(got[2:], (upc, coc)):
+        for a, b in zip(got[2:], (upc, coc), strict=True):
             assert (a is None and b is None) or math.isclose(a, b, rel_tol=0, abs_tol=1e-12), patient
 
 
@@ -428,7 +424,7 @@ def test_library_errors_name_the_file_and_the_fix(tmp_path, con):
         )
     with pytest.raises(InputError, match="does not exist"):
         read_synthea(tmp_path / "nope", con=con)
-    with pytest.raises(InputError, match="no encounters.csv"):
+    with pytest.raises(InputError, match=r"no encounters\.csv"):
         read_synthea(write_folder(tmp_path / "b", providers=PROVIDERS), con=con)
     with pytest.raises(OptionError, match="--map"):
         read_synthea(tmp_path, con=con, mapping={"patient_id": "PATIENT"})

@@ -232,7 +232,7 @@ def test_no_visible_count_from_one_to_ten(demo_html):
 
 
 def test_small_system_report_shows_no_small_count(small_build):
-    html, keep = small_build
+    html, _keep = small_build
     assert visible_small_counts(html) == []
     assert "&lt;11" in html  # there were small counts to hide
 
@@ -276,7 +276,7 @@ def test_suppressed_cells_cannot_be_recovered_from_shown_totals(small_build):
         values = exact.histograms[exact.histograms["index"] == index].patients.tolist()
         assert pv.total_is_safe(values, group.state.tolist())
         states = group.state.tolist()
-        hidden = [v for v, s in zip(values, states) if s != pv.SHOWN]
+        hidden = [v for v, s in zip(values, states, strict=True) if s != pv.SHOWN]
         assert not hidden or len(hidden) >= 2
     kinds = shown.break_kinds
     if len(kinds):

@@ -12,6 +12,7 @@ screenshot used as the README's picture.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import re
@@ -171,10 +172,8 @@ class Browser:
         return base64.b64decode(result["data"])
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(Exception):
             self.ws.close()
-        except Exception:
-            pass
         if self.proc.poll() is None:
             self.proc.terminate()
             try:

@@ -178,13 +178,13 @@ MEASURES: dict[str, Callable] = {
     "visit_counts": lambda e, c, a: visit_counts(e),
     "continuity_summary": lambda e, c, a: continuity_summary(patient_continuity(e).cache()),
     **{
-        f"attribute[{rule}]": (lambda rule: lambda e, c, a: attribute(e, as_of=a, rule=rule, clinicians=c))(rule)
+        f"attribute[{rule}]": lambda e, c, a, rule=rule: attribute(e, as_of=a, rule=rule, clinicians=c)
         for rule in RULES
     },
     **{
-        f"attribution_ranking[{rule}]": (
-            lambda rule: lambda e, c, a: attribution_ranking(e, as_of=a, rule=rule, clinicians=c)
-        )(rule)
+        f"attribution_ranking[{rule}]": lambda e, c, a, rule=rule: attribution_ranking(
+            e, as_of=a, rule=rule, clinicians=c
+        )
         for rule in RULES
     },
     "attribution_summary": lambda e, c, a: attribution_summary(e, as_of=a, rule="majority"),
@@ -235,7 +235,7 @@ def assert_same_rows(expected: pa.Table, got: pa.Table) -> None:
     want = sorted(expected.to_pylist(), key=_sort_key)
     have = sorted(got.to_pylist(), key=_sort_key)
     assert len(have) == len(want)
-    for i, (w, h) in enumerate(zip(want, have)):
+    for i, (w, h) in enumerate(zip(want, have, strict=True)):
         for col, wv in w.items():
             hv = h[col]
             if isinstance(wv, float) and isinstance(hv, float):

@@ -165,6 +165,8 @@ def test_precomputed_breaks_are_counted_in_the_window(con):
     ]  # the last one is before the window
     names = ["patient_id", "from_clinician_id", "to_clinician_id", "break_date", "kind"]
     types = [pa.string(), pa.string(), pa.string(), pa.date32(), pa.string()]
-    given_breaks = ibis.memtable(pa.table({n: pa.array(col, t) for n, t, col in zip(names, types, zip(*rows))}))
+    given_breaks = ibis.memtable(
+        pa.table({n: pa.array(col, t) for n, t, col in zip(names, types, zip(*rows, strict=True), strict=True)})
+    )
     w = who_needs_whom(encounters_table(con, bjgp_rows()), bootstrap=0, breaks=given_breaks)
     assert (w.value("breaks_partner"), w.value("breaks_lost"), w.value("breaks_total")) == (1, 1, 2)

@@ -164,7 +164,7 @@ def test_clinicians_see_patients_only_while_active(db):
 
 
 def test_every_kind_and_cause_of_switch_occurs(system):
-    pairs = set(zip(system.true_switches["kind"].to_pylist(), system.true_switches["cause"].to_pylist()))
+    pairs = set(zip(system.true_switches["kind"].to_pylist(), system.true_switches["cause"].to_pylist(), strict=True))
     assert pairs >= {
         ("partner", "patient_choice"),
         ("other_practice", "patient_choice"),
