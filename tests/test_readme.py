@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
 CARETHREAD = Path(sys.executable).parent / "carethread"
@@ -37,6 +39,7 @@ def test_readme_opens_with_the_two_make_commands():
     assert re.search(r"^demo:", makefile, flags=re.M) and re.search(r"^test:", makefile, flags=re.M)
 
 
+@pytest.mark.slow  # the demo's 20 000 patients
 def test_every_readme_cli_command_runs(tmp_path):
     # The tour's own extract, with the column names its --map mentions.
     (tmp_path / "visits.csv").write_text(
@@ -63,6 +66,7 @@ def test_readme_python_tour_runs(tmp_path):
     assert res.returncode == 0, res.stderr
 
 
+@pytest.mark.slow  # the demo's 20 000 patients
 def test_make_demo_command_runs(tmp_path):
     """The command `make demo` runs, on the embedded default, in a scratch folder."""
     makefile = (ROOT / "Makefile").read_text()
