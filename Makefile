@@ -14,10 +14,10 @@ EXTRAS := test,lint,bench,postgres,spark
 HASH       := $(shell cat pyproject.toml $(CONSTRAINTS) | cksum | cut -d' ' -f1)
 DEMO_STAMP := $(VENV)/.installed-demo-$(HASH)
 DEV_STAMP  := $(VENV)/.installed-dev-$(HASH)
-# Workers for test-fast (pytest-xdist): one per core; a file's tests stay on one worker so
-# its module fixtures are built once.
+# Workers for test-fast (pytest-xdist): one per core. worksteal hands an idle worker tests from
+# a busy one, which kept both cores busy best here (loadfile and load left one idle at the end).
 JOBS ?= auto
-FAST := -m "not (slow or spark or postgres or browser)" -n $(JOBS) --dist loadfile
+FAST := -m "not (slow or spark or postgres or browser)" -n $(JOBS) --dist worksteal
 
 .PHONY: demo test test-fast lint bench install install-dev constraints clean
 
