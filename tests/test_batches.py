@@ -129,15 +129,15 @@ def test_batch_files_are_removed_afterwards(system, tmp_path):
     enc, _ = system
     folder = tmp_path / "work"
     with run_in_batches(patient_continuity, enc, batches=STAGE_FROM, folder=folder) as result:
-        assert result.count().execute() > 0
-        assert any(folder.rglob("*.parquet"))
+        assert result.count().execute() == enc.patient_id.nunique().execute()  # one row per patient
+        assert len(list(folder.rglob("part-*.parquet"))) == STAGE_FROM  # one result file per batch
     assert not folder.exists()
 
 
 def test_one_batch_writes_nothing(system, tmp_path):
     enc, _ = system
     with run_in_batches(patient_continuity, enc, batches=1, folder=tmp_path / "never") as result:
-        assert result.count().execute() > 0
+        assert result.count().execute() == enc.patient_id.nunique().execute()  # one row per patient
     assert not (tmp_path / "never").exists()
 
 

@@ -159,7 +159,7 @@ def visible_small_counts(html: str) -> list[str]:
 
 
 def test_demo_writes_one_self_contained_file(demo_folder, demo_html):
-    assert (demo_folder / "report.html").stat().st_size > 50_000
+    assert demo_html.startswith("<!doctype html>\n") and demo_html.endswith("</html>\n")  # one whole page
     lowered = demo_html.lower()
     assert "<script" not in lowered and "<link" not in lowered and "<img" not in lowered and "<iframe" not in lowered
     assert "@import" not in lowered and "@font-face" not in lowered
@@ -211,7 +211,7 @@ def _identifiers(data: Path, table: str, column: str) -> set[str]:
 def test_no_patient_identifier_anywhere_in_the_file(demo_folder, demo_html):
     data = demo_folder / "data"
     patients = _identifiers(data, "patients", "patient_id") | _identifiers(data, "encounters", "patient_id")
-    assert len(patients) >= DEMO["n_patients"] * 0.9
+    assert len(patients) == DEMO["n_patients"]  # every patient the generator made
     pattern = re.compile("|".join(re.escape(p) for p in sorted(patients, key=len, reverse=True)))
     assert pattern.search(demo_html) is None
     encounters = _identifiers(data, "encounters", "encounter_id")
