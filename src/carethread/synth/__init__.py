@@ -59,7 +59,7 @@ class SyntheticSystem:
     Attributes
     ----------
     encounters, clinicians, patients : pyarrow.Table
-        Canonical tables (DESIGN.md section 2), ids as strings. Encounters
+        Canonical tables (docs/definitions.md, *Canonical tables*), ids as strings. Encounters
         cover the history before the span and the span; patients are everyone
         registered at some time in that window (some move away or die during
         the history).
