@@ -32,6 +32,8 @@ _MEASURES = (
     "dyads",
     "relationship_breaks",
     "who_needs_whom",
+    "rebalance",
+    "what_if",
 )
 
 _API = {

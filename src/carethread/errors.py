@@ -26,3 +26,7 @@ class OptionError(CarethreadError, ValueError):
 
 class MissingDependencyError(CarethreadError, ImportError):
     """An optional backend or format needs an extra that is not installed."""
+
+
+class CapacityError(CarethreadError):
+    """A plan cannot place every patient within the clinicians' capacities (``.plan`` holds the partial plan)."""

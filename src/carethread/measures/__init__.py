@@ -9,6 +9,8 @@ grammar (:mod:`carethread.options`) and returns a lazy Ibis table:
   (:mod:`~carethread.measures.attribution`);
 * :func:`panels` and :func:`panel_rollup` (:mod:`~carethread.measures.panels`);
 * :func:`dyads` (:mod:`~carethread.measures.dyads`);
+* :func:`rebalance` and :func:`what_if` (:mod:`~carethread.measures.rebalance`),
+  which plan a clinician's departure and return their plan computed;
 * :func:`relationship_breaks` (:mod:`~carethread.measures.breaks`);
 * :func:`who_needs_whom` (:mod:`carethread.summary`, imported when first
   used), which returns its answer computed, with bootstrap intervals.
@@ -25,6 +27,7 @@ from carethread.measures.breaks import relationship_breaks
 from carethread.measures.continuity import continuity_summary, patient_continuity
 from carethread.measures.dyads import dyads
 from carethread.measures.panels import panel_rollup, panels
+from carethread.measures.rebalance import rebalance, what_if
 
 __all__ = [
     "attribute",
@@ -35,7 +38,9 @@ __all__ = [
     "panel_rollup",
     "panels",
     "patient_continuity",
+    "rebalance",
     "relationship_breaks",
+    "what_if",
     "who_needs_whom",
 ]
 
