@@ -181,7 +181,9 @@ def candidate_pairs(
     if fallback_candidates:
         roomy = targets.filter(~targets.t_closed, targets.free >= 1)
         roomy = roomy.order_by(ibis.desc("free"), "t_clinician").limit(int(fallback_candidates))
-        sources.append(planned.cross_join(roomy).select("patient_id", clinician_id="t_clinician", fallback=ibis.literal(1)))
+        sources.append(
+            planned.cross_join(roomy).select("patient_id", clinician_id="t_clinician", fallback=ibis.literal(1))
+        )
     u = ibis.union(*sources, distinct=False)
     u = u.group_by("patient_id", "clinician_id").aggregate(fallback=u.fallback.max() > 0)
     u = u.join(targets, u.clinician_id == targets.t_clinician)

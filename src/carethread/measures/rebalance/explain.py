@@ -101,7 +101,7 @@ def moved_patients(a: Arrays, problem: Problem, solution: Solution) -> np.ndarra
 
 
 def moves_table(a: Arrays, problem: Problem, solution: Solution) -> pa.Table:
-    """One row per moved or unplaced patient: ``patient_id, from_clinician_id, to_clinician_id, strength_kept, reason``."""
+    """One row per moved or unplaced patient (:data:`MOVE_COLUMNS`)."""
     moved = moved_patients(a, problem, solution)
     j = solution.choice[moved]
     placed = j >= 0
@@ -130,7 +130,7 @@ def usage(problem: Problem, solution: Solution) -> tuple[np.ndarray, np.ndarray]
     return used, weakest
 
 
-def _status(c: int, p: int, room_left: np.ndarray, load: float) -> str:
+def _status(c: int, room_left: np.ndarray, load: float) -> str:
     return "no place left" if room_left[c] < load - 1e-9 else "had room"
 
 
@@ -157,19 +157,19 @@ def explanations_table(a: Arrays, problem: Problem, solution: Solution) -> pa.Ta
         rows["last_visit_with_new"].append(a.last_visit[j] if j >= 0 else None)
         rows["same_practice"].append(bool(a.same_practice[j]) if j >= 0 else None)
         rows["stronger_alternatives"].append(int(stronger.size))
-        rows["why_not_stronger"].append(_why_not(problem, stronger, room_left, weakest, load, p))
+        rows["why_not_stronger"].append(_why_not(problem, stronger, room_left, weakest, load))
         others = [k for k in mine if k != j][:SHOWN_ALTERNATIVES]
         rows["alternatives"].append(
             "; ".join(
                 f"{a.clinician_id[problem.clinician[k]]} (strength {problem.strength[k]:.2f}, "
-                f"{_status(problem.clinician[k], p, room_left, load)})"
+                f"{_status(problem.clinician[k], room_left, load)})"
                 for k in others
             )
         )
     return pa.table(rows, schema=_EXPLANATION_SCHEMA)
 
 
-def _why_not(problem: Problem, stronger: np.ndarray, room_left, weakest, load: float, p: int) -> str:
+def _why_not(problem: Problem, stronger: np.ndarray, room_left, weakest, load: float) -> str:
     if not stronger.size:
         return "none: the strongest tie among the allowed clinicians"
     k = stronger[0]
@@ -179,7 +179,10 @@ def _why_not(problem: Problem, stronger: np.ndarray, room_left, weakest, load: f
     if room_left[c] >= load - 1e-9:
         return "the plan keeps more strength in total this way (a limit or a tie decided)"
     if weakest[c] >= problem.strength[k] - 1e-12:
-        return f"the stronger ties had no place left: their places went to patients with ties at least as strong (weakest {weakest[c]:.2f})"
+        return (
+            "the stronger ties had no place left: their places went to patients with ties at least as strong "
+            f"(weakest {weakest[c]:.2f})"
+        )
     return "the stronger ties had no place left: their places went to patients who had no better place"
 
 

@@ -128,6 +128,8 @@ def _clinician_summary(prep: Prepared, solution: Solution) -> pa.Table:
     left = np.bincount(gone_rows, minlength=n)
     left_load = np.bincount(gone_rows, weights=load[gone], minlength=n)
     col = {name: staff[name].to_numpy(zero_copy_only=False) for name in staff.column_names}
+    in_patients = problem.load is None
+    whole = pa.int64() if in_patients else pa.float64()
     departing, eligible = col["departing"].astype(bool), col["eligible"].astype(bool)
     before = col["panel_before"].astype(np.int64)
     capacity = col["capacity"].astype(float)
@@ -145,13 +147,13 @@ def _clinician_summary(prep: Prepared, solution: Solution) -> pa.Table:
             "clinician_id": staff["clinician_id"],
             "practice_id": staff["practice_id"],
             "status": pa.array(status, pa.string()),
-            "capacity": pa.array(capacity, pa.float64(), from_pandas=True),
+            "capacity": pa.array(capacity, pa.float64(), from_pandas=True).cast(whole),
             "panel_before": pa.array(before, pa.int64()),
             "joined": pa.array(joined, pa.int64()),
             "left": pa.array(left, pa.int64()),
             "panel_after": pa.array(before - left + joined, pa.int64()),
             "relationships_kept": pa.array(known, pa.int64()),
-            "free_after": pa.array(free_after, pa.float64(), from_pandas=True),
+            "free_after": pa.array(free_after, pa.float64(), from_pandas=True).cast(whole),
             "place_value": pa.array(value, pa.float64(), from_pandas=True),
         }
     )
@@ -186,7 +188,9 @@ def _remarks(prep: Prepared, plan_moves: pa.Table) -> list[str]:
     leave = id_list(prep.options.leave)
     if leave:
         with_panel = {
-            cid for cid, n in zip(staff["clinician_id"].to_pylist(), staff["panel_before"].to_pylist(), strict=True) if n
+            cid
+            for cid, n in zip(staff["clinician_id"].to_pylist(), staff["panel_before"].to_pylist(), strict=True)
+            if n
         }
         missing = sum(1 for cid in leave if cid not in with_panel)
         if missing:

@@ -155,9 +155,7 @@ def build_roster(
     day = end.date()
     clin = clinicians_table(clinicians)
     listed_capacity = _capacity_column(clin, capacity)
-    a = attribute(
-        encounters, clinicians=clin, settings=settings, as_of=end, rule=rule, lookback_months=lookback_months
-    )
+    a = attribute(encounters, clinicians=clin, settings=settings, as_of=end, rule=rule, lookback_months=lookback_months)
     practice = clinician_practice(encounters, clinicians=clin, settings=settings, start=start, end=end)
     load = a.visits_total.cast("float64") * 12.0 / lookback_months if capacity.mode == "visits" else 1.0
     owners = a.select("patient_id", home_id=a.clinician_id, load=ibis.literal(1.0) * load)
@@ -168,7 +166,9 @@ def build_roster(
         panel_before=owners.count(), load_before=owners.load.sum()
     )
     if listed_capacity is None:
-        listed_capacity = _visit_capacity(visits(encounters, settings=settings, start=start, end=end), capacity, lookback_months)
+        listed_capacity = _visit_capacity(
+            visits(encounters, settings=settings, start=start, end=end), capacity, lookback_months
+        )
     ids = sizes.select("clinician_id")
     if clin is not None:
         ids = ids.union(clin.select(clinician_id=clin.clinician_id.cast("string")), distinct=True)

@@ -127,7 +127,9 @@ def greedy_by_strength(problem: Problem) -> np.ndarray:
 def strategy_solution(name: str, choice: np.ndarray, problem: Problem) -> Solution:
     """A naive strategy's choice dressed as a :class:`Solution` (no solver, no gap)."""
     kept = float(problem.strength[choice[choice >= 0]].sum())
-    return Solution(choice, name, STRATEGY_LABELS[name], "heuristic", float("nan"), kept, 0.0, 0, 0, problem.strength.size)
+    return Solution(
+        choice, name, STRATEGY_LABELS[name], "heuristic", float("nan"), kept, 0.0, 0, 0, problem.strength.size
+    )
 
 
 def choose(name: str, problem: Problem, a: Arrays, *, seed: int = 0) -> np.ndarray:

@@ -146,6 +146,10 @@ def relationship_strength(
     g = pairs.aggregate(visits=ibis._.count(), weighted_visits=ibis._.weight.sum(), last_visit=ibis._.visit_date.max())
     return as_result(
         g.select(
-            "patient_id", "clinician_id", visits=exact_int64(g.visits), weighted_visits=g.weighted_visits, last_visit=g.last_visit
+            "patient_id",
+            "clinician_id",
+            visits=exact_int64(g.visits),
+            weighted_visits=g.weighted_visits,
+            last_visit=g.last_visit,
         )
     )

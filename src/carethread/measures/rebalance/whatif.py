@@ -124,7 +124,7 @@ def _row(name: str, plan: Plan, prep: Prepared, projected: dict) -> dict:
         "strength_kept": plan.strength_kept,
         **projected,
         "clinicians_over_capacity": int(np.count_nonzero(excess > 1e-9)),
-        "patients_over_capacity": int(round(float(excess.sum()))),
+        "patients_over_capacity": round(float(excess.sum())),
     }
 
 
