@@ -156,6 +156,8 @@ def test_every_command_and_option_has_help():
         "dyads",
         "breaks",
         "summary",
+        "rebalance",
+        "what-if",
         "synth",
         "demo",
         "report",
