@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
@@ -93,6 +93,9 @@ class SyntheticSystem:
     patients: pa.Table
     true_usual: pa.Table
     true_switches: pa.Table
+    #: The simulation's own arrays, for :func:`carethread.synth.continuation.continue_system`
+    #: (a :class:`~carethread.synth.continuation.SimulationState`); not a table, never written.
+    state: object = field(default=None, repr=False, compare=False)
 
     def write(self, out_dir: str | Path) -> dict[str, Path]:
         """Write each table to ``out_dir/<name>.parquet``; returns the paths by name."""
@@ -215,7 +218,10 @@ def _build(
         [tb.lookup(pat_ids, who), tb.dates(epoch, quarter_start), tb.lookup(cl_ids, clin)],
         schema=tb.TRUE_USUAL,
     )
-    return SyntheticSystem(encounters, clinicians, patients_t, usual, switches), practices.kind.size
+    from carethread.synth.continuation import SimulationState
+
+    state = SimulationState(span, practices, cl, patients, hist, enc, pat_ids, cl_ids, pr_ids, w_enc)
+    return SyntheticSystem(encounters, clinicians, patients_t, usual, switches, state), practices.kind.size
 
 
 def generate(

@@ -15,13 +15,18 @@ where they are:
     the most places left at that moment (the whole system when no practice
     clinician has a place left; ties to the smaller id).
 ``greedy``
-    The list builder's way: patients with the strongest tie first, each to
-    their strongest candidate that still has a place; a patient whose
-    candidates are all full goes to their strongest one anyway, over
-    capacity, as list builders allow high-continuity patients to.
+    Patients with the strongest tie first, each to their strongest
+    candidate that still has a place (their strongest, over capacity, when
+    none has).
+``list_builder``
+    The same order, but as the GP Continuity Calculator's list builder
+    lets high-continuity patients exceed a clinician's capacity: a patient
+    who knows their strongest candidate (a visit in the look-back) goes
+    there even when it is full.
 
 The optimum (:func:`~carethread.measures.rebalance.model.solve`) never
-exceeds a capacity and keeps at least as much strength as any of them.
+exceeds a capacity and keeps at least as much strength as any of them that
+does not exceed one either.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from carethread.measures.rebalance.model import Problem, Solution
 STRATEGY_LABELS: dict[str, str] = {
     "optimal": "optimal plan",
     "greedy": "greedy by strength",
+    "list_builder": "list builder (known clinicians over capacity)",
     "most_spare": "most spare capacity",
     "random": "random within the practice",
 }
@@ -96,17 +102,24 @@ def most_spare(problem: Problem, a: Arrays) -> np.ndarray:
     return choice
 
 
-def greedy_by_strength(problem: Problem) -> np.ndarray:
-    """Strongest ties first, each to their strongest candidate with a place left (module docstring).
+def greedy_by_strength(problem: Problem, a: Arrays, *, known_over_capacity: bool = False) -> np.ndarray:
+    """Strongest ties first, each to their strongest candidate with a place (module docstring).
 
-    Two orphans know A (one place); the first (3.0) also knows B a little,
-    the second (2.9) only A. Greedy gives A to the first and the second a
-    stranger; the optimum gives A to the second and B to the first.
+    ``known_over_capacity`` makes it the list builder: a patient who knows
+    their strongest candidate goes there even when it is full.
+
+    Two orphans know A (one place); the first (3.0) also knows B (2.5), the
+    second (2.9) only A. Greedy gives A to the first and C, a stranger, to
+    the second; the list builder gives A to both, one over capacity; the
+    optimum gives A to the second and B to the first.
 
     >>> p = Problem(np.array([0, 0, 1, 1]), np.array([0, 1, 0, 2]), np.array([3.0, 2.5, 2.9, 0.0]),
     ...             np.zeros(4, bool), np.zeros(2, bool), np.array([1.0, 1.0, 1.0]))
-    >>> greedy_by_strength(p).tolist()
-    [0, 3]
+    >>> a = Arrays(*[np.array(["x", "y"], object)] * 4, visits=np.array([3, 2, 3, 0]),
+    ...            last_visit=np.array([None] * 4), same_practice=np.ones(4, bool),
+    ...            clinician_id=np.array(["A", "B", "C"], object), practice_id=np.array(["X"] * 3, object))
+    >>> greedy_by_strength(p, a).tolist(), greedy_by_strength(p, a, known_over_capacity=True).tolist()
+    ([0, 3], [0, 2])
     """
     order, starts = _by_patient(problem)
     choice = _stay(problem)
@@ -118,7 +131,8 @@ def greedy_by_strength(problem: Problem) -> np.ndarray:
         if not mine.size:
             continue
         room = mine[left[problem.clinician[mine]] >= 1]
-        pick = room[0] if room.size else mine[0]
+        insist = known_over_capacity and a.visits[mine[0]] > 0
+        pick = mine[0] if insist or not room.size else room[0]
         choice[p] = pick
         left[problem.clinician[pick]] -= 1
     return choice
@@ -133,9 +147,9 @@ def strategy_solution(name: str, choice: np.ndarray, problem: Problem) -> Soluti
 
 
 def choose(name: str, problem: Problem, a: Arrays, *, seed: int = 0) -> np.ndarray:
-    """The choice of strategy ``name`` (``random``, ``most_spare`` or ``greedy``)."""
+    """The choice of strategy ``name`` (``random``, ``most_spare``, ``greedy`` or ``list_builder``)."""
     if name == "random":
         return random_within_practice(problem, a, seed)
     if name == "most_spare":
         return most_spare(problem, a)
-    return greedy_by_strength(problem)
+    return greedy_by_strength(problem, a, known_over_capacity=name == "list_builder")

@@ -136,7 +136,7 @@ def what_if(
     as_of: DateLike = None,
     leave: str | Iterable[str] | None = None,
     seed: int = 0,
-    strategies: Iterable[str] = ("greedy", "most_spare", "random"),
+    strategies: Iterable[str] = ("greedy", "list_builder", "most_spare", "random"),
     **options,
 ) -> WhatIf:
     """Compare the optimal plan for a departure with the strategies practices use.
