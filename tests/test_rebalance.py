@@ -140,30 +140,37 @@ def test_explanations_say_what_else_was_possible(practice):
     assert explained["p2"]["why_not_stronger"] == "none: the strongest tie among the allowed clinicians"
 
 
-def test_greedy_keeps_fewer_relationships_than_the_optimum(practice):
+def test_greedy_keeps_fewer_relationships_and_the_list_builder_breaks_capacity(practice):
     """Greedy takes the strongest tie first: p1→B (3.5); p2's B is then full and C and D tie at 0.5, so
     C (the smaller id); p3→D. Kept: 3.5 + 0.5 + 0.5 = 4.5, one known clinician, against 5.5 and two.
-    Most spare capacity sends all three to D (4 places): 0.5 each, nobody known."""
+    The list builder lets p2, who knows B, join B anyway: 3.5 + 2.5 + 0.5 (p3→C) = 6.5 and two known
+    clinicians, with B one patient over its capacity. Most spare capacity sends all three to D (4
+    places): 0.5 each, nobody known."""
     enc, clin = practice
     result = what_if(enc, clinicians=clin, as_of=AS_OF, leave="A", **FLAT)
     table = {r["strategy"]: r for r in result.table.to_pyarrow().to_pylist()}
-    assert list(table) == ["optimal plan", "greedy by strength", "most spare capacity", "random within the practice"]
-    assert (table["optimal plan"]["kept_known"], round(table["optimal plan"]["strength_kept"], 4)) == (2, 5.5)
-    assert (table["greedy by strength"]["kept_known"], round(table["greedy by strength"]["strength_kept"], 4)) == (
-        1,
-        4.5,
-    )
-    assert (table["most spare capacity"]["kept_known"], round(table["most spare capacity"]["strength_kept"], 4)) == (
-        0,
-        1.5,
-    )
+    builder = "list builder (known clinicians over capacity)"
+    assert list(table) == [
+        "optimal plan",
+        "greedy by strength",
+        builder,
+        "most spare capacity",
+        "random within the practice",
+    ]
+    kept = {
+        name: (r["kept_known"], round(r["strength_kept"], 4), r["patients_over_capacity"]) for name, r in table.items()
+    }
+    assert kept["optimal plan"] == (2, 5.5, 0)
+    assert kept["greedy by strength"] == (1, 4.5, 0)
+    assert kept[builder] == (2, 6.5, 1)
+    assert kept["most spare capacity"] == (0, 1.5, 0)
+    assert table[builder]["clinicians_over_capacity"] == 1
     assert rows(result.plans["greedy"].moves, "patient_id", "to_clinician_id") == [
         ("p1", "B"),
         ("p2", "C"),
         ("p3", "D"),
     ]
-    for name in ("optimal plan", "greedy by strength", "most spare capacity"):
-        assert table[name]["clinicians_over_capacity"] == 0, name
+    assert rows(result.plans["list_builder"].moves, "to_clinician_id") == [("B",), ("B",), ("C",)]
     # The orphans' remaining visits (A's are gone): p1 has B 3, C 2; p2 has B 2; p3 none. Optimal keeps
     # C 2 (p1) + B 2 (p2) = 4 of 7; greedy B 3 (p1) of 7; most spare 0 of 7.
     assert table["optimal plan"]["orphan_continuity"] == pytest.approx(4 / 7)
@@ -195,7 +202,7 @@ def test_infeasible_capacity_says_how_many_and_marks_them_when_allowed():
     assert rows(plan.moves, "reason")[1] == ("clinician leaves; no place free among the allowed clinicians",)
     greedy = what_if(enc, clinicians=clin, as_of=AS_OF, leave="A", strategies=["greedy"], **FLAT).table
     over = [(r["strategy"], r["placed"], r["patients_over_capacity"]) for r in greedy.to_pyarrow().to_pylist()]
-    assert over == [("optimal plan", 1, 0), ("greedy by strength", 2, 1)]
+    assert over == [("optimal plan", 1, 0), ("greedy by strength", 2, 1)]  # greedy breaks capacity
 
 
 # --- Panels over capacity ---------------------------------------------------------------------

@@ -211,7 +211,7 @@ def what_if(
     closed: ClosedOpt = None,
     candidates: CandidatesOpt = 8,
 ) -> None:
-    """Compare the optimal plan for a departure with random, most-spare and greedy reassignment."""
+    """Compare the optimal plan for a departure with greedy, list-builder, most-spare and random reassignment."""
     from carethread.measures.rebalance import what_if as compare
     from carethread.wording import plural
 

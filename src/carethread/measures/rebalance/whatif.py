@@ -150,8 +150,8 @@ def what_if(
     seed
         Seed of the ``random`` strategy.
     strategies
-        The naive strategies to compare (default all three: ``greedy``,
-        ``most_spare``, ``random``; see
+        The naive strategies to compare (default all four: ``greedy``,
+        ``list_builder``, ``most_spare``, ``random``; see
         :mod:`carethread.measures.rebalance.strategies`).
     **options
         Further options of :func:`~carethread.measures.rebalance.rebalance`
