@@ -234,6 +234,7 @@ def test_every_section_and_chart_is_drawn(opened):
         "breaks-quarters",
         "breaks-departed",
         "trends-quarters",
+        "departure-strategies",
     }
     assert expected <= names, expected - names
     for chart in charts:

@@ -23,6 +23,7 @@ SECTIONS: tuple[tuple[str, str], ...] = (
     ("pairs", "Pairs"),
     ("breaks", "Breaks"),
     ("trends", "Trends"),
+    ("departure", "If a clinician leaves"),
     ("methods", "Data and methods"),
 )
 

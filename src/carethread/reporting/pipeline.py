@@ -51,11 +51,11 @@ __all__ = ["STEPS", "ReportOptions", "build", "report"]
 
 #: The order of the sections on the page, between the header and the methods
 #: (:mod:`carethread.reporting.sections` draws section ``x`` with ``x_section``).
-PAGE_ORDER: tuple[str, ...] = ("answer", "patients", "clinicians", "pairs", "breaks", "trends")
+PAGE_ORDER: tuple[str, ...] = ("answer", "patients", "clinicians", "pairs", "breaks", "trends", "departure")
 
 #: The order the sections are drawn in, which numbers their charts' SVG ids: the order
 #: of earlier versions (which drew the first three early), so a report's HTML stays the same.
-DRAW_ORDER: tuple[str, ...] = ("patients", "clinicians", "trends", "answer", "pairs", "breaks")
+DRAW_ORDER: tuple[str, ...] = ("patients", "clinicians", "trends", "answer", "pairs", "breaks", "departure")
 
 
 def report(
@@ -196,6 +196,10 @@ def _build(input_or_data, options: ReportOptions, *, con, format, bar, keep, ren
         breaks, break_fields = steps.compute_breaks(inputs, options)
     with bar.step(STEPS[6]):
         who = steps.compute_who(inputs, options, patients=patients, pairs=pairs, breaks=breaks)
+    from carethread.reporting.departure import compute_departure, protect_departure
+
+    with bar.step(STEPS[7]):
+        departure = compute_departure(inputs, options)
     remarks = patient_fields.pop("remarks")
     values = ReportValues(
         span=inputs.span,
@@ -207,13 +211,15 @@ def _build(input_or_data, options: ReportOptions, *, con, format, bar, keep, ren
         **pair_fields,
         **trend_fields,
         **break_fields,
+        departure=departure,
     )
     shown = protect(
         values, privacy=options.privacy, clinician_label=inputs.clinician_label, practice_label=inputs.practice_label
     )
+    shown.departure = protect_departure(departure, privacy=options.privacy, clinician_label=inputs.clinician_label)
     if keep is not None:
         keep.update(computed=values, shown=shown)
-    with bar.step(STEPS[7]):
+    with bar.step(STEPS[8]):
         return assemble(renderer, shown, draw(renderer, shown, DRAW_ORDER), inputs, options)
 
 
@@ -271,6 +277,8 @@ def _parameters(shown: ReportValues, inputs: Inputs, options: ReportOptions) -> 
         "Relationship breaks": f"quarterly, attribution over a trailing {lookback} months",
         "Trends": f"trailing {shown.trend_window_months}-month windows, one per quarter",
         "Who-needs-whom intervals": f"{options.bootstrap} bootstrap resamples, seed 0",
+        "If a clinician leaves": "plan solved with HiGHS; strength = visits weighted by a 12-month half-life, "
+        "+ 0.5 for the practice (docs/rebalance.md)",
         "Input format": inputs.data.format,
         "Privacy": (
             "on: keyed pseudonyms (HMAC-SHA256, key kept beside the data), counts from 1 to 10 shown as <11, "
