@@ -10,7 +10,7 @@ was possible for each moved patient, and where capacity is short.
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import ibis
@@ -220,7 +220,26 @@ def rebalance(
     settings: Settings = None,
     as_of: DateLike = None,
     leave: str | Iterable[str] | None = None,
-    **options,
+    rule: str = "plurality",
+    lookback_months: int = 18,
+    half_life_months: float = 12.0,
+    practice_weight: float = 0.5,
+    network_weight: float = 0.0,
+    capacity: str = "patients",
+    visits_per_day: float | None = None,
+    working_days_per_year: float | None = None,
+    closed: str | Iterable[str] | None = None,
+    same_practice: bool = False,
+    allowed: Clinicians = None,
+    patient_attributes: Clinicians = None,
+    clinician_attributes: Clinicians = None,
+    match: str | Mapping[str, str] | None = None,
+    max_moves: int | None = None,
+    resolve_overflow: bool = True,
+    candidates_per_patient: int = 8,
+    fallback_candidates: int = 3,
+    allow_unplaced: bool = False,
+    time_limit_seconds: float = 60.0,
 ) -> Plan:
     """Reassign orphaned patients, and patients of panels over capacity, keeping the most relationship strength.
 
@@ -241,21 +260,39 @@ def rebalance(
     leave
         Clinician ids who leave (a list or ``"A,B"``). Default: the
         clinicians whose ``active_to`` is set and who hold a panel.
-    **options
-        ``rule`` and ``lookback_months`` (attribution, defaults plurality
-        and 18); ``half_life_months`` (12), ``practice_weight`` (0.5) and
-        ``network_weight`` (0: needs the sharing-network measure) of the
-        strength; ``capacity`` (``"patients"`` or ``"visits"``, Murray's
-        identity) with ``visits_per_day`` and ``working_days_per_year``;
-        ``closed`` (clinicians who take no new patient); the allowed sets
-        ``same_practice``, ``allowed`` (a ``patient_id, clinician_id``
-        table), ``patient_attributes``, ``clinician_attributes`` and
-        ``match`` (``"language,preferred_sex=sex"``); ``max_moves`` (limit
-        on patients moved who are not orphans); ``resolve_overflow`` (True:
-        plan the panels over capacity too); ``candidates_per_patient`` (8)
-        and ``fallback_candidates`` (3) bound the model;
-        ``allow_unplaced`` (False: raise when a patient cannot be placed);
-        ``time_limit_seconds`` (60, the MILP's).
+    rule, lookback_months
+        Attribution rule and look-back in whole months (plurality, 18):
+        :func:`carethread.measures.attribution.attribute`.
+    half_life_months, practice_weight
+        The strength: months after which a visit counts half (12), and the
+        weight of a clinician of the patient's practice (0.5).
+    network_weight
+        Weight of clinicians who share many patients with the patient's
+        clinician; needs the sharing-network measure, so 0 until it exists.
+    capacity, visits_per_day, working_days_per_year
+        ``"patients"`` (``clinicians.capacity``) or ``"visits"`` (Murray's
+        identity, each figure by default the clinician's own):
+        :mod:`carethread.measures.rebalance.roster`.
+    closed
+        Clinician ids who keep their patients but take no new one.
+    same_practice, allowed, patient_attributes, clinician_attributes, match
+        Allowed sets: the patient's own practice only; a ``patient_id,
+        clinician_id`` table of the clinicians each listed patient may go
+        to; attribute tables and the columns that must agree
+        (``"language,preferred_sex=sex"``):
+        :class:`carethread.measures.rebalance.candidates.Restrictions`.
+    max_moves
+        At most this many patients who are not orphans move (a side
+        constraint: the MILP when it binds).
+    resolve_overflow
+        Plan the patients of panels over capacity too (default).
+    candidates_per_patient, fallback_candidates
+        The bound on each patient's candidates (8 strongest, 3 with most
+        room): :mod:`carethread.measures.rebalance.candidates`.
+    allow_unplaced
+        Return a plan with unplaced patients marked instead of raising.
+    time_limit_seconds
+        Time limit of the MILP (60).
 
     Returns
     -------
@@ -296,7 +333,29 @@ def rebalance(
     >>> plan.solution.method, plan.solution.gap, plan.kept_known
     ('LP', 0.0, 1)
     """
-    plan_options = PlanOptions.of(leave=leave, **options)
+    plan_options = PlanOptions.of(
+        leave=leave,
+        rule=rule,
+        lookback_months=lookback_months,
+        half_life_months=half_life_months,
+        practice_weight=practice_weight,
+        network_weight=network_weight,
+        capacity=capacity,
+        visits_per_day=visits_per_day,
+        working_days_per_year=working_days_per_year,
+        closed=closed,
+        same_practice=same_practice,
+        allowed=allowed,
+        patient_attributes=patient_attributes,
+        clinician_attributes=clinician_attributes,
+        match=match,
+        max_moves=max_moves,
+        resolve_overflow=resolve_overflow,
+        candidates_per_patient=candidates_per_patient,
+        fallback_candidates=fallback_candidates,
+        allow_unplaced=allow_unplaced,
+        time_limit_seconds=time_limit_seconds,
+    )
     prep = prepare(encounters, clinicians=clinicians, settings=settings, as_of=as_of, options=plan_options)
     solution = solve(prep.problem, time_limit_seconds=plan_options.time_limit_seconds)
     plan = plan_from(prep, solution)
