@@ -199,24 +199,12 @@ def _build(
         schema=tb.PATIENTS,
     )
 
-    sw = true_switches(span, hist, enc, n_patients, cl.kind.size)
-    switches = pa.table(
-        [
-            tb.lookup(pat_ids, sw["patient"]),
-            tb.lookup(cl_ids, sw["frm"]),
-            tb.lookup(cl_ids, sw["to"]),
-            tb.dates(epoch, sw["date"]),
-            tb.vocabulary(tb.SWITCH_KINDS, sw["kind"]),
-            tb.vocabulary(tb.SWITCH_CAUSES, sw["cause"]),
-            tb.dates(epoch, sw["event"]),
-            pa.array(sw["observable"], pa.bool_()),
-        ],
-        schema=tb.TRUE_SWITCHES,
-    )
-    quarter_start, who, clin = true_usual(span, n_patients, hist.changes)
-    usual = pa.table(
-        [tb.lookup(pat_ids, who), tb.dates(epoch, quarter_start), tb.lookup(cl_ids, clin)],
-        schema=tb.TRUE_USUAL,
+    usual, switches = tb.truth_tables(
+        epoch,
+        pat_ids,
+        cl_ids,
+        true_usual(span, n_patients, hist.changes),
+        true_switches(span, hist, enc, n_patients, cl.kind.size),
     )
     from carethread.synth.continuation import SimulationState
 

@@ -418,27 +418,12 @@ def _assemble(st, system, span, cl, stay, year: _Year, leaving, seed):
         pa.array(died), tb.dates(epoch, np.where(died, death, 0)), system.patients["death_date"].combine_chunks()
     )
     patients_t = system.patients.set_column(3, "death_date", death_day)
-    switches = true_switches(span, hist, enc, n, cl.kind.size)
-    q_start, who, clin = true_usual(span, n, hist.changes)
-    return SyntheticSystem(
-        pa.concat_tables([system.encounters, encounters]),
-        clinicians,
-        patients_t,
-        pa.table(
-            [tb.lookup(st.patient_ids, who), tb.dates(epoch, q_start), tb.lookup(st.clinician_ids, clin)],
-            schema=tb.TRUE_USUAL,
-        ),
-        pa.table(
-            [
-                tb.lookup(st.patient_ids, switches["patient"]),
-                tb.lookup(st.clinician_ids, switches["frm"]),
-                tb.lookup(st.clinician_ids, switches["to"]),
-                tb.dates(epoch, switches["date"]),
-                tb.vocabulary(tb.SWITCH_KINDS, switches["kind"]),
-                tb.vocabulary(tb.SWITCH_CAUSES, switches["cause"]),
-                tb.dates(epoch, switches["event"]),
-                pa.array(switches["observable"], pa.bool_()),
-            ],
-            schema=tb.TRUE_SWITCHES,
-        ),
+    usual, switches = tb.truth_tables(
+        epoch,
+        st.patient_ids,
+        st.clinician_ids,
+        true_usual(span, n, hist.changes),
+        true_switches(span, hist, enc, n, cl.kind.size),
     )
+    encounters = pa.concat_tables([system.encounters, encounters])
+    return SyntheticSystem(encounters, clinicians, patients_t, usual, switches)
