@@ -29,7 +29,6 @@ renders, so the main thread waited for the charts either way
 from __future__ import annotations
 
 import datetime as dt
-import os
 import platform
 from collections.abc import Iterable
 from importlib import resources
@@ -37,6 +36,7 @@ from pathlib import Path
 from string import Template
 
 from carethread.deprecation import warn_renamed
+from carethread.output import write_text
 from carethread.reporting import steps
 from carethread.reporting.html import esc, header, span_text, stamp, window_text
 from carethread.reporting.methods import methods_section
@@ -146,10 +146,7 @@ def report(
     with Progress(progress) as bar:
         html = build(input_or_data, options, con=con, format=format, bar=bar)
         with bar.step(STEPS[-1]):
-            out.parent.mkdir(parents=True, exist_ok=True)
-            tmp = out.with_name(out.name + ".part")
-            tmp.write_text(html, encoding="utf-8")
-            os.replace(tmp, out)
+            write_text(out, html)  # whole or not at all, at exactly this path
     return out
 
 
