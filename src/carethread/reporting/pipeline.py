@@ -100,8 +100,8 @@ def report(
         shown as ``<11`` with complementary suppression. ``False`` shows real
         clinician ids and exact counts and stamps every page "not for sharing".
     key
-        Pseudonym key (hex or text, at least 16 bytes). Default: the key in
-        ``.carethread-key`` beside the input, created (mode 0600) on first use.
+        Pseudonym key (hex or text, at least 16 bytes). Default: the user's
+        key (:mod:`carethread.pseudonym_key`), created (mode 0600) on first use.
     title
         Report title (default: "Care relationships" and the input's name).
     bootstrap
@@ -270,8 +270,8 @@ def _parameters(shown: ReportValues, inputs: Inputs, options: ReportOptions) -> 
         "Who-needs-whom intervals": f"{options.bootstrap} bootstrap resamples, seed 0",
         "Input format": inputs.data.format,
         "Privacy": (
-            "on: keyed pseudonyms (HMAC-SHA256, key kept beside the data), counts from 1 to 10 shown as <11, "
-            "complementary cells hidden"
+            "on: keyed pseudonyms (HMAC-SHA256, key kept by whoever made the report), "
+            "counts from 1 to 10 shown as <11, complementary cells hidden"
             if options.privacy
             else "OFF (--no-privacy): real identifiers and exact counts"
         ),
