@@ -25,10 +25,12 @@ import sys
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-
-import ibis
+from typing import TYPE_CHECKING
 
 from carethread.errors import OptionError, OutputError
+
+if TYPE_CHECKING:
+    import ibis
 
 #: Table formats by extension (the extension decides the format).
 WRITABLE = (".csv", ".parquet")
