@@ -420,3 +420,32 @@ def test_synth_stopped_half_way_leaves_only_whole_files(tmp_path, monkeypatch):
     # The first chunk's encounters are whole; the tables written across chunks never appeared.
     assert listing(tmp_path) == ["encounters"] and listing(tmp_path / "encounters") == ["part-00000.parquet"]
     assert pq.read_table(tmp_path / "encounters" / "part-00000.parquet").num_rows > 0
+
+
+def test_cli_synth_and_demo_check_their_out_folder_before_running(tmp_path):
+    (tmp_path / "f").write_text("x")
+    for command in ("synth", "demo"):
+        res = run(command, "--patients", 50, "--out", tmp_path / "f")
+        assert res.exit_code == 2
+        assert res.stderr.splitlines() == [
+            f"Error: --out {tmp_path / 'f'}: is a file; give a folder (it is created if missing)."
+        ]
+    res = run("synth", "--patients", 50, "--out", tmp_path / "f" / "sub")
+    assert res.exit_code == 2
+    assert res.stderr.splitlines() == [
+        f"Error: --out {tmp_path / 'f' / 'sub'}: {tmp_path / 'f'} is a file, not a folder, so nothing can be written "
+        "under it; choose another path."
+    ]
+    assert listing(tmp_path) == ["f"]
+
+
+def test_cli_a_file_the_system_refuses_is_named_with_the_system_s_words(tmp_path, monkeypatch):
+    def refused(*args, **kwargs):
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(tmp_path / "data" / "encounters.parquet"))
+
+    monkeypatch.setattr("carethread.synth.write_chunked", refused)
+    res = run("synth", "--patients", 50, "--out", tmp_path / "data")
+    assert res.exit_code == 1
+    assert res.stderr.splitlines() == [
+        f"Error: {tmp_path / 'data' / 'encounters.parquet'}: Permission denied; check the path and its permissions."
+    ]

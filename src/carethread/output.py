@@ -87,10 +87,30 @@ def check_out_path(
     return p
 
 
+def check_out_folder(path: str | os.PathLike, option: str = "--out") -> Path:
+    """``path`` if a folder of results can be made or filled there, else an :class:`OptionError` naming ``option``.
+
+    The path may be a folder or not exist yet; a file there, a file on the
+    way, or a folder that takes no files are refused before anything runs.
+
+    >>> import tempfile, pathlib
+    >>> check_out_folder(pathlib.Path(tempfile.mkdtemp()) / "new").name
+    'new'
+    """
+    p = Path(path)
+    if p.exists() and not p.is_dir():
+        raise OptionError(f"{option} {p}: is a file; give a folder (it is created if missing).")
+    _check_writable(p if p.is_dir() else _nearest_existing(p, option), p, option)
+    return p
+
+
 def _check_location(path: Path, option: str) -> None:
     if path.is_dir():
         raise OptionError(f"{option} {path}: is a folder; give a file name, e.g. {path / ('result' + path.suffix)}.")
-    folder = _nearest_existing(path, option)
+    _check_writable(_nearest_existing(path, option), path, option)
+
+
+def _check_writable(folder: Path, path: Path, option: str) -> None:
     if not folder.is_dir():
         raise OptionError(
             f"{option} {path}: {folder} is a file, not a folder, so nothing can be written under it; "

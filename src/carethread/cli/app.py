@@ -137,9 +137,15 @@ def reported() -> Iterator[None]:
     except Exception as exc:
         if os.environ.get("CARETHREAD_DEBUG"):
             raise
-        # Engine messages can quote data values, so only the error's type is shown.
-        err_console.print(
-            f"Error: the computation failed ({type(exc).__name__}). "
-            "Re-run with CARETHREAD_DEBUG=1 for details (they may contain data values)."
-        )
+        if isinstance(exc, OSError) and exc.filename is not None:
+            # A file the system refused: its path (given by the user, or under one) and the system's words.
+            err_console.print(
+                f"Error: {exc.filename}: {exc.strerror or type(exc).__name__}; check the path and its permissions."
+            )
+        else:
+            # Engine messages can quote data values, so only the error's type is shown.
+            err_console.print(
+                f"Error: the computation failed ({type(exc).__name__}). "
+                "Re-run with CARETHREAD_DEBUG=1 for details (they may contain data values)."
+            )
         raise typer.Exit(1) from None
