@@ -38,6 +38,90 @@ def practices_of(rows) -> dict:
     return {c: min(n, key=lambda x: (-n[x], x)) for c, n in counts.items()}
 
 
+class _Patient:
+    """One patient's visits (sorted ``(day, clinician)``) and who held them when."""
+
+    def __init__(self, visits, usual_days: int):
+        self.visits, self.U = sorted(visits), usual_days
+        self.days_with = defaultdict(list)
+        for d, c in self.visits:
+            self.days_with[c].append(d)
+        # c holds the patient at its visit on day t: at least 2 and more than half of the
+        # patient's visits on the U days up to and including t.
+        self.holds = []
+        for t, c in self.visits:
+            lo, hi = t - dt.timedelta(days=usual_days - 1), t + dt.timedelta(days=1)
+            mine = self.count(lo, hi, c)
+            if mine >= 2 and 2 * mine > self.count(lo, hi):
+                self.holds.append((t, c))
+
+    def count(self, lo, hi, c=None):
+        """Visits (with ``c``) on days ``lo <= day < hi``."""
+        return sum(1 for d, x in self.visits if lo <= d < hi and (c is None or x == c))
+
+    def seen(self, c, lo, hi) -> bool:
+        """A visit with ``c`` on a day ``lo < day < hi``."""
+        return any(lo < d < hi for d in self.days_with[c])
+
+    def holder(self, day, *, inclusive: bool):
+        """``(a, s)``: the clinician and day of the latest holding visit before (or on) ``day``,
+        when it is less than U days before it."""
+        earlier = [(t, c) for t, c in self.holds if t < day or (inclusive and t == day)]
+        if not earlier:
+            return None
+        s, a = max(earlier)
+        return (a, s) if (day - s).days < self.U else None
+
+
+def _switches(patient: _Patient, confirm_days: int, confirm: int, kind_of, left):
+    """``(a, b, d, kind, gone)`` for every confirmed switch."""
+    for d, b in patient.visits:
+        held = patient.holder(d, inclusive=False)
+        if held is None or held[0] == b:
+            continue
+        a, s = held
+        stop = d + dt.timedelta(days=confirm_days)
+        if patient.seen(b, s, d) or patient.seen(a, s, stop):
+            continue  # not the first visit with b after the last with a, or a seen again
+        n_b, n = patient.count(d, stop, b), patient.count(d, stop)
+        kind, gone = kind_of(a, b), left(a, s, d)
+        need = 1 + confirm + (1 if kind == "partner" and not gone else 0)
+        if n_b >= need and 2 * n_b > n:
+            yield a, b, d, kind, gone
+
+
+def _lapses(days: dict, lost_months: int, emergency_months: int, data_end):
+    """``(t, kind, date)`` for the lapse after each visit day ``t`` that has one.
+
+    ``days`` maps each of the patient's encounter days to its flags (visit, acute, other).
+    """
+    ordered = sorted(days)
+    following = {x: (ordered[i + 1] if i + 1 < len(ordered) else None) for i, x in enumerate(ordered)}
+    for i, t in enumerate(ordered):
+        if "visit" not in days[t]:
+            continue
+        j = i + 1
+        while j < len(ordered) and "visit" not in days[ordered[j]]:
+            j += 1
+        episode, next_visit = ordered[i:j], (ordered[j] if j < len(ordered) else None)
+        acute = [x for x in episode[1:] if "acute" in days[x]]
+        other = [x for x in episode[1:] if "other" in days[x]]
+        silent = [x for x in episode if following[x] is None or following[x] > add_months(x, lost_months)]
+        first_acute = acute[0] if acute else None
+        silent_from = silent[0] if silent else None
+        quiet = next_visit is None or next_visit >= add_months(t, emergency_months)
+        if (
+            quiet
+            and first_acute is not None
+            and (not other or other[0] >= first_acute)
+            and not (silent_from is not None and silent_from < first_acute)
+        ):
+            if add_months(t, emergency_months) <= data_end:
+                yield t, "emergency_only", first_acute
+        elif silent_from is not None and add_months(silent_from, lost_months) < data_end:
+            yield t, "lost", silent_from + dt.timedelta(days=1)
+
+
 def reference_breaks(
     rows,
     *,
@@ -71,11 +155,7 @@ def reference_breaks(
         flags = days[r["patient_id"]].setdefault(d, set())
         if is_visit:
             visits[r["patient_id"]].add((d, c))
-            flags.add("visit")
-        elif r["setting"] in ACUTE:
-            flags.add("acute")
-        else:
-            flags.add("other")
+        flags.add("visit" if is_visit else "acute" if r["setting"] in ACUTE else "other")
 
     def left(a, since, d):
         # a still saw someone on or after the patient's last visit before the break (since),
@@ -86,87 +166,18 @@ def reference_breaks(
         same = practices.get(a) is not None and practices.get(a) == practices.get(b)
         return "partner" if same else "other_practice"
 
-    U, C = window_days(usual_months), window_days(confirm_months)
+    def cause(gone):
+        return "clinician_left" if gone else "patient_moved_on"
+
     out = set()
     for p in days:
-        vv = sorted(visits[p])
-        by_c = defaultdict(list)
-        for d, c in vv:
-            by_c[c].append(d)
-
-        def count(lo, hi, c=None):  # visits (with c) on days lo <= day < hi
-            return sum(1 for d, x in vv if lo <= d < hi and (c is None or x == c))
-
-        # c holds the patient at its visit on day t: at least 2 and more than half of
-        # the patient's visits on the U days up to and including t.
-        holds = []
-        for t, c in vv:
-            mine, all_ = count(t - dt.timedelta(days=U - 1), t + dt.timedelta(days=1), c), count(
-                t - dt.timedelta(days=U - 1), t + dt.timedelta(days=1)
-            )
-            if mine >= 2 and 2 * mine > all_:
-                holds.append((t, c))
-
-        def holder(day, inclusive):
-            """(a, s): the clinician and day of the latest holding visit before (or on) ``day``."""
-            earlier = [(t, c) for t, c in holds if t < day or (inclusive and t == day)]
-            if not earlier:
-                return None
-            s, a = max(earlier)
-            return (a, s) if (day - s).days < U else None
-
-        for d, b in vv:
-            held = holder(d, inclusive=False)
-            if held is None or held[0] == b:
-                continue
-            a, s = held
-            if any(s < x < d for x in by_c[b]):
-                continue  # not the first visit with b after the last visit with a
-            stop = d + dt.timedelta(days=C)
-            if any(s < x < stop for x in by_c[a]):
-                continue  # a is seen again before the confirmation window ends
-            n_b, n = count(d, stop, b), count(d, stop)
-            kind, gone = kind_of(a, b), left(a, s, d)
-            need = 1 + confirm + (1 if kind == "partner" and not gone else 0)
-            if n_b >= need and 2 * n_b > n:
-                out.add((p, a, b, d, kind, "clinician_left" if gone else "patient_moved_on"))
-
-        ordered = sorted(days[p])
-        following = {x: (ordered[i + 1] if i + 1 < len(ordered) else None) for i, x in enumerate(ordered)}
-        for i, t in enumerate(ordered):
-            if "visit" not in days[p][t]:
-                continue
-            j = i + 1
-            while j < len(ordered) and "visit" not in days[p][ordered[j]]:
-                j += 1
-            episode, next_visit = ordered[i:j], (ordered[j] if j < len(ordered) else None)
-            acute = [x for x in episode[1:] if "acute" in days[p][x]]
-            other = [x for x in episode[1:] if "other" in days[p][x]]
-            silent = [
-                x for x in episode if following[x] is None or following[x] > add_months(x, lost_after_months)
-            ]
-            first_acute = acute[0] if acute else None
-            silent_from = silent[0] if silent else None
-            quiet = next_visit is None or next_visit >= add_months(t, emergency_after_months)
-            if (
-                quiet
-                and first_acute is not None
-                and (not other or other[0] >= first_acute)
-                and not (silent_from is not None and silent_from < first_acute)
-            ):
-                if add_months(t, emergency_after_months) > data_end:
-                    continue
-                kind, date = "emergency_only", first_acute
-            elif silent_from is not None:
-                if add_months(silent_from, lost_after_months) >= data_end:
-                    continue
-                kind, date = "lost", silent_from + dt.timedelta(days=1)
-            else:
-                continue
-            held = holder(t, inclusive=True)
+        patient = _Patient(visits[p], window_days(usual_months))
+        for a, b, d, kind, gone in _switches(patient, window_days(confirm_months), confirm, kind_of, left):
+            out.add((p, a, b, d, kind, cause(gone)))
+        for t, kind, date in _lapses(days[p], lost_after_months, emergency_after_months, data_end):
+            held = patient.holder(t, inclusive=True)
             if held is not None:
-                cause = "clinician_left" if left(held[0], t, date) else "patient_moved_on"
-                out.add((p, held[0], None, date, kind, cause))
+                out.add((p, held[0], None, date, kind, cause(left(held[0], t, date))))
     return out
 
 
