@@ -25,14 +25,30 @@ LEFT_SEEN_MONTHS = 3
 TEXT, DAY = dt.String(nullable=True), dt.Date(nullable=True)
 
 
+def as_date(d: ibis.Value) -> ibis.Value:
+    """``d`` (a date plus an interval) as a date in the engine too.
+
+    Ibis types a date plus an interval as a date and leaves out a cast to
+    date, while DuckDB computes a timestamp: the rows would look right, but a
+    Parquet file written from the query (patient batches) would hold
+    timestamps. Through a timestamp the cast is always written.
+    """
+    return d.cast("timestamp").date()
+
+
 def months_after(d: ibis.Value, months: int) -> ibis.Value:
     """Calendar months after date ``d`` (the day clamped to the month's end)."""
-    return (d + ibis.interval(months=months)).cast("date")
+    return as_date(d + ibis.interval(months=months))
+
+
+def days_after(d: ibis.Value, days: int) -> ibis.Value:
+    """``days`` days after date ``d``."""
+    return as_date(d + ibis.interval(days=days))
 
 
 def date_of(day: ibis.Value) -> ibis.Value:
     """The date of a day number (days since 1970-01-01)."""
-    return (ibis.date(1970, 1, 1) + day.as_interval("D")).cast("date")
+    return as_date(ibis.date(1970, 1, 1) + day.as_interval("D"))
 
 
 def named(rows: ibis.Table, codes: ibis.Table, code: str, name: str) -> ibis.Table:

@@ -16,7 +16,7 @@ import warnings
 import ibis
 
 from carethread.errors import OptionError
-from carethread.measures.break_causes import CAUSES, LEFT_SEEN_MONTHS
+from carethread.measures.break_causes import CAUSES, LEFT_SEEN_MONTHS, days_after
 from carethread.measures.churn import Grid
 from carethread.measures.lapses import lapses
 from carethread.measures.switches import attribution_churn, confirmed_switches
@@ -122,7 +122,7 @@ def _data_end(days: ibis.Table, hi) -> ibis.Value:
     :func:`~carethread.measures.timeline.patient_days`)."""
     if hi is not None:
         return ibis.literal(hi.date())
-    return (days.date.max() + ibis.interval(days=1)).cast("date")
+    return days_after(days.date.max(), 1)
 
 
 def _check_confirm(confirm: int) -> int:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ibis
 
-from carethread.measures.break_causes import break_rows, classified, date_of, months_after, named
+from carethread.measures.break_causes import break_rows, classified, date_of, days_after, months_after, named
 from carethread.measures.timeline import decode_held
 
 
@@ -87,7 +87,7 @@ def lapses(t, codes, other_days, info, data_end, *, usual_days: int, lost_months
         "day",
         since="date",
         b=ibis.null("string"),
-        break_date=ibis.ifelse(ep.emergency, ep.first_acute, (ep.silent_from + ibis.interval(days=1)).cast("date")),
+        break_date=ibis.ifelse(ep.emergency, ep.first_acute, days_after(ep.silent_from, 1)),
         kind=ibis.ifelse(ep.emergency, "emergency_only", "lost"),
     )
     # a: who held the patient last, at a visit in the look-back up to the last visit.
