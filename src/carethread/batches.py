@@ -1,18 +1,19 @@
 """Patient batches: a per-patient measure on more encounters than memory holds.
 
 The measures that follow each patient through time hold every visit of the
-input at once, in window sorts and hash tables: on DuckDB about 110 bytes per
+input at once, in window sorts and hash tables: on DuckDB about 125 bytes per
 encounter for :func:`~carethread.measures.continuity.patient_continuity` and
-350 for :func:`~carethread.measures.breaks.relationship_breaks`. At 10^8
-encounters that is 11 and 35 GB. DuckDB spills what does not fit to disk,
-but its out-of-core windows slow down many-fold: ``breaks`` on 10^8
-encounters under a 6 GB limit had spilled 13-17 GB and was still running
-after 8 minutes, against 36 s for 10^7 in memory (``bench/RESULTS.md``).
+130 for :func:`~carethread.measures.breaks.relationship_breaks`, 12-13 GB
+at 10^8 encounters. DuckDB spills what does not fit to disk, but its
+out-of-core windows slow down many-fold: the earlier ``breaks`` (attribution
+at every quarter, about 350 bytes per encounter) on 10^8 encounters under a
+6 GB limit had spilled 13-17 GB and was still running after 8 minutes
+(``bench/RESULTS.md``).
 
 Both measures are separable by patient: a patient's rows depend on that
 patient's encounters and on parameters that are fixed for the whole input
-(the window, the last period boundary, each clinician's practice), and so
-are the per-pair counts of :func:`~carethread.measures.dyads.dyads`, whose
+(the window, the end of the data, each clinician's practice and last
+encounter), and so are the per-pair counts of :func:`~carethread.measures.dyads.dyads`, whose
 clinician totals are added once every batch is done. The input is therefore
 cut into slices of patients, ``hash(patient_id) % batches``, and the *same*
 Ibis expression runs on each slice with those parameters fixed from the
@@ -48,10 +49,9 @@ from carethread.schema import ENCOUNTERS
 
 #: Working memory per encounter (bytes) of the measures that batch: peak RSS
 #: over encounters per batch on DuckDB 2.0, measured on 10^8 synthetic
-#: encounters in 3 and 9 batches (patients 124, dyads 96, breaks 340), rounded
-#: up. ``breaks`` plans for more: smaller batches also ran faster (10^8 in 9
-#: batches 352 s, in 7 batches 370 s).
-WORKING_BYTES: dict[str, int] = {"patients": 135, "dyads": 110, "breaks": 500}
+#: encounters in 3 batches (patients 124, dyads 96, breaks 129 since the
+#: confirmed-switch rule; bench/RESULTS.md), rounded up.
+WORKING_BYTES: dict[str, int] = {"patients": 135, "dyads": 110, "breaks": 150}
 
 #: Share of DuckDB's memory limit one batch may plan to fill; the rest is room
 #: for estimates that run high (more visits per patient than the benchmark's)
@@ -70,7 +70,7 @@ def batches_needed(n_encounters: int, working_bytes: int, memory_limit: int) -> 
     ``ceil(n_encounters * working_bytes / (FILL * memory_limit))``, at least 1.
 
     >>> batches_needed(100_000_000, WORKING_BYTES["breaks"], 6 * 10**9)
-    21
+    7
     >>> batches_needed(1_000_000, WORKING_BYTES["patients"], 6 * 10**9)
     1
     """
