@@ -43,7 +43,10 @@ def main(path: str) -> None:
     codes = step("clinician codes", clinician_codes(v))
     t = step("timeline: two window passes over the visits", timeline(v, codes, usual_days=window_days(24)))
     kw = dict(usual_days=window_days(24))
-    step("confirmed switches", confirmed_switches(t, codes, info, data_end, confirm=1, confirm_days=548, **kw))
+    step(
+        "confirmed switches",
+        confirmed_switches(t, codes, info, data_end, confirm=1, confirm_days=window_days(18), **kw),
+    )
     step("lapses", lapses(t, codes, other, info, data_end, lost_months=12, emergency_months=12, **kw))
 
     total_cpu = sum(r[2] for r in rows)

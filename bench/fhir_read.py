@@ -111,7 +111,7 @@ print(json.dumps({"import": t1 - t0, "read": t2 - t1, "count": t3 - t2, "encount
 PROFILE = """
 import functools, json, sys, time
 from carethread import engine, validate
-from carethread.readers import fhir as F
+from carethread.readers.fhir import read as F, resolve as R
 spent = {}
 def wrap(mod, name, label):
     fn = getattr(mod, name)
@@ -123,8 +123,13 @@ def wrap(mod, name, label):
         finally:
             spent[label] = spent.get(label, 0.0) + time.perf_counter() - t
     setattr(mod, name, inner)
-for name in ("_stage", "_lookup", "_roles", "_practitioners", "_patients", "_organizations", "_clinician_lookup"):
-    wrap(F, name, name)
+# Each phase where the reader calls it: read.py imported these names, resolve.py calls its own lookup.
+for mod, name, label in (
+    (F, "stage_files", "_stage"), (F, "lookup", "_lookup"), (R, "lookup", "_lookup"),
+    (F, "_roles", "_roles"), (F, "_practitioners", "_practitioners"), (F, "_patients", "_patients"),
+    (F, "_organizations", "_organizations"), (F, "clinician_lookup", "_clinician_lookup"),
+):
+    wrap(mod, name, label)
 wrap(F, "_check_encounters", "_check_encounters (build)")
 wrap(engine, "store_in_file_order", "engine.store_in_file_order (parse)")
 wrap(engine, "materialize", "engine.materialize")
@@ -222,7 +227,8 @@ def render(facts, info, results, profiles, reps) -> str:
         outer = med([x["wall"] for x in r["read"]])
         enc_files = [f for f in info[s]["files"] if f.startswith("Encounter")]
         lines.append(
-            f"| {s} ({info[s]['bytes'] / 2**20:,.0f} MiB) | {len(enc_files)} ({info[s]['encounter_bytes'] / 2**20:,.0f} MiB) "
+            f"| {s} ({info[s]['bytes'] / 2**20:,.0f} MiB) "
+            f"| {len(enc_files)} ({info[s]['encounter_bytes'] / 2**20:,.0f} MiB) "
             f"| {n:,} | {inner:.2f} s | {outer:.2f} s | **{n / inner:,.0f}** / {n / outer:,.0f} "
             f"| {n / med([x['cpu'] for x in r['read']]):,.0f} "
             f"| {max(x['peak_rss'] for x in r['read']) / 2**30:.2f} GiB | {med([x['wall'] for x in r['cli']]):.2f} s "

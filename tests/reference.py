@@ -1,8 +1,9 @@
 """An independent, deliberately naive implementation of the patient indices.
 
-Plain Python over lists, written straight from INDICES.md and DESIGN.md
-section 3 without sharing any code with carethread, so tests compare two
-derivations rather than one code path with itself.
+Plain Python over lists, written straight from docs/definitions.md (*Visits*,
+*Continuity indices*, *Usual clinician*) without sharing any code with
+carethread, so tests compare two derivations rather than one code path with
+itself.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections import Counter, defaultdict
 from fractions import Fraction
 
 DEFAULT_SETTINGS = {"primary_care", "virtual"}
+EPOCH = dt.datetime(1900, 1, 1)
 
 
 def patient_indices(rows, *, settings=DEFAULT_SETTINGS, min_visits=2, lookback_days=365, provider="clinician_id"):
@@ -38,8 +40,10 @@ def patient_indices(rows, *, settings=DEFAULT_SETTINGS, min_visits=2, lookback_d
         m = len(counts)
         res = {"n_visits": n, "n_clinicians": m, "usual": None}
         if n:
-            last = {c: max(d for _, cc, d in seq if cc == c) for c in counts}
-            res["usual"] = sorted(counts, key=lambda c: (-counts[c], -last[c].toordinal(), c))[0]
+            # Most visits; then the most recent visit, the last in visit order: the latest
+            # start of the clinicians' last visits; then the smallest id.
+            last = {c: max(start for start, cc, _ in seq if cc == c) for c in counts}
+            res["usual"] = sorted(counts, key=lambda c: (-counts[c], EPOCH - last[c], c))[0]
         idx = dict.fromkeys(["upc", "coc", "secon", "mmci", "hhi", "k_index", "known_provider"])
         if n >= min_visits and n >= 1:
             N = Fraction(n)

@@ -19,6 +19,7 @@ from carethread.measures.attribution import (
     ATTRIBUTION_COLUMNS,
     RANKING_COLUMNS,
     RULES,
+    SUMMARY_COLUMNS,
     attribute,
     attribution_ranking,
     attribution_remarks,
@@ -28,10 +29,11 @@ from tests.conftest import encounters_table
 from tests.reference import rows_from_sequences
 
 AS_OF = dt.datetime(2021, 1, 1)
+EPOCH = dt.datetime(1900, 1, 1)
 PC_SPECIALTIES = {"family medicine", "general practice", "internal medicine", "pediatrics", "geriatrics"}
 
 
-# --- an independent reference, written from DESIGN.md section 4 --------------------------
+# --- an independent reference, written from docs/definitions.md, Attribution ------------------
 
 
 def months_back(d: dt.datetime, months: int) -> dt.datetime:
@@ -40,7 +42,11 @@ def months_back(d: dt.datetime, months: int) -> dt.datetime:
 
 
 def reference_attribution(rows, *, as_of, rule="plurality", lookback=18, tiers=None):
-    """{patient: (clinician, n, N, last_visit_date, tie_broken)} for attributed patients."""
+    """{patient: (clinician, n, N, last_visit_date, tie_broken)} for attributed patients.
+
+    Plurality ties go to the latest start of the tied clinicians' last visits
+    (the last in visit order), then to the smallest id.
+    """
     lo = months_back(as_of, lookback)
     first = {}
     for r in rows:
@@ -70,7 +76,7 @@ def reference_attribution(rows, *, as_of, rule="plurality", lookback=18, tiers=N
                 continue
             top = min(tiers[c] for c in eligible)
             pool = [c for c in eligible if tiers[c] == top]
-        c = sorted(pool, key=lambda c: (-n[c], -last[c].date().toordinal(), c))[0]
+        c = sorted(pool, key=lambda c: (-n[c], EPOCH - last[c], c))[0]
         tie = sum(n[x] == n[c] for x in pool) > 1
         if rule == "majority":
             if 2 * n[c] <= total:
@@ -141,13 +147,19 @@ def test_plurality_tie_goes_to_most_recent_visit(con):
     assert got["q"][0] == "A" and got["q"][4] is True
 
 
-def test_plurality_tie_on_visits_and_day_goes_to_smallest_id(con):
-    # A and B: two visits each, last visits on the same day (B earlier in the day).
+def test_plurality_tie_on_visits_and_day_goes_to_the_later_visit(con):
+    # A and B: two visits each, last visits on the same day; the later one is the most recent.
     rows = [visit("p", "B", 1), visit("p", "A", 2), visit("p", "B", 9, hour=8), visit("p", "A", 9, hour=15)]
     got, _ = run(con, rows, as_of=AS_OF)
     assert got["p"] == ("A", 2, 4, dt.date(2020, 1, 10), True)
     rows = [visit("p", "B", 1), visit("p", "A", 2), visit("p", "B", 9, hour=16), visit("p", "A", 9, hour=8)]
-    assert run(con, rows, as_of=AS_OF)[0]["p"][0] == "A"
+    assert run(con, rows, as_of=AS_OF)[0]["p"] == ("B", 2, 4, dt.date(2020, 1, 10), True)
+
+
+def test_plurality_tie_at_the_same_instant_goes_to_smallest_id(con):
+    # Last visits start at the very same moment (date-only data, say): the smaller id.
+    rows = [visit("p", "B", 1), visit("p", "A", 2), visit("p", "B", 9, hour=0), visit("p", "A", 9, hour=0)]
+    assert run(con, rows, as_of=AS_OF)[0]["p"] == ("A", 2, 4, dt.date(2020, 1, 10), True)
 
 
 BJGP_2023 = {  # sequence: (usual clinician, share = UPC) (BJGP 2023;73:279, Table 2)
@@ -288,9 +300,9 @@ def test_lookback_window_is_half_open(con):
     rows = [{"patient_id": "p", "practice_id": "X", "setting": "primary_care", **r} for r in rows]
     got, _ = run(con, rows, as_of=as_of)
     assert got == {"p": ("A", 1, 1, dt.date(2020, 1, 1), False)}
-    got, _ = run(con, rows, as_of=as_of, lookback=6)
+    got, _ = run(con, rows, as_of=as_of, lookback_months=6)
     assert got == {}
-    got, _ = run(con, rows, as_of="2021-07-02", lookback=19)
+    got, _ = run(con, rows, as_of="2021-07-02", lookback_months=19)
     assert got["p"][:3] == ("B", 2, 3)
 
 
@@ -313,17 +325,16 @@ def test_visits_rules_apply(con):
     "kw, match",
     [
         ({"rule": "usual"}, "plurality, majority, recent, tiered"),
-        ({"lookback": 0}, "lookback"),
-        ({"lookback": 1.5}, "lookback"),
-        ({"lookback": True}, "lookback"),
+        ({"lookback_months": 0}, "lookback"),
+        ({"lookback_months": 1.5}, "lookback"),
+        ({"lookback_months": True}, "lookback"),
         ({"as_of": "last tuesday"}, "as-of"),
-        ({"as_of": None}, "as-of"),
     ],
 )
 def test_option_errors(con, kw, match):
     table = encounters_table(con, rows_from_sequences({"p": "AB"}))
     args = {"as_of": AS_OF, **kw}
-    for fn in (attribute, attribution_ranking, attribution_summary):
+    for fn in (attribute, attribution_ranking):
         with pytest.raises(OptionError, match=match):
             fn(table, **args)
 
@@ -333,7 +344,8 @@ def test_option_errors(con, kw, match):
 
 def test_ranking_reasons_plurality(con):
     rows = rows_from_sequences({"p": "AABAC", "q": "AABB"})
-    rows += [visit("r", "B", 1), visit("r", "A", 2), visit("r", "B", 9, hour=8), visit("r", "A", 9, hour=15)]
+    rows += [visit("r", "B", 1), visit("r", "A", 2), visit("r", "B", 9, hour=8), visit("r", "A", 9, hour=8)]
+    rows += [visit("s", "B", 1), visit("s", "A", 2), visit("s", "B", 9, hour=8), visit("s", "A", 9, hour=15)]
     r = ranking(con, rows, as_of=AS_OF)
     assert (r["p", "A"]["rank"], r["p", "A"]["reason"]) == (1, "most visits (3 of 5)")
     assert r["p", "B"]["reason"] == "fewer visits (1 of 5)"
@@ -343,6 +355,9 @@ def test_ranking_reasons_plurality(con):
     assert r["q", "A"]["reason"] == "tie on visits (2 each), less recent visit"
     assert (r["r", "A"]["rank"], r["r", "A"]["reason"]) == (1, "tie on visits and last visit broken by smallest id")
     assert r["r", "B"]["reason"] == "tie on visits and last visit, larger id"
+    # Last visits on the same day, at 08:00 (B) and 15:00 (A): the later one is the most recent.
+    assert (r["s", "A"]["rank"], r["s", "A"]["reason"]) == (1, "tie on visits (2 each) broken by most recent visit")
+    assert r["s", "B"]["reason"] == "tie on visits (2 each), less recent visit"
     assert r["p", "A"]["visits"] == 3 and r["p", "A"]["last_visit"] == dt.date(2020, 1, 22)
 
 
@@ -393,7 +408,40 @@ def test_summary_and_remarks(con):
     rows = rows_from_sequences({"p": "AAB", "q": "AB", "r": "AABB"})
     rows += [visit("s", "A", 3, setting="emergency"), visit("p", None, 30)]
     table = encounters_table(con, rows)
-    s = attribution_summary(table, as_of=AS_OF, rule="majority").to_pyarrow().to_pylist()[0]
+    majority = attribute(table, as_of=AS_OF, rule="majority")
+    ranked = attribution_ranking(table, as_of=AS_OF, rule="majority")
+    s = attribution_summary(majority, ranking=ranked).to_pyarrow().to_pylist()[0]
+    # p: A 2 of 3 (share 2/3); q and r have no majority.
+    assert s == {
+        "patients_with_visits": 3,
+        "attributed": 1,
+        "unattributed": 2,
+        "ties_broken": 0,
+        "clinicians": 1,
+        "mean_share": pytest.approx(2 / 3, abs=1e-12),
+        "pooled_share": pytest.approx(2 / 3, abs=1e-12),
+    }
+    assert tuple(attribution_summary(majority).columns) == SUMMARY_COLUMNS
+    assert attribution_remarks(table, majority, as_of=AS_OF, rule="majority") == [
+        "2 patients with visits were not attributed (no clinician had more than half of their visits).",
+        "1 encounter without a clinician was left out.",
+    ]
+    plurality = attribute(table, as_of=AS_OF)
+    s = attribution_summary(plurality).to_pyarrow().to_pylist()[0]
+    # p: A 2 of 3; q: B 1 of 2 (tie, B more recent); r: B 2 of 4 (tie) -> pooled 5 / 9.
+    assert (s["patients_with_visits"], s["attributed"], s["unattributed"], s["ties_broken"]) == (None, 3, None, 2)
+    assert (s["clinicians"], s["pooled_share"]) == (2, pytest.approx(5 / 9, abs=1e-12))
+    assert attribution_remarks(table, plurality, as_of=AS_OF)[0] == (
+        "2 attributions were decided by a tie-break (most recent visit, then smallest clinician id)."
+    )
+
+
+def test_deprecated_summary_and_remarks_forms_warn_and_give_the_old_results(con):
+    rows = rows_from_sequences({"p": "AAB", "q": "AB", "r": "AABB"})
+    rows += [visit("s", "A", 3, setting="emergency"), visit("p", None, 30)]
+    table = encounters_table(con, rows)
+    with pytest.warns(DeprecationWarning, match=r"use attribution_summary\(attribute\(encounters"):
+        s = attribution_summary(table, as_of=AS_OF, rule="majority", lookback=18).to_pyarrow().to_pylist()[0]
     assert s == {
         "patients_in_window": 4,
         "patients_with_visits": 3,
@@ -402,15 +450,29 @@ def test_summary_and_remarks(con):
         "ties_broken": 0,
         "encounters_without_clinician": 1,
     }
-    assert attribution_remarks(s, rule="majority") == [
-        "2 patients with visits were not attributed (no clinician had more than half of their visits).",
-        "1 encounter without a clinician was left out.",
-    ]
-    s = attribution_summary(table, as_of=AS_OF).to_pyarrow().to_pylist()[0]
-    assert (s["attributed"], s["unattributed"], s["ties_broken"]) == (3, 0, 2)
-    assert attribution_remarks(s)[0] == (
-        "2 attributions were decided by a tie-break (most recent visit, then smallest clinician id)."
-    )
+    with pytest.warns(DeprecationWarning, match=r"use attribution_remarks\(encounters, result"):
+        old = attribution_remarks(s, rule="majority")
+    new = attribution_remarks(table, attribute(table, as_of=AS_OF, rule="majority"), as_of=AS_OF, rule="majority")
+    assert old == new
+
+
+@pytest.mark.parametrize("fn", [attribute, attribution_ranking])
+def test_lookback_is_a_deprecated_alias_of_lookback_months(con, fn):
+    table = encounters_table(con, rows_from_sequences({"p": "AABAC", "q": "AB"}))
+    with pytest.warns(DeprecationWarning, match=rf"{fn.__name__}\(lookback=...\) is deprecated.*lookback_months"):
+        old = fn(table, as_of=AS_OF, lookback=6).to_pyarrow()
+    assert old.equals(fn(table, as_of=AS_OF, lookback_months=6).to_pyarrow())
+    with pytest.raises(TypeError, match="give only lookback_months"):
+        fn(table, as_of=AS_OF, lookback=6, lookback_months=6)
+
+
+def test_as_of_defaults_to_the_day_after_the_last_encounter(con):
+    rows = rows_from_sequences({"p": "AABB"})  # weekly from 2020-01-01: the last on 2020-01-22
+    table = encounters_table(con, rows)
+    default = attribute(table).to_pyarrow()
+    assert default.equals(attribute(table, as_of="2020-01-23").to_pyarrow())
+    assert default.column("last_visit").to_pylist() == [dt.date(2020, 1, 22)]
+    assert attribute(encounters_table(con, []), rule="recent").count().execute() == 0
 
 
 # --- properties -----------------------------------------------------------------------------
@@ -496,22 +558,23 @@ def test_matches_reference_and_row_order(con, rows, seed):
 
 def test_plurality_key_decodes(con):
     """choose() reads tier, visits, last visit and id back from the smallest key."""
-    from carethread.measures.attribution import _decode, _keys
+    from carethread.measures.attribution.rules import rule_keys
+    from carethread.measures.keys import decode_usual_key
 
     pairs = ibis.memtable(
         {
             "clinician_id": ["C-07", "0042", ""],
             "n": [5, 123456, 1],
-            "last_start": [dt.datetime(2024, 3, 1, 9), dt.datetime(1900, 1, 1), dt.datetime(2199, 12, 31)],
+            "last_start": [dt.datetime(2024, 3, 1, 9), dt.datetime(1900, 1, 1), dt.datetime(2199, 12, 31, 23, 59)],
             "tier": [1, 3, 9],
         }
     )
-    best, _, _ = _keys(pairs, "plurality")
-    got = pairs.select(**_decode(best)).to_pyarrow().to_pylist()
-    assert got == [
-        {"tier": 1, "n": 5, "last_visit": dt.date(2024, 3, 1), "clinician_id": "C-07"},
-        {"tier": 3, "n": 123456, "last_visit": dt.date(1900, 1, 1), "clinician_id": "0042"},
-        {"tier": 9, "n": 1, "last_visit": dt.date(2199, 12, 31), "clinician_id": ""},
+    best, _, _ = rule_keys(pairs, "plurality")
+    got = pairs.select(tier=best.substr(0, 1).cast("int64"), **decode_usual_key(best, offset=1)).to_pyarrow()
+    assert got.to_pylist() == [
+        {"tier": 1, "n": 5, "last_visit": dt.date(2024, 3, 1), "id": "C-07"},
+        {"tier": 3, "n": 123456, "last_visit": dt.date(1900, 1, 1), "id": "0042"},
+        {"tier": 9, "n": 1, "last_visit": dt.date(2199, 12, 31), "id": ""},
     ]
 
 
@@ -521,7 +584,7 @@ def test_plurality_is_the_usual_clinician(con):
 
     rows = random_rows(random.Random(3), 120)
     table = encounters_table(con, rows)
-    everything = attribute(table, as_of="2030-01-01", lookback=240).to_pyarrow().to_pylist()
+    everything = attribute(table, as_of="2030-01-01", lookback_months=240).to_pyarrow().to_pylist()
     got = {r["patient_id"]: r["clinician_id"] for r in everything}
     usual = {
         r["patient_id"]: r["usual_clinician_id"]
@@ -529,3 +592,61 @@ def test_plurality_is_the_usual_clinician(con):
         if r["usual_clinician_id"] is not None
     }
     assert got == usual
+
+
+def test_every_measure_ties_a_same_day_last_visit_to_the_later_one(con):
+    """Equal visits, last seen on the same day at 16:15 (A) and 17:15 (B): B is the most
+    recent, for the usual clinician, plurality attribution, panels, the usual dyad of
+    who-needs-whom and the attribution churn of relationship breaks (one key helper)."""
+    from carethread.measures.breaks import relationship_breaks
+    from carethread.measures.continuity import patient_continuity
+    from carethread.measures.dyads import dyads
+    from carethread.measures.panels import panels
+    from carethread.summary.dependence import dependence_rows
+
+    day = dt.datetime(2023, 3, 10)
+    rows = [
+        {"patient_id": "p", "clinician_id": "A", "start": day.replace(hour=16, minute=15)},
+        {"patient_id": "p", "clinician_id": "B", "start": day.replace(hour=17, minute=15)},
+    ]
+    rows = [{**r, "practice_id": "X", "setting": "primary_care"} for r in rows]
+    table = encounters_table(con, rows)
+    as_of = "2023-04-01"
+    assert patient_continuity(table).usual_clinician_id.to_list() == ["B"]
+    assert attribute(table, as_of=as_of).clinician_id.to_list() == ["B"]
+    assert {r["clinician_id"]: r["panel_size"] for r in panels(table, as_of=as_of).to_pyarrow().to_pylist()} == {
+        "A": 0,
+        "B": 1,
+    }
+    rows_of_who = dependence_rows(
+        dyads(table), continuity=patient_continuity(table), attribution=attribute(table, as_of=as_of)
+    )
+    usual = rows_of_who.filter(ibis._.usual).clinician_id.to_list()
+    assert usual == ["B"]
+    # Breaks with confirm=0 (attribution churn) use the same key. Quarterly, 3-month
+    # look-back; the data end on 2023-07-06, the day after the last encounter, so the
+    # boundaries are 1 April and 1 July. 1 April: the window [1 Jan, 1 Apr) holds only
+    # 10 March, A 1 visit and B 1, B's later -> B. 1 July: [1 Apr, 1 Jul) holds A's visits
+    # of 12 April and 12 May -> A. Attribution moved B -> A, dated by the first visit with
+    # A after B's last (10 March): 12 April (A's 10 March visit is the same day, not after).
+    # partner: both in X. patient_moved_on: B's last encounter (10 March) is before the
+    # break, but the data do not run 3 months past it (12 July > 6 July). Ties to the
+    # smaller id would have kept p with A throughout: no move.
+    later = [dt.datetime(2023, 4, 12, 9), dt.datetime(2023, 5, 12, 9), dt.datetime(2023, 7, 5, 9)]
+    rows += [{**rows[0], "start": when} for when in later]
+    table = encounters_table(con, rows)
+    got = relationship_breaks(table, confirm=0, lookback_months=3).to_pyarrow().to_pylist()
+    assert got == [
+        {
+            "patient_id": "p",
+            "from_clinician_id": "B",
+            "to_clinician_id": "A",
+            "break_date": dt.date(2023, 4, 12),
+            "kind": "partner",
+            "cause": "patient_moved_on",
+        }
+    ]
+    # Confirmed breaks need no tie-break: on 10 March A and B have 1 visit each, so nobody
+    # holds p (holding needs 2 and more than half); from 12 April A holds p (2 of 3, then
+    # 3 of 4, 4 of 5), so nothing broke, and the data end before any year of silence.
+    assert relationship_breaks(table).to_pyarrow().num_rows == 0

@@ -1,4 +1,4 @@
-"""Patient batches give exactly the rows of one run (carethread.batches)."""
+"""Patient batches give exactly the rows, and the column types, of one run (carethread.batches)."""
 
 from __future__ import annotations
 
@@ -12,10 +12,11 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from carethread import engine
-from carethread.batches import STAGE_FROM, batches_needed, in_patient_batches, patient_batch, plan
+from carethread.batches import STAGE_FROM, batches_needed, in_patient_batches, patient_batch, plan, run_in_batches
 from carethread.cli import app
-from carethread.measures.breaks import BREAK_ORDER, relationship_breaks, whole_input_parameters
+from carethread.measures.breaks import BREAK_ORDER, relationship_breaks
 from carethread.measures.continuity import patient_continuity
+from carethread.measures.dyads import dyads
 from carethread.synth import generate, write_chunked
 from tests.conftest import encounters_table
 
@@ -45,6 +46,9 @@ def test_plan_follows_the_memory_limit_and_only_batches_duckdb():
     assert 0.99e8 < limit <= 1e8  # DuckDB reports the limit rounded to 0.1 MiB
     assert plan(small, 10**7, "patients") == batches_needed(10**7, 135, limit) in (34, 35)
     assert plan(small, 10**7, "attribute") == 1  # reads only its look-back window
+    assert plan(small, 10**7, patient_continuity) == plan(small, 10**7, "patients")
+    assert plan(small, 10**7, relationship_breaks) == batches_needed(10**7, 150, limit)
+    assert plan(small, 10**7, lambda e: e) == batches_needed(10**7, 150, limit)  # unknown: the largest need
     assert plan(engine.connect(memory_limit="8GB"), 10**6, "breaks") == 1
 
 
@@ -55,41 +59,85 @@ def test_every_patient_lands_in_exactly_one_batch(system):
     assert set().union(*parts) == set(enc.patient_id.to_pyarrow().to_pylist())
 
 
-@pytest.mark.parametrize("batches", [2, STAGE_FROM])
-def test_patient_continuity_in_batches_equals_one_run(system, batches):
-    enc, _ = system
-    one = _sorted(patient_continuity(enc).to_pyarrow(), ["patient_id"])
-    with in_patient_batches(enc, patient_continuity, batches=batches, order_by=["patient_id"]) as result:
-        many = result.to_pyarrow()
-    assert many.column("patient_id").to_pylist() == sorted(many.column("patient_id").to_pylist())
-    assert many.equals(one.cast(many.schema))
+def _one_run(measure, enc, order, **options) -> pa.Table:
+    result = measure(enc, **options).to_pyarrow()
+    return _sorted(result, order)
 
 
-@pytest.mark.parametrize("batches", [3, STAGE_FROM + 1])  # filtered, and staged slices
-def test_breaks_in_batches_equal_one_run_once_whole_input_parameters_are_fixed(system, batches):
+# Batched and unbatched results are equal in values *and* types: pyarrow's equals compares
+# the schemas too. Before the batches wrote each slice with the engine's own types, a sum
+# of booleans came back as a double (DuckDB's HUGEINT) and a date plus an interval as a
+# timestamp.
+MEASURES = {
+    "patients": (patient_continuity, ["patient_id"], {}),
+    "dyads": (dyads, ["patient_id", "clinician_id"], {}),
+    "breaks": (relationship_breaks, list(BREAK_ORDER), {"with_clinicians": True}),
+}
+
+
+@pytest.mark.parametrize("batches", [2, STAGE_FROM + 1])  # filtered, and staged slices
+@pytest.mark.parametrize("name", list(MEASURES))
+def test_in_batches_equals_one_run_in_values_and_types(system, name, batches):
     enc, clinicians = system
-    one = relationship_breaks(enc, clinicians=clinicians).to_pyarrow()
-    assert one.num_rows > 50  # the system has breaks of every kind to compare
-    fixed = whole_input_parameters(enc, clinicians=clinicians)
-    with in_patient_batches(enc, lambda e: relationship_breaks(e, **fixed), batches=batches, order_by=BREAK_ORDER) as t:
-        many = t.to_pyarrow()
-    # Identical values and types: dates stay dates through the batches' Parquet files.
-    assert many.schema == one.schema and many.equals(one)
+    measure, order, how = MEASURES[name]
+    options = {"clinicians": clinicians} if how.get("with_clinicians") else {}
+    one = _one_run(measure, enc, order, **options)
+    assert one.num_rows > 50
+    with run_in_batches(measure, enc, batches=batches, **options) as result:
+        many = result.to_pyarrow()
+    if name != "dyads":  # dyads have no order of their own
+        assert many.equals(many.sort_by([(k, "ascending") for k in order]))
+    assert _sorted(many, order).equals(one)
+
+
+def test_breaks_kinds_are_all_there_to_compare(system):
+    enc, clinicians = system
+    kinds = set(relationship_breaks(enc, clinicians=clinicians).kind.to_list())
+    assert kinds == {"partner", "other_practice", "emergency_only", "lost"}
+
+
+def test_without_a_count_the_batches_follow_the_memory_limit(tmp_path, monkeypatch):
+    import carethread.batches as batching
+
+    con = engine.connect(memory_limit="100MB")
+    enc = con.create_table("encounters", generate(300, years=1, seed=4).encounters)
+    limit, _ = engine.duckdb_resources(con)
+    n = enc.count().execute()
+    # As if each encounter needed 20 kB: a small input then needs 3 batches under 100 MB.
+    monkeypatch.setitem(batching.WORKING_BYTES, "patients", 20_000)
+    assert plan(con, n, patient_continuity) == batches_needed(n, 20_000, limit) == 3
+    with run_in_batches(patient_continuity, enc, folder=tmp_path / "work") as result:
+        assert len(list((tmp_path / "work" / "results").glob("*.parquet"))) == 3
+        many = result.to_pyarrow()
+    assert many.equals(patient_continuity(enc).order_by("patient_id").to_pyarrow())
+    assert not (tmp_path / "work").exists()
+
+
+def test_the_old_in_patient_batches_warns_and_gives_the_same_rows(system):
+    enc, _ = system
+    with run_in_batches(patient_continuity, enc, batches=3) as result:
+        new = result.to_pyarrow()
+    with (
+        pytest.warns(DeprecationWarning, match=r"in_patient_batches\(encounters, measure, ...\) is deprecated"),
+        in_patient_batches(enc, patient_continuity, batches=3, order_by=["patient_id"]) as result,
+    ):
+        old = result.to_pyarrow()
+    assert old.equals(new)
 
 
 def test_batch_files_are_removed_afterwards(system, tmp_path):
     enc, _ = system
     folder = tmp_path / "work"
-    with in_patient_batches(enc, patient_continuity, batches=STAGE_FROM, folder=folder) as result:
-        assert result.count().execute() > 0
-        assert any(folder.rglob("*.parquet"))
+    with run_in_batches(patient_continuity, enc, batches=STAGE_FROM, folder=folder) as result:
+        assert result.count().execute() == enc.patient_id.nunique().execute()  # one row per patient
+        assert len(list(folder.rglob("part-*.parquet"))) == STAGE_FROM  # one result file per batch
     assert not folder.exists()
 
 
 def test_one_batch_writes_nothing(system, tmp_path):
     enc, _ = system
-    with in_patient_batches(enc, patient_continuity, batches=1, folder=tmp_path / "never") as result:
-        assert result.count().execute() > 0
+    with run_in_batches(patient_continuity, enc, batches=1, folder=tmp_path / "never") as result:
+        assert result.count().execute() == enc.patient_id.nunique().execute()  # one row per patient
     assert not (tmp_path / "never").exists()
 
 
@@ -109,17 +157,18 @@ encounter = st.fixed_dictionaries(
 @given(rows=st.lists(encounter, min_size=1, max_size=60), batches=st.sampled_from([2, 3, STAGE_FROM + 2]))
 def test_batched_equals_unbatched_on_any_input(con, rows, batches):
     enc = encounters_table(con, rows)
-    one = _sorted(patient_continuity(enc, min_visits=1).to_pyarrow(), ["patient_id"])
-    with in_patient_batches(
-        enc, lambda e: patient_continuity(e, min_visits=1), batches=batches, order_by=["patient_id"]
-    ) as t:
+    one = _one_run(patient_continuity, enc, ["patient_id"], min_visits=1)
+    with run_in_batches(patient_continuity, enc, batches=batches, min_visits=1) as t:
         many = t.to_pyarrow()
-    assert many.equals(one.cast(many.schema))
-    fixed = whole_input_parameters(enc, end=dt.date(2024, 3, 1))
-    one_b = relationship_breaks(enc, **fixed).to_pyarrow()
-    with in_patient_batches(enc, lambda e: relationship_breaks(e, **fixed), batches=batches, order_by=BREAK_ORDER) as t:
+    assert many.equals(one)
+    one_b = _one_run(relationship_breaks, enc, list(BREAK_ORDER), end=dt.date(2024, 3, 1))
+    with run_in_batches(relationship_breaks, enc, batches=batches, end=dt.date(2024, 3, 1)) as t:
         many_b = t.to_pyarrow()
-    assert many_b.schema == one_b.schema and many_b.equals(one_b)
+    assert many_b.equals(one_b)
+    one_d = _one_run(dyads, enc, ["patient_id", "clinician_id"])
+    with run_in_batches(dyads, enc, batches=batches) as t:
+        many_d = _sorted(t.to_pyarrow(), ["patient_id", "clinician_id"])
+    assert many_d.equals(one_d)
 
 
 def test_cli_batches_a_large_input_and_writes_the_same_file(tmp_path):
@@ -151,9 +200,7 @@ def test_cli_batches_a_large_input_and_writes_the_same_file(tmp_path):
         a = pq.read_table(tmp_path / f"{measure}.parquet")
         b = pq.read_table(tmp_path / f"{measure}-batched.parquet")
         assert b.num_rows == a.num_rows > 0
-        if measure == "breaks":  # identical values and types
-            assert b.schema == a.schema and b.equals(a)
-        assert _sorted(b, keys).equals(_sorted(a, keys).cast(b.schema))
+        assert _sorted(b, keys).equals(_sorted(a, keys))  # the same values and the same types
 
 
 def test_reading_the_resources_leaves_the_connection_usable():

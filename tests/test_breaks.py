@@ -366,9 +366,42 @@ def test_option_errors(con, kw, match):
 def test_lookback_is_a_deprecated_name(con):
     rows = monthly("p", "A", 2022, range(1, 13)) + visits("p", "B", (2023, 2), (2024, 12)) + KEEPER + SPAN
     table = encounters_table(con, rows)
-    with pytest.warns(DeprecationWarning, match="lookback_months"):
+    with pytest.warns(DeprecationWarning, match=r"relationship_breaks\(lookback=...\) is deprecated"):
         old = relationship_breaks(table, confirm=0, lookback=12).to_pyarrow()
     assert old.equals(relationship_breaks(table, confirm=0, lookback_months=12).to_pyarrow())
+    # B overtakes A within 12 months in 2023; q stays with A and zz with Z throughout.
+    assert [tuple(r.values()) for r in old.to_pylist()] == [
+        ("p", "A", "B", D(2023, 2, 10), "partner", "patient_moved_on")
+    ]
+
+
+@pytest.mark.parametrize("kw", [{"period": "quarter"}, {"lookback_months": 18}, {"confirm": 2, "period": "month"}])
+def test_the_options_of_attribution_churn_need_confirm_0(con, kw):
+    # The quarterly rule's options would be silently ignored by confirmed switches: say so.
+    table = encounters_table(con, SPAN)
+    with pytest.raises(OptionError, match=r"attribution churn \(--confirm 0\) only"):
+        relationship_breaks(table, **kw)
+    # A call of the old rule by its old name warns about the name, then says what changed.
+    with pytest.warns(DeprecationWarning), pytest.raises(OptionError, match="--lookback-months sets"):
+        relationship_breaks(table, lookback=12)
+
+
+def test_clinician_practices_is_a_deprecated_name(con):
+    from carethread.measures.breaks import clinician_practices
+    from carethread.measures.practices import clinician_practice
+    from carethread.schema import SETTINGS
+
+    rows = monthly("p", "A", 2022, range(1, 13)) + monthly("p", "B", 2023, range(2, 13), practice="Y")
+    rows += [enc("p", "A", D(2023, 3, 1), practice="Y", setting="emergency")]
+    table = encounters_table(con, rows)
+    with pytest.warns(DeprecationWarning, match=r"clinician_practices\(encounters, clinicians\) is deprecated"):
+        old = clinician_practices(table).to_pyarrow().sort_by("clinician_id")
+    new = clinician_practice(table, settings=SETTINGS).to_pyarrow().sort_by("clinician_id")
+    # Every setting counts: A's emergency encounter in Y does not outweigh 12 in X.
+    assert old.equals(new) and old.to_pylist() == [
+        {"clinician_id": "A", "practice_id": "X"},
+        {"clinician_id": "B", "practice_id": "Y"},
+    ]
 
 
 # --- the independent reference on random inputs --------------------------------------------

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from carethread.measures.continuity import INDEX_COLUMNS, patient_continuity
+from carethread.measures.continuity import INDEX_COLUMNS, patient_continuity, patient_continuity_remarks
 from carethread.schema import PATIENT_CONTINUITY_COLUMNS
 from tests.conftest import encounters_table
 from tests.reference import patient_indices, rows_from_sequences
@@ -42,7 +42,7 @@ def assert_matches_reference(got, rows, **kw):
                 assert row[col] == pytest.approx(float(exp[col]), abs=TOL), (p, col)
 
 
-# --- reference examples (INDICES.md) -------------------------------------------------
+# --- reference examples (docs/definitions.md, Continuity indices) ---------------------
 
 INDICES_TABLE = {
     "AABAC": (0.6, 0.3, 0.25, 2.1 / 4.1, 0.44, 0.5),
@@ -105,7 +105,7 @@ def known_provider_rows():
             "setting": "primary_care",
             "start": dt.datetime.combine(d, dt.time(10)),
         }
-        for d, c in zip(days, "ABABA")
+        for d, c in zip(days, "ABABA", strict=True)
     ]
 
 
@@ -153,6 +153,18 @@ def test_usual_clinician_ties_go_to_most_recent_then_smallest_id(con):
     assert got["id"]["usual_clinician_id"] == "A"
 
 
+def test_usual_clinician_tie_on_one_day_goes_to_the_later_visit(con):
+    # Two visits each; both last seen on 3 May, A at 17:15 and B at 16:15 (and B again at
+    # 18:00, a same-day repeat that does not move B's visit): A's visit is the last.
+    d = dt.datetime(2021, 5, 3)
+    rows = [enc("p", "A", d - dt.timedelta(days=9)), enc("p", "B", d - dt.timedelta(days=8))]
+    rows += [enc("p", "A", d.replace(hour=17, minute=15)), enc("p", "B", d.replace(hour=16, minute=15))]
+    rows += [enc("p", "B", d.replace(hour=18))]
+    assert run(con, rows)["p"]["usual_clinician_id"] == "A"
+    rows = [dict(r, clinician_id={"A": "B", "B": "A"}[r["clinician_id"]]) for r in rows]
+    assert run(con, rows)["p"]["usual_clinician_id"] == "B"
+
+
 def test_missing_clinician_and_other_settings_do_not_count_but_patient_appears(con):
     d = dt.datetime(2021, 1, 1, 9)
     rows = [
@@ -170,7 +182,8 @@ def test_missing_clinician_and_other_settings_do_not_count_but_patient_appears(c
 
 def test_min_visits_one_gives_defined_single_visit_indices(con):
     row = run(con, rows_from_sequences({"p": "A"}), min_visits=1)["p"]
-    assert (row["upc"], row["hhi"], row["mmci"]) == (1.0, 1.0, pytest.approx(1.0, abs=TOL))
+    # MMCI = 0.1 / (1 - 0.9) is 1 exactly; in floating point alone it is 1.0000000000000002.
+    assert (row["upc"], row["hhi"], row["mmci"]) == (1.0, 1.0, 1.0)
     assert row["coc"] is None and row["secon"] is None and row["k_index"] is None
 
 
@@ -240,6 +253,22 @@ def test_matches_independent_reference(con, pop, min_visits, lookback):
     rows = rows_of(pop)
     got = run(con, rows, min_visits=min_visits, known_lookback_days=lookback)
     assert_matches_reference(got, rows, min_visits=min_visits, known_lookback_days=lookback)
+
+
+@hyp
+@given(pop=population, min_visits=st.integers(1, 3), lookback=st.sampled_from([None, 30, 365]))
+def test_indices_stay_in_their_documented_ranges(con, pop, min_visits, lookback):
+    """Exactly, with no tolerance: UPC and HHI in [1/N, 1], MMCI in [0.1/(N - 0.9), 1], the rest in [0, 1].
+
+    (For N = 1 the MMCI bound is 1, which floating point computes as 1.0000000000000002.)
+    """
+    for r in run(con, rows_of(pop), min_visits=min_visits, known_lookback_days=lookback).values():
+        n = r["n_visits"]
+        lower = {"upc": 1 / n, "hhi": 1 / n, "mmci": min(1.0, 0.1 / (n - 0.9))} if n else {}
+        for c in INDEX_COLUMNS:
+            if r[c] is not None:
+                assert n >= min_visits
+                assert lower.get(c, 0.0) <= r[c] <= 1.0, (c, n, r[c])
 
 
 @hyp
@@ -319,3 +348,30 @@ def test_summary_pooled_and_mean_match_hand_computation(con):
     assert rows["k_index"]["pooled"] == pytest.approx((2 + 0) / (4 + 1), abs=TOL)
     assert rows["hhi"]["pooled"] == pytest.approx((0.44 * 5 + 0.5 * 2) / 7, abs=TOL)
     assert rows["mmci"]["pooled"] is None
+
+
+def test_remarks_take_the_measure_options(con):
+    # p: 2 visits and an encounter without a clinician; q: 1 visit; r: emergency only.
+    d = dt.datetime(2021, 1, 1, 9)
+    rows = [enc("p", "A", d), enc("p", "A", d + dt.timedelta(days=1)), enc("p", None, d + dt.timedelta(days=2))]
+    rows += [enc("q", "B", d), enc("r", "E", d, setting="emergency")]
+    table = encounters_table(con, rows)
+    options = dict(min_visits=2, known_lookback_days=30)
+    remarks = patient_continuity_remarks(table, patient_continuity(table, **options), **options)
+    assert remarks == [
+        "1 encounter in the chosen settings had no clinician and was left out of every index.",
+        "2 of 3 patients had fewer than 2 visits; their indices are null (their visit counts are kept).",
+        "1 patient had encounters in the window but no visit in the chosen settings (for example emergency-only care).",
+    ]
+
+
+def test_the_old_usual_rank_key_is_a_deprecated_alias(con):
+    import ibis
+
+    from carethread.measures.continuity import _usual_rank_key
+    from carethread.measures.keys import usual_rank_key
+
+    pairs = ibis.memtable({"clinician_id": ["A", "B"], "n": [2, 2], "last_start": [d := dt.datetime(2024, 1, 1), d]})
+    with pytest.warns(DeprecationWarning, match=r"use carethread.measures.keys.usual_rank_key\(\)"):
+        old = _usual_rank_key(pairs, "clinician_id")
+    assert pairs.select(k=old).k.to_list() == pairs.select(k=usual_rank_key(pairs)).k.to_list()

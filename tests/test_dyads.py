@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import random
 from collections import Counter, defaultdict
 
@@ -118,7 +119,7 @@ def rows_of(pop):
 
 
 def naive(rows):
-    """Straight from DESIGN.md: visits are distinct (patient, clinician, day)."""
+    """Straight from docs/definitions.md (*Visits*): visits are distinct (patient, clinician, day)."""
     days = defaultdict(set)
     for r in rows:
         if r["setting"] in ("primary_care", "virtual") and r["clinician_id"] is not None:
@@ -126,7 +127,7 @@ def naive(rows):
     out = {}
     for key, ds in days.items():
         ds = sorted(ds)
-        gaps = [(b - a).days for a, b in zip(ds, ds[1:])]
+        gaps = [(b - a).days for a, b in itertools.pairwise(ds)]
         out[key] = (len(ds), ds[0], ds[-1], (ds[-1] - ds[0]).days, max(gaps) if gaps else None)
     return out
 
@@ -158,6 +159,7 @@ def test_matches_naive_and_sums_and_row_order(con, pop, seed):
         sums = Counter()
         for (p, c), r in got.items():
             sums[p if side == "patient_dependence" else c] += r[side]
+        assert sums.keys() == totals.keys()
         assert all(s == pytest.approx(1.0, abs=1e-9) for s in sums.values())
     shuffled = rows[:]
     random.Random(seed).shuffle(shuffled)

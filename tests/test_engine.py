@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import ast
+import re
+from pathlib import Path
+
 import pyarrow as pa
 import pytest
 
@@ -65,3 +69,64 @@ def test_missing_driver_names_the_install_command(monkeypatch):
     monkeypatch.setattr(ibis, "connect", refuse)
     with pytest.raises(MissingDependencyError, match=r"pip install 'carethread\[postgres\]'"):
         connect("postgres://localhost/x")
+
+
+# --- where SQL text may live ----------------------------------------------------------
+
+SRC = Path(__file__).resolve().parents[1] / "src" / "carethread"
+
+#: Uppercase SQL as carethread writes it: a statement or a CASE expression.
+SQL_TEXT = re.compile(
+    r"\bSELECT\b.*\bFROM\b|\b(CREATE|DROP)\s+(TEMP|TEMPORARY|TABLE|VIEW|OR)\b|\bINSERT\s+INTO\b"
+    r"|\bDELETE\s+FROM\b|\bUPDATE\s+\S+\s+SET\b|\bATTACH\s|\bCASE\s+WHEN\b|\bDESCRIBE\s+SELECT\b",
+    re.DOTALL,
+)
+
+
+def sql_in(path: Path) -> list[str]:
+    """Where a module holds SQL: SQL-looking strings (docstrings aside), ``.sql(`` /
+    ``.raw_sql(`` calls, ``.execute`` on a raw ``.con``, or ``.execute`` given text."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    docstrings = {
+        id(node.body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+        and node.body
+        and isinstance(node.body[0], ast.Expr)
+        and isinstance(node.body[0].value, ast.Constant)
+    }
+    found = []
+    for node in ast.walk(tree):
+        where = f"{path.relative_to(SRC)}:{getattr(node, 'lineno', '?')}"
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
+            if SQL_TEXT.search(node.value):
+                found.append(f"{where} SQL text {node.value[:40]!r}")
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            name, owner = node.func.attr, node.func.value
+            if name in ("sql", "raw_sql"):
+                found.append(f"{where} .{name}(...)")
+            elif name in ("execute", "executemany") and (
+                (isinstance(owner, ast.Attribute) and owner.attr == "con")
+                or any(isinstance(a, (ast.Constant, ast.JoinedStr)) for a in node.args[:1])
+            ):
+                found.append(f"{where} .{name}(...) on a raw connection or with text")
+    return found
+
+
+def sql_allowed(path: Path) -> bool:
+    relative = path.relative_to(SRC).parts
+    return relative[0] == "engine" or (relative[0] == "readers" and relative[-1] == "sql.py")
+
+
+def test_sql_text_lives_only_in_the_engine_and_a_readers_sql_module():
+    """Issue 11: SQL text only under engine/ and a reader's own sql.py."""
+    outside = [hit for path in sorted(SRC.rglob("*.py")) if not sql_allowed(path) for hit in sql_in(path)]
+    assert outside == [], "SQL outside engine/ and readers/*/sql.py:\n" + "\n".join(outside)
+
+
+def test_the_sql_detector_sees_the_sql_that_is_allowed():
+    # Guards the rule above against a detector that finds nothing anywhere.
+    found = {path.relative_to(SRC).as_posix(): sql_in(path) for path in sorted(SRC.rglob("*.py")) if sql_allowed(path)}
+    assert found["engine/scan.py"] and found["engine/sql.py"] and found["readers/fhir/sql.py"]
+    assert not sql_allowed(SRC / "readers" / "fhir" / "read.py") and sql_allowed(SRC / "engine" / "spark.py")
+    assert sql_in(SRC / "readers" / "fhir" / "read.py") == []

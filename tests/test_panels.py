@@ -13,7 +13,14 @@ from hypothesis import strategies as st
 
 from carethread.errors import OptionError
 from carethread.measures.attribution import attribute
-from carethread.measures.panels import CAPACITY_COLUMNS, PANEL_COLUMNS, ROLLUP_COLUMNS, panel_rollup, panels
+from carethread.measures.panels import (
+    CAPACITY_COLUMNS,
+    COUNT_COLUMNS,
+    PANEL_COLUMNS,
+    ROLLUP_COLUMNS,
+    panel_rollup,
+    panels,
+)
 from tests.conftest import encounters_table
 
 TOL = 1e-12
@@ -50,12 +57,21 @@ def bjgp_rows():
     return rows
 
 
-def test_output_columns_are_the_contract(con):
+def test_one_schema_with_or_without_capacity(con):
     t = encounters_table(con, bjgp_rows())
-    assert tuple(panels(t, as_of=AS_OF).columns) == PANEL_COLUMNS
-    clin = ibis.memtable({"clinician_id": ["A"], "practice_id": ["X"], "capacity": [10]})
-    assert tuple(panels(t, as_of=AS_OF, clinicians=clin).columns) == PANEL_COLUMNS + CAPACITY_COLUMNS
-    assert tuple(panel_rollup(panels(t, as_of=AS_OF), by="system").columns) == ROLLUP_COLUMNS
+    assert PANEL_COLUMNS == COUNT_COLUMNS + CAPACITY_COLUMNS and ROLLUP_COLUMNS[-2:] == CAPACITY_COLUMNS
+    with_capacity = ibis.memtable({"clinician_id": ["A"], "practice_id": ["X"], "capacity": [10]})
+    without = ibis.memtable({"clinician_id": ["A"], "practice_id": ["X"]})
+    schemas = [panels(t, as_of=AS_OF, clinicians=c).schema() for c in (None, without, with_capacity)]
+    assert all(tuple(s.names) == PANEL_COLUMNS for s in schemas)
+    assert schemas[0] == schemas[1] == schemas[2]
+    got = by_clinician(panels(t, as_of=AS_OF))
+    assert {(r["capacity"], r["panel_vs_capacity"]) for r in got.values()} == {(None, None)}
+    got = by_clinician(panels(t, as_of=AS_OF, clinicians=with_capacity))
+    assert (got["A"]["capacity"], got["A"]["panel_vs_capacity"], got["B"]["capacity"]) == (10, 0.3, None)
+    rollups = [panel_rollup(panels(t, as_of=AS_OF, clinicians=c), by="system") for c in (None, with_capacity)]
+    assert all(tuple(r.columns) == ROLLUP_COLUMNS for r in rollups)
+    assert rollups[0].schema() == rollups[1].schema()
     assert tuple(panel_rollup(panels(t, as_of=AS_OF)).columns) == ("practice_id", *ROLLUP_COLUMNS)
 
 
@@ -148,8 +164,35 @@ def test_counting_window_and_attribution_window(con):
     assert (got["A"]["panel_size"], got["A"]["visits"], got["A"]["panel_visits"]) == (1, 2, 3)
     got = by_clinician(panels(t, as_of=AS_OF, start="2023-06-01", end="2025-01-01"))
     assert (got["A"]["panel_size"], got["A"]["visits"], got["A"]["panel_visits"]) == (1, 1, 2)
-    got = by_clinician(panels(t, as_of=AS_OF, lookback=6))  # window from 2023-07-01: only B's visit
+    got = by_clinician(panels(t, as_of=AS_OF, lookback_months=6))  # window from 2023-07-01: only B's visit
     assert set(got) == {"B"} and got["B"]["panel_size"] == 1
+    with pytest.warns(
+        DeprecationWarning, match=r"panels\(lookback=...\) is deprecated.*use panels\(lookback_months=...\)"
+    ):
+        old = panels(t, as_of=AS_OF, lookback=6)
+    assert old.to_pyarrow().equals(panels(t, as_of=AS_OF, lookback_months=6).to_pyarrow())
+
+
+def test_as_of_defaults_to_end_else_the_day_after_the_last_encounter(con):
+    t = encounters_table(con, [enc("p", "A", 0), enc("p", "A", 100), enc("p", "B", 200)])
+    last = (DAY0 + dt.timedelta(days=201)).date()
+    assert panels(t).to_pyarrow().equals(panels(t, as_of=last).to_pyarrow())
+    assert panels(t, end="2023-06-01").to_pyarrow().equals(panels(t, as_of="2023-06-01", end="2023-06-01").to_pyarrow())
+
+
+def test_encounter_practice_is_a_deprecated_alias_of_clinician_practice(con):
+    from carethread.measures.panels import encounter_practice
+    from carethread.measures.practices import clinician_practice
+
+    t = encounters_table(con, load_rows())
+    with pytest.warns(DeprecationWarning, match=r"use carethread.measures.practices.clinician_practice\(\)"):
+        old = encounter_practice(t, start="2023-01-01")
+    got = sorted(old.to_pyarrow().to_pylist(), key=lambda r: r["clinician_id"])
+    assert got == sorted(
+        clinician_practice(t, start="2023-01-01").to_pyarrow().to_pylist(), key=lambda r: r["clinician_id"]
+    )
+    # C: Y twice (p1), Z on one day twice (p2): Y; D: Y; E: Z (its emergency encounter is not a visit setting).
+    assert [(r["clinician_id"], r["practice_id"]) for r in got] == [("C", "Y"), ("D", "Y"), ("E", "Z")]
 
 
 def test_empty_input_and_bad_rollup_level(con):

@@ -56,7 +56,7 @@ def derivable_cells(values, states):
     add up to 1-10 while the total is shown (that sum is itself a small count).
     """
     total = sum(values)
-    shown = sum(v for v, s in zip(values, states) if s == pv.SHOWN)
+    shown = sum(v for v, s in zip(values, states, strict=True) if s == pv.SHOWN)
     hidden = [i for i, s in enumerate(states) if s != pv.SHOWN]
     if not hidden:
         return []
@@ -101,8 +101,8 @@ def test_without_a_shown_total_only_small_cells_are_hidden():
 @given(st.lists(st.one_of(st.integers(0, 12), st.integers(0, 60)), min_size=1, max_size=5))
 def test_no_hidden_count_can_be_worked_out_from_the_total(values):
     states = pv.suppress_group(values)
-    assert all(s != pv.SHOWN for v, s in zip(values, states) if pv.is_small(v))
-    assert all(s == pv.SHOWN for v, s in zip(values, states) if v == 0)
+    assert all(s != pv.SHOWN for v, s in zip(values, states, strict=True) if pv.is_small(v))
+    assert all(s == pv.SHOWN for v, s in zip(values, states, strict=True) if v == 0)
     # With five cells or fewer the total is always safe to show (an unsafe total needs
     # eleven or more cells of 1: see the next test).
     assert pv.total_is_safe(values, states)
@@ -120,7 +120,7 @@ def test_table_suppression_protects_every_row_and_column(matrix):
     states = pv.suppress_table(matrix, row_totals=True, column_totals=True)
     bad_rows, bad_columns = pv.unsafe_totals(matrix, states)
     for r, row in enumerate(matrix):
-        assert all(s != pv.SHOWN for v, s in zip(row, states[r]) if pv.is_small(v))
+        assert all(s != pv.SHOWN for v, s in zip(row, states[r], strict=True) if pv.is_small(v))
         if not bad_rows[r]:
             assert derivable_cells(row, states[r]) == []
     for c in range(3):

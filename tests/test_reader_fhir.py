@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
+import itertools
 import json
 import shutil
 from collections import defaultdict
@@ -100,7 +101,7 @@ def test_other_resource_types_are_skipped_with_a_remark(con, tmp_path):
 
 def test_sample_settings_clinicians_and_practices(sample):
     enc = sample.encounters.to_pyarrow()
-    settings = dict(zip(*pc.value_counts(enc["setting"]).flatten()))
+    settings = dict(zip(*pc.value_counts(enc["setting"]).flatten(), strict=True))
     # AMB 1133 = 1056 primary care + 77 Synthea urgent-care clinic visits (type 702927004).
     assert {k.as_py(): v.as_py() for k, v in settings.items()} == {
         "primary_care": 1056,
@@ -126,7 +127,7 @@ def _independent_indices():
     """n_visits, UPC, COC, SECON per patient over AMB encounters, with plain json.
 
     Visits: distinct (patient, clinician, UTC calendar day), ordered by their
-    earliest start, then clinician id (DESIGN.md section 3).
+    earliest start, then clinician id (docs/definitions.md, *Visits*).
     """
     by_identifier = {}
     for line in (SAMPLE / "Practitioner.000.ndjson").read_text().splitlines():
@@ -156,7 +157,7 @@ def _independent_indices():
             continue
         upc = max(counts.values()) / n
         coc = (sum(v * v for v in counts.values()) - n) / (n * (n - 1))
-        secon = sum(a == b for a, b in zip(order, order[1:])) / (n - 1)
+        secon = sum(a == b for a, b in itertools.pairwise(order)) / (n - 1)
         out[patient] = (n, upc, coc, secon)
     return out
 
@@ -296,7 +297,7 @@ def test_manifest_listing_a_missing_file_is_an_error(con, tmp_path):
             }
         )
     )
-    with pytest.raises(InputError, match="manifest.json lists Encounter.001.ndjson, which is not in"):
+    with pytest.raises(InputError, match=r"manifest\.json lists Encounter\.001\.ndjson, which is not in"):
         read(tmp_path, con=con)
 
 
@@ -316,7 +317,7 @@ def test_no_encounter_file_and_wrong_options(con, tmp_path):
 def test_corrupt_gzip_is_an_input_error(con, tmp_path):
     data = gzip.compress((json.dumps(_enc("e1")) + "\n").encode() * 2000)
     (tmp_path / "Encounter.ndjson.gz").write_bytes(data[: len(data) // 2])
-    with pytest.raises(InputError, match="Encounter.ndjson.gz could not be read to the end"):
+    with pytest.raises(InputError, match=r"Encounter\.ndjson\.gz could not be read to the end"):
         read(tmp_path, con=con, extraction_date=EXTRACTION)
 
 

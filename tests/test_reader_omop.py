@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import itertools
 import shutil
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -133,7 +134,7 @@ def test_synpuf_cdm50_names_unknown_concepts_and_care_sites(shared_con):
 def _independent_indices(folder: Path) -> dict[str, dict]:
     """n_visits, n_clinicians, UPC, COC and SECON per person from 9202 visits, in plain Python.
 
-    DESIGN.md section 3: a visit is a distinct (person, provider, day); a
+    docs/definitions.md, *Visits*: a visit is a distinct (person, provider, day); a
     person's visits are ordered by their earliest start that day, then provider
     id; indices are None below 2 visits. Every provider of this sample is a
     general practitioner, so every 9202 visit is primary care.
@@ -162,7 +163,7 @@ def _independent_indices(folder: Path) -> dict[str, dict]:
             "n_clinicians": len(per),
             "upc": max(per.values()) / n if enough else None,
             "coc": (sum(k * k for k in per.values()) - n) / (n * (n - 1)) if enough else None,
-            "secon": sum(a == b for a, b in zip(sequence, sequence[1:])) / (n - 1) if enough else None,
+            "secon": sum(a == b for a, b in itertools.pairwise(sequence)) / (n - 1) if enough else None,
         }
     return out
 

@@ -96,7 +96,7 @@ def test_cli_patients_from_postgres_equals_duckdb_on_the_csv_folder(cdm, tmp_pat
     pg_rows, duck_rows = table(tmp_path / "pg.csv"), table(tmp_path / "duckdb.csv")
     assert len(pg_rows) == 28
     assert list(pg_rows[0]) == list(duck_rows[0])
-    for a, b in zip(pg_rows, duck_rows):
+    for a, b in zip(pg_rows, duck_rows, strict=True):
         for column in a:
             if a[column] and column not in ("patient_id", "usual_clinician_id"):
                 assert float(a[column]) == pytest.approx(float(b[column]), abs=1e-12), (a["patient_id"], column)

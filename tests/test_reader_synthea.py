@@ -72,8 +72,8 @@ def test_unmc_sample_counts_and_reconciliation(unmc):
     ]
     assert unmc.remarks == []
     settings = dict(collections.Counter(r["setting"] for r in rows(unmc.encounters.select("setting"))))
-    # FORMATS.md §2: ambulatory 3171 + wellness 2366 + outpatient 1198 (all GENERAL PRACTICE),
-    # urgentcare 523, emergency 250, inpatient 49, hospice 14 + snf 12, virtual 1.
+    # docs/formats.md, *Synthea CSV* (settings): ambulatory 3171 + wellness 2366 + outpatient 1198
+    # (all GENERAL PRACTICE), urgentcare 523, emergency 250, inpatient 49, hospice 14 + snf 12, virtual 1.
     assert settings == {
         "primary_care": 6735,
         "urgent_care": 523,
@@ -145,18 +145,14 @@ def independent_indices(folder: Path, classes: dict[str, bool]) -> dict[str, tup
 
     ``classes`` maps an ENCOUNTERCLASS to whether the clinician must be a
     GENERAL PRACTICE one for the encounter to count. A visit is a distinct
-    (patient, clinician, UTC calendar day) (DESIGN §3.2).
+    (patient, clinician, UTC calendar day) (docs/definitions.md, *Visits*).
     """
     with open(folder / "providers.csv", newline="", encoding="utf-8") as fh:
         speciality = {r["Id"]: r["SPECIALITY"] for r in csv.DictReader(fh)}
     visits: dict[str, set] = collections.defaultdict(set)
     gz = folder / "encounters.csv.gz"  # the larger sample is stored compressed
-    opened = (
-        gzip.open(gz, "rt", newline="", encoding="utf-8")
-        if gz.exists()
-        else open(folder / "encounters.csv", newline="", encoding="utf-8")
-    )
-    with opened as fh:
+    opener, path = (gzip.open, gz) if gz.exists() else (open, folder / "encounters.csv")
+    with opener(path, "rt", newline="", encoding="utf-8") as fh:
         for r in csv.DictReader(fh):
             visits.setdefault(r["PATIENT"], set())
             need_gp = classes.get(r["ENCOUNTERCLASS"])
@@ -187,7 +183,7 @@ def assert_same(ours: dict, theirs: dict) -> None:
     for patient, (n, m, upc, coc) in theirs.items():
         got = ours[patient]
         assert got[:2] == (n, m), patient
-        for a, b in zip(got[2:], (upc, coc)):
+        for a, b in zip(got[2:], (upc, coc), strict=True):
             assert (a is None and b is None) or math.isclose(a, b, rel_tol=0, abs_tol=1e-12), patient
 
 
@@ -289,7 +285,7 @@ e11,2023-08-03T09:00:00Z,,p2,org2,np1,pay,virtual,1,x,1,1,0,,
 e12,2023-08-04T09:00:00Z,,p2,org1,gp1,pay,snf,1,x,1,1,0,,
 """
 )
-# Synthea 2.x (2019): PROVIDER is the organisation, no ORGANIZATION column (FORMATS.md §1.3).
+# Synthea 2.x (2019): PROVIDER is the organisation, no ORGANIZATION column (docs/formats.md, *Synthea CSV*).
 OLD_ENCOUNTERS = """Id,START,STOP,PATIENT,PROVIDER,ENCOUNTERCLASS,CODE,DESCRIPTION,COST,REASONCODE,REASONDESCRIPTION
 o1,2019-01-02T09:00Z,2019-01-02T09:15Z,p1,org1,wellness,1,x,1,,
 o2,2019-02-02T09:00Z,2019-02-02T09:15Z,p1,org1,ambulatory,1,x,1,,
@@ -299,9 +295,11 @@ o4,2019-04-02T09:00Z,2019-04-02T09:15Z,p1,org2,outpatient,1,x,1,,
 OLD_PROVIDERS = """Id,ORGANIZATION,NAME,GENDER,SPECIALITY,ADDRESS,CITY,STATE,ZIP,UTILIZATION
 gp1,org1,Ann A,F,GENERAL PRACTICE,1 Main St,Town,MA,02000,2
 """
-OLD_PATIENTS = """Id,BIRTHDATE,DEATHDATE,SSN,DRIVERS,PASSPORT,PREFIX,FIRST,LAST,SUFFIX,MAIDEN,MARITAL,RACE,ETHNICITY,GENDER,BIRTHPLACE,ADDRESS,CITY,STATE,ZIP
-p1,1980-05-01,,999-1,,,,Al,One,,,M,white,nonhispanic,M,Town,1 Road,Town,MA,02000
-"""
+OLD_PATIENTS = (
+    "Id,BIRTHDATE,DEATHDATE,SSN,DRIVERS,PASSPORT,PREFIX,FIRST,LAST,SUFFIX,MAIDEN,MARITAL,RACE,ETHNICITY,GENDER,"
+    "BIRTHPLACE,ADDRESS,CITY,STATE,ZIP\n"
+    "p1,1980-05-01,,999-1,,,,Al,One,,,M,white,nonhispanic,M,Town,1 Road,Town,MA,02000\n"
+)
 
 
 def write_folder(folder: Path, *, names=str.lower, **files: str) -> Path:
@@ -428,7 +426,7 @@ def test_library_errors_name_the_file_and_the_fix(tmp_path, con):
         )
     with pytest.raises(InputError, match="does not exist"):
         read_synthea(tmp_path / "nope", con=con)
-    with pytest.raises(InputError, match="no encounters.csv"):
+    with pytest.raises(InputError, match=r"no encounters\.csv"):
         read_synthea(write_folder(tmp_path / "b", providers=PROVIDERS), con=con)
     with pytest.raises(OptionError, match="--map"):
         read_synthea(tmp_path, con=con, mapping={"patient_id": "PATIENT"})

@@ -11,9 +11,19 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from carethread.errors import OptionError
+from carethread.errors import InputError, OptionError
+from carethread.measures.attribution import attribute
+from carethread.measures.continuity import patient_continuity
+from carethread.measures.dyads import dyads
 from carethread.measures.panels import panel_rollup, panels
-from carethread.summary import MEASURES, WhoNeedsWhom, _WeightedMedian, who_needs_whom
+from carethread.summary import (
+    MEASURES,
+    WhoNeedsWhom,
+    who_needs_whom,
+    who_needs_whom_from_encounters,
+)
+from carethread.summary.bootstrap import WeightedMedian
+from carethread.summary.encounters import measure_tables
 from tests.conftest import encounters_table
 from tests.test_panels import bjgp_rows
 
@@ -28,7 +38,7 @@ def test_bjgp_practice_by_hand(con):
     # Usual clinician's work (A and B both gave 35 visits): 7, 7, 8, 5, 5, 6 of 35 -> 6.5/35.
     # Every dyad: 7 7 8 4 4 5 (A) and 6 6 7 5 5 6 (B) of 35 -> median 6/35.
     t = encounters_table(con, bjgp_rows())
-    w = who_needs_whom(t, bootstrap=40, seed=1)
+    w = who_needs_whom_from_encounters(t, bootstrap=40, seed=1)
     assert isinstance(w, WhoNeedsWhom)
     assert w.value("patient_share_from_usual_clinician") == pytest.approx((7 / 13 + 6 / 11) / 2, abs=TOL)
     assert w.value("patient_share_of_usual_clinicians_work") == pytest.approx(6.5 / 35, abs=TOL)
@@ -87,7 +97,7 @@ def test_far_more_and_pooled_continuity_matches_panel_rollup(con):
                 for k in range(4)
             ]
     t = encounters_table(con, rows)
-    w = who_needs_whom(t, bootstrap=30, start="2023-03-01", end="2023-12-01", as_of="2024-01-01")
+    w = who_needs_whom_from_encounters(t, bootstrap=30, start="2023-03-01", end="2023-12-01", as_of="2024-01-01")
     assert w.headline.startswith(
         "Patients need the relationship far more than clinicians do: a typical patient "
         "gets 100 % of their care from one clinician, while a typical patient is 3."
@@ -100,33 +110,37 @@ def test_far_more_and_pooled_continuity_matches_panel_rollup(con):
 
 def test_deterministic_for_a_seed_and_intervals_contain_estimates(con):
     t = encounters_table(con, bjgp_rows())
-    a = who_needs_whom(t, bootstrap=60, seed=7)
-    b = who_needs_whom(t, bootstrap=60, seed=7)
+    a = who_needs_whom_from_encounters(t, bootstrap=60, seed=7)
+    b = who_needs_whom_from_encounters(t, bootstrap=60, seed=7)
     assert a.table.equals(b.table) and a.headline == b.headline
     for r in a.table.to_pylist():
         if r["value"] is not None:
             assert r["ci_low"] - TOL <= r["value"] <= r["ci_high"] + TOL, r["name"]
-    none = who_needs_whom(t, bootstrap=0)
+    none = who_needs_whom_from_encounters(t, bootstrap=0)
     assert all(v is None for v in none.table.column("ci_low").to_pylist())
     assert none.table.column("value").equals(a.table.column("value"))
 
 
 def test_empty_input_and_bad_options(con):
-    w = who_needs_whom(encounters_table(con, []), bootstrap=10)
+    w = who_needs_whom_from_encounters(encounters_table(con, []), bootstrap=10)
     assert w.headline == "No visits in the window, so there is no relationship to describe."
+    assert w.table.column("name").to_pylist() == SHARE_MEASURES
     assert all(v is None for v in w.table.column("value").to_pylist())
+    assert w.remarks == ("There are no encounters.",)
     t = encounters_table(con, bjgp_rows())
     with pytest.raises(OptionError):
-        who_needs_whom(t, bootstrap=-1)
+        who_needs_whom_from_encounters(t, bootstrap=-1)
     with pytest.raises(OptionError):
-        who_needs_whom(t, seed=1.5)
+        who_needs_whom_from_encounters(t, seed=1.5)
+    with pytest.raises(OptionError):
+        who_needs_whom(**measure_tables(t, None, None, None, None, None, 18), min_visits=0)
 
 
 @settings(max_examples=200, deadline=None)
 @given(values=st.lists(st.integers(0, 5), min_size=1, max_size=12), data=st.data())
 def test_weighted_median_equals_median_of_repeated_values(values, data):
     w = np.array(data.draw(st.lists(st.integers(0, 3), min_size=len(values), max_size=len(values))))
-    got = _WeightedMedian(np.array(values, dtype=float))(w.astype(float))
+    got = WeightedMedian(np.array(values, dtype=float))(w.astype(float))
     repeated = np.repeat(np.array(values, dtype=float), w)
     assert (np.isnan(got) and repeated.size == 0) or got == np.median(repeated)
 
@@ -151,7 +165,7 @@ def test_intervals_contain_the_estimate(con, pop, seed):
         for p, vs in pop.items()
         for c, d, s in vs
     ]
-    w = who_needs_whom(encounters_table(con, rows), bootstrap=40, seed=seed)
+    w = who_needs_whom_from_encounters(encounters_table(con, rows), bootstrap=40, seed=seed)
     for r in w.table.to_pylist():
         if r["value"] is not None and r["ci_low"] is not None:
             assert r["ci_low"] - TOL <= r["value"] <= r["ci_high"] + TOL, r["name"]
@@ -165,6 +179,60 @@ def test_precomputed_breaks_are_counted_in_the_window(con):
     ]  # the last one is before the window
     names = ["patient_id", "from_clinician_id", "to_clinician_id", "break_date", "kind"]
     types = [pa.string(), pa.string(), pa.string(), pa.date32(), pa.string()]
-    given_breaks = ibis.memtable(pa.table({n: pa.array(col, t) for n, t, col in zip(names, types, zip(*rows))}))
-    w = who_needs_whom(encounters_table(con, bjgp_rows()), bootstrap=0, breaks=given_breaks)
+    given_breaks = ibis.memtable(
+        pa.table({n: pa.array(col, t) for n, t, col in zip(names, types, zip(*rows, strict=True), strict=True)})
+    )
+    tables = measure_tables(encounters_table(con, bjgp_rows()), None, None, None, None, None, 18)
+    w = who_needs_whom(**{**tables, "breaks": given_breaks}, bootstrap=0)
     assert (w.value("breaks_partner"), w.value("breaks_lost"), w.value("breaks_total")) == (1, 1, 2)
+    assert (w.value("breaks_other_practice"), w.value("breaks_emergency_only")) == (0, 0)
+    # Without a breaks table the break measures are left out, and a remark says so.
+    without = who_needs_whom(**{**tables, "breaks": None}, bootstrap=0)
+    assert without.table.column("name").to_pylist() == SHARE_MEASURES
+    assert without.remarks == ("Relationship breaks are not included: no relationship breaks table was given.",)
+
+
+def test_the_tables_of_one_window_give_what_the_encounters_give(con):
+    # The window is the BJGP test's (as_of 2023-10-10, 18 months back); the tables are the
+    # measures' own results, computed by hand here, so the report can pass the ones it has.
+    t = encounters_table(con, bjgp_rows())
+    start, end, as_of = dt.datetime(2022, 4, 10), dt.datetime(2023, 10, 10), dt.datetime(2023, 10, 10)
+    from carethread.measures.breaks import relationship_breaks
+
+    w = who_needs_whom(
+        dyads(t, start=start, end=end),
+        continuity=patient_continuity(t, start=start, end=end),
+        attribution=attribute(t, as_of=as_of),
+        breaks=relationship_breaks(t),
+        start=start,
+        end=end,
+        as_of=as_of,
+        bootstrap=40,
+        seed=1,
+    )
+    expected = who_needs_whom_from_encounters(t, bootstrap=40, seed=1)
+    assert w.table.equals(expected.table) and w.headline == expected.headline
+    assert (w.window, w.counts, w.remarks) == (expected.window, expected.counts, expected.remarks)
+
+
+def test_tables_of_different_windows_are_refused(con):
+    t = encounters_table(con, bjgp_rows())
+    tables = measure_tables(t, None, None, None, None, None, 18)
+    # Continuity over the first half of the window: some dyad patients have no usual clinician there.
+    other = patient_continuity(t, start=tables["start"], end=dt.datetime(2022, 12, 1))
+    with pytest.raises(InputError, match="same window"):
+        who_needs_whom(**{**tables, "continuity": other}, bootstrap=0)
+    with pytest.raises(InputError, match="usual_clinician_id"):
+        who_needs_whom(**{**tables, "continuity": patient_continuity(t, level="practice")}, bootstrap=0)
+    with pytest.raises(InputError, match="continuity= and attribution="):
+        who_needs_whom(tables["dyads"], attribution=tables["attribution"])
+    with pytest.raises(InputError, match="who_needs_whom_from_encounters"):
+        who_needs_whom(tables["dyads"])
+
+
+def test_the_encounters_form_still_works_with_a_deprecation_warning(con):
+    t = encounters_table(con, bjgp_rows())
+    with pytest.warns(DeprecationWarning, match="who_needs_whom_from_encounters"):
+        old = who_needs_whom(t, bootstrap=30, seed=2, lookback=12, settings="primary_care")
+    new = who_needs_whom_from_encounters(t, bootstrap=30, seed=2, lookback_months=12, settings="primary_care")
+    assert old.table.equals(new.table) and old.window == new.window

@@ -71,7 +71,7 @@ def test_every_reason_has_readable_text_and_a_column():
     for code, text in validate.REASONS.items():
         assert code == code.lower() and " " not in code
         assert text and text[0].islower()
-        column = validate._column_of(code)
+        column = validate.column_of(code)
         if code in (
             "malformed_row",
             "invalid_encoding",
@@ -213,11 +213,11 @@ def test_setting_from_profiled_values_matches_row_by_row():
     assert plain.table.select(*fields).to_pyarrow().to_pylist() == fast.table.select(*fields).to_pyarrow().to_pylist()
 
 
-def test_normalise_label():
-    assert validate.normalise_label("Primary  Care") == "primary_care"
-    assert validate.normalise_label("HOME") == "home"
-    assert validate.normalise_label("") is None
-    assert validate.normalise_label(None) is None
+def test_normalize_label():
+    assert validate.normalize_label("Primary  Care") == "primary_care"
+    assert validate.normalize_label("HOME") == "home"
+    assert validate.normalize_label("") is None
+    assert validate.normalize_label(None) is None
 
 
 def test_identifiers_are_trimmed_strings_with_blanks_missing():

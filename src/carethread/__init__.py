@@ -6,6 +6,10 @@ The public API, imported lazily so the command line starts fast::
     con = carethread.connect()
     data = carethread.read("encounters.csv", con=con)
     patients = carethread.patient_continuity(data.encounters)
+
+Every measure of :mod:`carethread.measures` is here too (``dir(carethread)``
+lists them), beside :func:`run_in_batches`, which runs a per-patient measure
+on slices of patients when the input is larger than memory.
 """
 
 from importlib import import_module
@@ -16,14 +20,28 @@ try:
 except PackageNotFoundError:  # running from a source tree without install
     __version__ = "0+unknown"
 
+#: The names of ``carethread.measures.__all__`` (a test keeps the two lists equal).
+_MEASURES = (
+    "patient_continuity",
+    "continuity_summary",
+    "attribute",
+    "attribution_ranking",
+    "attribution_summary",
+    "panels",
+    "panel_rollup",
+    "dyads",
+    "relationship_breaks",
+    "who_needs_whom",
+)
+
 _API = {
     "connect": "carethread.engine",
     "read": "carethread.readers",
     "visits": "carethread.visits",
-    "patient_continuity": "carethread.measures.continuity",
-    "continuity_summary": "carethread.measures.continuity",
+    **dict.fromkeys(_MEASURES, "carethread.measures"),
+    "run_in_batches": "carethread.batches",
     "generate": "carethread.synth",
-    "report": "carethread.report",
+    "report": "carethread.reporting",
 }
 
 __all__ = ["__version__", *_API]
@@ -33,3 +51,7 @@ def __getattr__(name):
     if name in _API:
         return getattr(import_module(_API[name]), name)
     raise AttributeError(f"module 'carethread' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

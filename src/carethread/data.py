@@ -13,25 +13,8 @@ from dataclasses import dataclass, field
 
 import ibis
 
-
-def format_count(n: int) -> str:
-    """Write a count with a space between thousands, as messages do.
-
-    >>> format_count(1832)
-    '1 832'
-    >>> format_count(12)
-    '12'
-    """
-    return f"{int(n):,}".replace(",", " ")
-
-
-def plural(n: int, word: str, many: str | None = None) -> str:
-    """``'1 row'``, ``'2 rows'``, ``'1 000 rows'``.
-
-    >>> plural(1, "row"), plural(1000, "row"), plural(2, "patient", "patients")
-    ('1 row', '1 000 rows', '2 patients')
-    """
-    return f"{format_count(n)} {word if n == 1 else (many or word + 's')}"
+# format_count and plural moved to carethread.wording; importing them from here still works.
+from carethread.wording import format_count, plural
 
 
 @dataclass

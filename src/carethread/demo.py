@@ -10,7 +10,7 @@ import ibis
 from rich.console import Console
 from rich.table import Table as RichTable
 
-from carethread.data import format_count
+from carethread.wording import decimals, format_count, percent
 
 
 def _print_summary(summary_rows: list[dict], console: Console) -> None:
@@ -18,16 +18,8 @@ def _print_summary(summary_rows: list[dict], console: Console) -> None:
     for column in ("index", "patients", "mean", "q1", "median", "q3", "pooled"):
         view.add_column(column, justify="right" if column != "index" else "left")
     for r in summary_rows:
-        fmt = lambda v: "" if v is None else f"{v:.3f}"  # noqa: E731
-        view.add_row(
-            r["index"],
-            format_count(r["patients_included"]),
-            fmt(r["mean"]),
-            fmt(r["q1"]),
-            fmt(r["median"]),
-            fmt(r["q3"]),
-            fmt(r["pooled"]),
-        )
+        statistics = [decimals(r[column]) for column in ("mean", "q1", "median", "q3", "pooled")]
+        view.add_row(r["index"], format_count(r["patients_included"]), *statistics)
     console.print(view)
 
 
@@ -72,17 +64,17 @@ def run_demo(
     _print_summary(rows, console)
     upc = next(r for r in rows if r["index"] == "upc")
     console.print(
-        f"A typical patient (median) saw their usual clinician at {upc['median']:.0%} of visits; "
-        f"pooled over all visits, {upc['pooled']:.0%}."
+        f"A typical patient (median) saw their usual clinician at {percent(upc['median'])} of visits; "
+        f"pooled over all visits, {percent(upc['pooled'])}."
     )
     for i, remark in enumerate(data.remarks + patient_continuity_remarks(data.encounters, patients), 1):
         console.print(f"  {i}. {remark}")
     from carethread.privacy import load_or_create_key
-    from carethread.report import report
-    from carethread.summary import who_needs_whom
+    from carethread.reporting import report
+    from carethread.summary import who_needs_whom_from_encounters
 
     with step("Weighing both sides of every relationship"):
-        answer = who_needs_whom(data.encounters, clinicians=data.clinicians, seed=seed)
+        answer = who_needs_whom_from_encounters(data.encounters, clinicians=data.clinicians, seed=seed)
         paths["who_needs_whom"] = write_table(ibis.memtable(answer.table), out / "who_needs_whom.csv")
     console.print(f"Who needs whom: {answer.headline}")
 

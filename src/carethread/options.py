@@ -1,35 +1,57 @@
 """Checks and conversions for the options every measure shares.
 
-One grammar for every measure: data positional, then keyword-only
-``settings, start, end, min_visits, level, as_of, lookback``. The checks live
-here so each measure validates them the same way and says how to fix them.
+One grammar for every measure (docs/definitions.md)::
+
+    measure(encounters, *, clinicians=None, settings=None, start=None, end=None,
+            as_of=None, <options of the measure, units in their names>) -> ibis.Table
+
+A measure takes only the shared options it uses, always with these names and
+types and in this order. The checks live here so that each measure validates
+them the same way and says how to fix them.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TypeAlias
+
+import ibis
+import pyarrow as pa
 
 from carethread.errors import OptionError
-from carethread.schema import DEFAULT_VISIT_SETTINGS, SETTINGS
+from carethread.schema import DEFAULT_VISIT_SETTINGS, SETTINGS, normalize_label
+
+#: Settings whose encounters count as visits: ``None`` (``primary_care`` and
+#: ``virtual``), a comma-separated string or an iterable of setting names.
+Settings: TypeAlias = str | Iterable[str] | None
+
+#: A date or moment: ``YYYY-MM-DD`` (or ISO date and time), a date or a datetime.
+DateLike: TypeAlias = str | _dt.date | _dt.datetime | None
+
+#: The canonical clinicians table: an Ibis table, or data ``ibis.memtable`` reads (an
+#: Arrow table, a mapping of columns, a pandas DataFrame).
+Clinicians: TypeAlias = ibis.Table | pa.Table | Mapping[str, Sequence] | None
 
 LEVELS: tuple[str, ...] = ("clinician", "practice")
 
 
-def normalize_settings(settings: str | Iterable[str] | None) -> tuple[str, ...]:
+def normalize_settings(settings: Settings) -> tuple[str, ...]:
     """Return the settings as a sorted tuple of canonical names.
 
     Accepts ``None`` (the default ``primary_care`` and ``virtual``), a comma
-    separated string, or an iterable.
+    separated string, or an iterable. Each name is read like the readers read
+    the setting column (:func:`carethread.schema.normalize_label`): case,
+    surrounding spaces and the separators between words do not matter.
 
-    >>> normalize_settings("virtual, primary_care")
+    >>> normalize_settings("virtual, Primary  Care")
     ('primary_care', 'virtual')
     """
     if settings is None:
         return DEFAULT_VISIT_SETTINGS
     if isinstance(settings, str):
         settings = settings.split(",")
-    chosen = {s.strip().lower().replace(" ", "_").replace("-", "_") for s in settings if s.strip()}
+    chosen = {label for label in (normalize_label(s) for s in settings) if label}
     unknown = sorted(chosen - set(SETTINGS))
     if unknown:
         raise OptionError(f"Unknown setting {', '.join(unknown)}; choose from {', '.join(SETTINGS)}.")
@@ -38,7 +60,18 @@ def normalize_settings(settings: str | Iterable[str] | None) -> tuple[str, ...]:
     return tuple(sorted(chosen))
 
 
-def as_timestamp(value, name: str) -> _dt.datetime | None:
+def clinicians_table(clinicians: Clinicians) -> ibis.Table | None:
+    """The clinicians table as an Ibis table (``None`` stays ``None``).
+
+    >>> clinicians_table({"clinician_id": ["A"], "capacity": [900]}).count().execute()
+    1
+    """
+    if clinicians is None or isinstance(clinicians, ibis.Table):
+        return clinicians
+    return ibis.memtable(clinicians)
+
+
+def as_timestamp(value: DateLike, name: str) -> _dt.datetime | None:
     """Parse a window bound (date, datetime or ISO string); ``None`` stays ``None``.
 
     >>> as_timestamp("2024-03-01", "start")
@@ -56,7 +89,7 @@ def as_timestamp(value, name: str) -> _dt.datetime | None:
         raise OptionError(f"--{name} {value!s:.40} is not a date; write it as YYYY-MM-DD.") from None
 
 
-def check_window(start, end) -> tuple[_dt.datetime | None, _dt.datetime | None]:
+def check_window(start: DateLike, end: DateLike) -> tuple[_dt.datetime | None, _dt.datetime | None]:
     """Parse and check a ``[start, end)`` window."""
     s, e = as_timestamp(start, "start"), as_timestamp(end, "end")
     if s is not None and e is not None and e <= s:
@@ -88,7 +121,13 @@ def check_lookback_days(days: int | None, name: str = "known-lookback-days") -> 
 
 
 def check_options(
-    *, settings=None, start=None, end=None, min_visits=2, level="clinician", known_lookback_days=None
+    *,
+    settings: Settings = None,
+    start: DateLike = None,
+    end: DateLike = None,
+    min_visits: int = 2,
+    level: str = "clinician",
+    known_lookback_days: int | None = None,
 ) -> None:
     """Check every shared option at once, before any data is read."""
     normalize_settings(settings)

@@ -7,6 +7,7 @@ straight from the engine to Parquet or CSV without passing through pandas.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import ibis
@@ -19,15 +20,19 @@ from carethread.errors import OptionError
 WRITABLE = (".csv", ".parquet")
 
 
-def check_out_path(path: str | os.PathLike) -> Path:
-    """The output path if its extension is one we write, else a clear error.
+def check_out_path(path: str | os.PathLike, option: str = "--out") -> Path:
+    """The output path if its extension is one we write, else an error naming ``option``.
 
     >>> check_out_path("out.parquet").suffix
     '.parquet'
+    >>> check_out_path("rejects.txt", option="--quarantine")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    carethread.errors.OptionError: --quarantine rejects.txt: write to a .csv or .parquet file ...
     """
     p = Path(path)
     if p.suffix.lower() not in WRITABLE:
-        raise OptionError(f"--out {p.name}: write to a .csv or .parquet file (the extension decides the format).")
+        raise OptionError(f"{option} {p.name}: write to a .csv or .parquet file (the extension decides the format).")
     return p
 
 
@@ -62,15 +67,22 @@ def _cell(value) -> str:
 
 
 def print_table(
-    table: ibis.Table, console: Console, *, limit: int = 20, title: str | None = None, sort: bool = True
+    table: ibis.Table,
+    console: Console,
+    *,
+    limit: int = 20,
+    title: str | None = None,
+    order_by: Sequence[str] | None = None,
 ) -> int:
     """Print up to ``limit`` rows of ``table`` as a rich table; return the row count.
 
-    With ``sort`` (the default) rows are ordered by the first column (the
-    identifier) so the preview is the same every run.
+    The preview is ordered by ``order_by``, by default every column from the
+    first (the identifier) to the last: a total order, so the preview is the
+    same every run. ``order_by=()`` keeps the table's own order.
     """
     total = int(table.count().execute())
-    preview = table.order_by(table.columns[0]) if sort else table
+    order = table.columns if order_by is None else tuple(order_by)
+    preview = table.order_by(*order) if order else table
     rows = preview.limit(limit).to_pyarrow().to_pylist() if limit else []
     view = RichTable(title=title, show_lines=False, header_style="bold")
     for column in table.columns:

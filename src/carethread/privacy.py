@@ -1,4 +1,4 @@
-"""Privacy for shared outputs: small-count suppression and keyed pseudonyms (DESIGN.md section 6).
+"""Privacy for shared outputs: small-count suppression and keyed pseudonyms (docs/definitions.md, *Privacy*).
 
 Analyst outputs (the measure tables) keep real identifiers. Anything meant to
 leave the analyst's hands — the HTML report above all — goes through this
@@ -57,8 +57,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from carethread.data import format_count
 from carethread.errors import OptionError
+from carethread.wording import format_count
 
 #: Smallest count shown as it is; 1 to ``THRESHOLD - 1`` are suppressed.
 THRESHOLD = 11

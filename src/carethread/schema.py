@@ -7,10 +7,12 @@ keep their leading zeros; readers cast to these types and nowhere else.
 
 from __future__ import annotations
 
+import re
+
 import ibis
 import ibis.expr.datatypes as dt
 
-#: The care settings an encounter can have (DESIGN.md section 2).
+#: The care settings an encounter can have (docs/definitions.md, *Canonical tables*).
 SETTINGS: tuple[str, ...] = (
     "primary_care",
     "specialty",
@@ -29,6 +31,27 @@ DEFAULT_VISIT_SETTINGS: tuple[str, ...] = ("primary_care", "virtual")
 DEFAULT_SETTING = "primary_care"
 
 ROLES: tuple[str, ...] = ("physician", "np", "pa", "nurse", "other")
+
+#: Runs of these characters become one ``_`` in a label (a setting or a role).
+LABEL_SEPARATORS = r"[ \t\n\r\f\-]+"
+
+
+def normalize_label(value: str | None) -> str | None:
+    """A setting or role label in its canonical spelling; ``None`` for a blank one.
+
+    Surrounding spaces go, letters are lower-cased and every run of spaces,
+    tabs, line breaks or hyphens becomes one underscore, so ``" Primary  Care "``,
+    ``"primary-care"`` and ``"PRIMARY_CARE"`` all name ``primary_care``. The
+    readers apply the same rule in SQL to the setting and role columns.
+
+    >>> normalize_label(" Primary  Care "), normalize_label("urgent-care"), normalize_label("  ")
+    ('primary_care', 'urgent_care', None)
+    """
+    if value is None:
+        return None
+    text = str(value).strip(" ")
+    return re.sub(LABEL_SEPARATORS, "_", text.lower()) if text else None
+
 
 ENCOUNTERS = ibis.schema(
     {
@@ -77,7 +100,7 @@ QUARANTINE = ibis.schema(
     }
 )
 
-#: Columns of the per-patient continuity table (DESIGN.md section 5).
+#: Columns of the per-patient continuity table (docs/definitions.md, *Continuity indices*).
 PATIENT_CONTINUITY_COLUMNS: tuple[str, ...] = (
     "patient_id",
     "n_visits",

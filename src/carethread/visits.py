@@ -1,4 +1,4 @@
-"""Encounters to visits: what every continuity measure counts (DESIGN.md section 3).
+"""Encounters to visits: what every continuity measure counts (docs/definitions.md, *Visits*).
 
 1. Keep encounters in the chosen settings and window that have a clinician
    (or, at practice level, a practice).
@@ -6,13 +6,18 @@
    encounters of one patient with one clinician on one day are one visit.
 3. A patient's visits are ordered by earliest start time that day, then by
    clinician id. :func:`visit_order` names that order for every measure.
+
+The default attribution date of every measure that takes ``as_of`` is
+:func:`default_as_of`, here and nowhere else.
 """
 
 from __future__ import annotations
 
+import datetime as _dt
+
 import ibis
 
-from carethread.options import check_level, check_window, normalize_settings
+from carethread.options import DateLike, Settings, as_timestamp, check_level, check_window, normalize_settings
 
 
 def provider_column(level: str) -> str:
@@ -24,7 +29,7 @@ def provider_column(level: str) -> str:
     return {"clinician": "clinician_id", "practice": "practice_id"}[check_level(level)]
 
 
-def encounters_in_window(encounters: ibis.Table, *, start=None, end=None) -> ibis.Table:
+def encounters_in_window(encounters: ibis.Table, *, start: DateLike = None, end: DateLike = None) -> ibis.Table:
     """Encounters whose ``start`` lies in ``[start, end)``; open bounds when ``None``."""
     lo, hi = check_window(start, end)
     e = encounters
@@ -38,9 +43,9 @@ def encounters_in_window(encounters: ibis.Table, *, start=None, end=None) -> ibi
 def visits(
     encounters: ibis.Table,
     *,
-    settings=None,
-    start=None,
-    end=None,
+    settings: Settings = None,
+    start: DateLike = None,
+    end: DateLike = None,
     level: str = "clinician",
 ) -> ibis.Table:
     """Collapse encounters into visits.
@@ -93,14 +98,24 @@ def visit_order(v: ibis.Table, provider: str = "clinician_id") -> list:
     return [v.first_start, v[provider]]
 
 
-def default_as_of(encounters: ibis.Table):
-    """The day after the last encounter: the default attribution date (``None`` if empty).
+def default_as_of(encounters: ibis.Table, *, end: DateLike = None) -> _dt.datetime | None:
+    """The attribution date a measure uses when none is given.
+
+    ``end`` when given (the window's exclusive end), else midnight of the day
+    after the last encounter, so that the last day's visits count; ``None``
+    when there is no encounter at all. Every measure that takes ``as_of``
+    uses this default.
 
     >>> import ibis, datetime as dt
-    >>> default_as_of(ibis.memtable({"start": [dt.datetime(2024, 3, 1, 9)]}))
-    datetime.date(2024, 3, 2)
+    >>> enc = ibis.memtable({"start": [dt.datetime(2024, 3, 1, 9)]})
+    >>> default_as_of(enc)
+    datetime.datetime(2024, 3, 2, 0, 0)
+    >>> default_as_of(enc, end="2024-01-01")
+    datetime.datetime(2024, 1, 1, 0, 0)
     """
-    import datetime as _dt
-
+    if end is not None:
+        return as_timestamp(end, "end")
     last = encounters.aggregate(last=encounters.start.max()).to_pyarrow()["last"][0].as_py()
-    return None if last is None else last.date() + _dt.timedelta(days=1)
+    if last is None:
+        return None
+    return _dt.datetime.combine(last.date() + _dt.timedelta(days=1), _dt.time())

@@ -1,0 +1,53 @@
+"""Every measure of carethread, one module per concept.
+
+Each measure takes the canonical encounters and keyword-only options in one
+grammar (:mod:`carethread.options`) and returns a lazy Ibis table:
+
+* :func:`patient_continuity` (:mod:`~carethread.measures.continuity`) and its
+  :func:`continuity_summary`;
+* :func:`attribute`, :func:`attribution_ranking` and :func:`attribution_summary`
+  (:mod:`~carethread.measures.attribution`);
+* :func:`panels` and :func:`panel_rollup` (:mod:`~carethread.measures.panels`);
+* :func:`dyads` (:mod:`~carethread.measures.dyads`);
+* :func:`relationship_breaks` (:mod:`~carethread.measures.breaks`);
+* :func:`who_needs_whom` (:mod:`carethread.summary`, imported when first
+  used), which returns its answer computed, with bootstrap intervals.
+
+The functions are imported here, not on first use, because two of them share
+their module's name (``panels``, ``dyads``): importing a module binds its name
+in the package, and only a binding made after it can name the function.
+
+Definitions: docs/definitions.md.
+"""
+
+from carethread.measures.attribution import attribute, attribution_ranking, attribution_summary
+from carethread.measures.breaks import relationship_breaks
+from carethread.measures.continuity import continuity_summary, patient_continuity
+from carethread.measures.dyads import dyads
+from carethread.measures.panels import panel_rollup, panels
+
+__all__ = [
+    "attribute",
+    "attribution_ranking",
+    "attribution_summary",
+    "continuity_summary",
+    "dyads",
+    "panel_rollup",
+    "panels",
+    "patient_continuity",
+    "relationship_breaks",
+    "who_needs_whom",
+]
+
+
+def __getattr__(name: str):
+    # carethread.summary imports the measures, so it is imported when first asked for.
+    if name == "who_needs_whom":
+        from carethread.summary import who_needs_whom
+
+        return who_needs_whom
+    raise AttributeError(f"module 'carethread.measures' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -11,18 +11,30 @@ confirmed switches (:mod:`carethread.measures.churn`).
 
 from __future__ import annotations
 
-import warnings
+import inspect
 
 import ibis
 
+from carethread.deprecation import renamed_keywords, warn_renamed
 from carethread.errors import OptionError
 from carethread.measures.break_causes import CAUSES, LEFT_SEEN_MONTHS, days_after
-from carethread.measures.churn import Grid
+from carethread.measures.churn import PERIODS, check_churn
+from carethread.measures.display import as_result
 from carethread.measures.lapses import lapses
+from carethread.measures.practices import clinician_practice
 from carethread.measures.switches import attribution_churn, confirmed_switches
 from carethread.measures.timeline import clinician_codes, patient_days, timeline, window_days
-from carethread.options import check_months, check_window, normalize_settings
-from carethread.visits import encounters_in_window, visits
+from carethread.options import (
+    Clinicians,
+    DateLike,
+    Settings,
+    check_months,
+    check_window,
+    clinicians_table,
+    normalize_settings,
+)
+from carethread.schema import SETTINGS
+from carethread.visits import default_as_of, encounters_in_window, visits
 
 __all__ = [
     "BREAK_COLUMNS",
@@ -30,7 +42,9 @@ __all__ = [
     "CAUSES",
     "KINDS",
     "LEFT_SEEN_MONTHS",
-    "clinician_practices",
+    "PERIODS",
+    "check_break_options",
+    "clinician_activity",
     "relationship_breaks",
     "whole_input_parameters",
 ]
@@ -41,80 +55,86 @@ BREAK_COLUMNS: tuple[str, ...] = ("patient_id", "from_clinician_id", "to_clinici
 #: The order of :func:`relationship_breaks` rows: a total order, so output is deterministic.
 BREAK_ORDER: tuple[str, ...] = ("patient_id", "break_date", "kind", "from_clinician_id", "to_clinician_id")
 
-#: Kinds of break.
+#: Kinds of break, in the order docs/definitions.md lists them.
 KINDS: tuple[str, ...] = ("partner", "other_practice", "emergency_only", "lost")
 
 
-def clinician_practices(encounters: ibis.Table, clinicians=None) -> ibis.Table:
+def clinician_activity(encounters: ibis.Table, *, clinicians: Clinicians = None) -> ibis.Table:
     """``clinician_id, practice_id, last_encounter``: each clinician's practice and last encounter day.
 
-    The practice comes from the clinicians table when given (a clinician
-    listed with several practices gets the smallest id); otherwise, or for
-    clinicians missing there, it is the practice of most of their encounters
-    (ties to the smallest practice id). ``last_encounter`` is the day of
-    their last encounter of any kind with any patient.
+    The practice is :func:`carethread.measures.practices.clinician_practice`
+    over every setting (the clinicians table's when it lists one, else the
+    practice of most of their encounters); ``last_encounter`` is the day of
+    their last encounter of any kind with any patient (null for a clinician
+    only the clinicians table names). It decides ``partner`` versus
+    ``other_practice`` and whether a clinician stopped seeing patients
+    (cause ``clinician_left``).
+
+    >>> import ibis, datetime as dt
+    >>> enc = ibis.memtable({"patient_id": ["p", "q", "q"], "clinician_id": ["A", "A", "B"],
+    ...     "practice_id": ["X", "X", "Y"], "setting": ["primary_care", "emergency", "primary_care"],
+    ...     "start": [dt.datetime(2024, 1, 5, 9), dt.datetime(2024, 2, 1, 23), dt.datetime(2024, 3, 9, 8)]})
+    >>> clinician_activity(enc).order_by("clinician_id").to_pyarrow().to_pylist()[0]
+    {'clinician_id': 'A', 'practice_id': 'X', 'last_encounter': datetime.date(2024, 2, 1)}
     """
     e = encounters.filter(encounters.clinician_id.notnull())
-    counts = e.group_by("clinician_id", "practice_id").aggregate(n=e.count(), last=e.start.max())
-    # The smallest key (fewest-first complement of the count, then the id) is
-    # the most frequent practice, ties to the smallest id.
-    fewer = (ibis.literal(2 * 10**13) - counts.n).cast("string")  # 14 digits
-    derived = counts.group_by("clinician_id").aggregate(
-        derived=fewer.concat(counts.practice_id).min(where=counts.practice_id.notnull()).substr(14),
-        last_encounter=counts["last"].max().cast("date"),
-    )
-    if clinicians is not None and not isinstance(clinicians, ibis.Table):
-        clinicians = ibis.memtable(clinicians)
-    if clinicians is None or "practice_id" not in clinicians.columns:
-        return derived.select("clinician_id", practice_id=derived.derived, last_encounter="last_encounter")
-    c = clinicians.select(
-        clinician_id=clinicians.clinician_id.cast("string"), practice_id=clinicians.practice_id.cast("string")
-    )
-    listed = c.group_by("clinician_id").aggregate(listed=c.practice_id.min())
-    j = derived.outer_join(listed, "clinician_id")
+    last = e.group_by("clinician_id").aggregate(last_encounter=e.start.max().cast("date"))
+    practice = clinician_practice(encounters, clinicians=clinicians, settings=SETTINGS)
+    # A view: with a clinicians table ``practice`` is a projection of a join, which Ibis
+    # would otherwise extend with this join and then reject the key as foreign to it.
+    j = practice.view().outer_join(last, "clinician_id")
     return j.select(
         clinician_id=j.clinician_id.fill_null(j.clinician_id_right),
-        practice_id=j.listed.fill_null(j.derived),
+        practice_id=j.practice_id,
         last_encounter=j.last_encounter,
     )
 
 
-def whole_input_parameters(encounters: ibis.Table, *, clinicians=None, start=None, end=None) -> dict:
+def clinician_practices(encounters: ibis.Table, clinicians: Clinicians = None) -> ibis.Table:
+    """Deprecated: :func:`carethread.measures.practices.clinician_practice` over every setting."""
+    warn_renamed(
+        "carethread.measures.breaks.clinician_practices(encounters, clinicians)",
+        "carethread.measures.practices.clinician_practice(encounters, clinicians=..., settings=SETTINGS)",
+    )
+    return clinician_practice(encounters, clinicians=clinicians, settings=SETTINGS)
+
+
+def whole_input_parameters(
+    encounters: ibis.Table, *, clinicians: Clinicians = None, start: DateLike = None, end: DateLike = None
+) -> dict:
     """``end`` and ``clinicians`` as :func:`relationship_breaks` derives them from all encounters.
 
     Passed back in, they make the measure separable by patient
     (:mod:`carethread.batches`): the end of the data comes from the last
     encounter of the whole input, and each clinician's practice and last
-    encounter from all of their encounters, not from one slice of patients.
+    encounter (:func:`clinician_activity`) from all of their encounters, not
+    from one slice of patients.
 
     >>> import ibis, datetime as dt
     >>> enc = ibis.memtable({"patient_id": ["p", "q"], "clinician_id": ["A", "B"], "practice_id": ["X", "Y"],
     ...     "setting": ["primary_care"] * 2, "start": [dt.datetime(2024, 1, 5), dt.datetime(2024, 3, 9)]})
     >>> fixed = whole_input_parameters(enc)
     >>> fixed["end"], fixed["clinicians"].column_names
-    (datetime.date(2024, 3, 10), ['clinician_id', 'practice_id', 'last_encounter'])
+    (datetime.datetime(2024, 3, 10, 0, 0), ['clinician_id', 'practice_id', 'last_encounter'])
     """
-    from carethread.visits import default_as_of
-
     lo, hi = check_window(start, end)
     e = encounters_in_window(encounters, start=lo, end=hi)
     return {
-        "end": hi if hi is not None else default_as_of(e),
-        "clinicians": clinician_practices(e, clinicians).to_pyarrow(),
+        "end": default_as_of(e, end=hi),
+        "clinicians": clinician_activity(e, clinicians=clinicians).to_pyarrow(),
     }
 
 
-def _clinician_table(e: ibis.Table, clinicians) -> ibis.Table:
+def _clinician_table(e: ibis.Table, clinicians: Clinicians) -> ibis.Table:
     """The clinicians table :func:`whole_input_parameters` fixed, or one derived from ``e``."""
-    if clinicians is not None and not isinstance(clinicians, ibis.Table):
-        clinicians = ibis.memtable(clinicians)
+    clinicians = clinicians_table(clinicians)
     if clinicians is not None and "last_encounter" in clinicians.columns:
         return clinicians.select(
             clinician_id=clinicians.clinician_id.cast("string"),
             practice_id=clinicians.practice_id.cast("string"),
             last_encounter=clinicians.last_encounter.cast("date"),
         )
-    return clinician_practices(e, clinicians)
+    return clinician_activity(e, clinicians=clinicians)
 
 
 def _data_end(days: ibis.Table, hi) -> ibis.Value:
@@ -125,27 +145,64 @@ def _data_end(days: ibis.Table, hi) -> ibis.Value:
     return days_after(days.date.max(), 1)
 
 
-def _check_confirm(confirm: int) -> int:
+def check_break_options(**options) -> dict:
+    """:func:`relationship_breaks`' own options, checked before any data is read.
+
+    ``options`` are keywords of :func:`relationship_breaks` (``confirm``,
+    ``usual_months``, ...); those left out take its defaults. Raises
+    :class:`~carethread.errors.OptionError` naming the option as the command
+    line spells it. Returns them with the windows in days (``usual_days``,
+    ``confirm_days``) and attribution churn's defaults filled in (``period``
+    ``"quarter"``, ``lookback_months`` 18), which only ``confirm=0`` takes:
+    given with a confirmation they would be ignored, so they are an error.
+
+    >>> check_break_options(confirm=0, period="month")["lookback_months"]
+    18
+    """
+    parameters = inspect.signature(relationship_breaks).parameters
+    defaults = {name: p.default for name, p in parameters.items() if p.kind is p.KEYWORD_ONLY}
+    unknown = sorted(set(options) - set(defaults))
+    if unknown:
+        raise TypeError(f"relationship_breaks() has no option {', '.join(unknown)}.")
+    o = {**defaults, **options}
+    confirm, period, lookback_months = o["confirm"], o["period"], o["lookback_months"]
     if isinstance(confirm, bool) or not isinstance(confirm, int) or confirm < 0:
         raise OptionError(f"--confirm must be a whole number of visits, 0 or more, not {confirm!r}.")
-    return confirm
+    if confirm > 0 and (period is not None or lookback_months is not None):
+        given = "--period" if period is not None else "--lookback-months"
+        raise OptionError(
+            f"{given} sets attribution churn (--confirm 0) only; confirmed breaks take --usual-months and "
+            "--confirm-months instead (docs/breaks.md). Leave it out, or add --confirm 0."
+        )
+    period, lookback_months = check_churn(
+        "quarter" if period is None else period, 18 if lookback_months is None else lookback_months
+    )
+    return {
+        "usual_days": window_days(check_months(o["usual_months"], "usual-months")),
+        "confirm": confirm,
+        "confirm_days": window_days(check_months(o["confirm_months"], "confirm-months")),
+        "lost_months": check_months(o["lost_after_months"], "lost-after-months"),
+        "emergency_months": check_months(o["emergency_after_months"], "emergency-after-months"),
+        "period": period,
+        "lookback_months": lookback_months,
+    }
 
 
+@renamed_keywords(lookback="lookback_months")
 def relationship_breaks(
     encounters: ibis.Table,
     *,
-    clinicians: ibis.Table | None = None,
-    settings=None,
-    start=None,
-    end=None,
+    clinicians: Clinicians = None,
+    settings: Settings = None,
+    start: DateLike = None,
+    end: DateLike = None,
     usual_months: int = 24,
     confirm: int = 1,
     confirm_months: int = 18,
     lost_after_months: int = 12,
     emergency_after_months: int = 12,
-    period: str = "quarter",
-    lookback_months: int = 18,
-    lookback: int | None = None,
+    period: str | None = None,
+    lookback_months: int | None = None,
 ) -> ibis.Table:
     """Every relationship break: a confirmed change of usual clinician, or a lapse from one.
 
@@ -226,8 +283,10 @@ def relationship_breaks(
         on two days; one more for a partner while ``a`` still sees
         patients). ``0`` reports attribution churn instead of confirmed
         switches: every move of plurality attribution between consecutive
-        ``period`` starts over a trailing ``lookback_months``, dated the
-        same way (:mod:`carethread.measures.churn`).
+        ``period`` starts over a trailing ``lookback_months``, with the
+        tie-break of :func:`~carethread.measures.attribution.attribute` and
+        of the usual clinician (docs/definitions.md, *Usual clinician*),
+        dated the same way (:mod:`carethread.measures.churn`).
     confirm_months
         The window from the first visit with ``b`` in which ``b`` must be the
         usual clinician and ``a`` absent (default 18).
@@ -235,10 +294,11 @@ def relationship_breaks(
         The silence that makes a patient ``lost``, and the time without a
         visit that an ``emergency_only`` lapse needs (both default 12).
     period, lookback_months
-        ``confirm=0`` only: ``"quarter"`` (default), ``"month"`` or
-        ``"year"``, and the attribution look-back (default 18).
-    lookback
-        Deprecated name of ``lookback_months``.
+        ``confirm=0`` only (an :class:`~carethread.errors.OptionError`
+        otherwise): attribution is compared between consecutive
+        ``"quarter"`` (default), ``"month"`` or ``"year"`` starts, over a
+        trailing look-back of ``lookback_months`` (default 18, at least one
+        period). ``lookback_months`` was ``lookback``, a deprecated alias.
 
     Returns
     -------
@@ -293,23 +353,17 @@ def relationship_breaks(
     >>> row["from_clinician_id"], row["to_clinician_id"], row["break_date"], row["kind"], row["cause"]
     ('A', 'B', datetime.date(2023, 2, 10), 'partner', 'patient_moved_on')
     """
-    if lookback is not None:
-        warnings.warn(
-            "relationship_breaks(lookback=...) is deprecated; use lookback_months=...",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        lookback_months = lookback
-    usual_days = window_days(check_months(usual_months, "usual-months"))
-    confirm_days = window_days(check_months(confirm_months, "confirm-months"))
-    confirm = _check_confirm(confirm)
-    lost_months = check_months(lost_after_months, "lost-after-months")
-    emergency_months = check_months(emergency_after_months, "emergency-after-months")
-    lookback_months = check_months(lookback_months, "lookback-months")
+    o = check_break_options(
+        usual_months=usual_months,
+        confirm=confirm,
+        confirm_months=confirm_months,
+        lost_after_months=lost_after_months,
+        emergency_after_months=emergency_after_months,
+        period=period,
+        lookback_months=lookback_months,
+    )
     lo, hi = check_window(start, end)
     chosen = normalize_settings(settings)
-    if confirm == 0:
-        Grid.of(period, lookback_months, ibis.literal(None, "date"))  # a bad period fails before any query
 
     e = encounters_in_window(encounters, start=lo, end=hi)
     days = patient_days(e, chosen)
@@ -317,13 +371,13 @@ def relationship_breaks(
     info = _clinician_table(e, clinicians)
     v, other_days = days.filter(days.clinician_id.notnull()), days.filter(days.clinician_id.isnull())
     codes = clinician_codes(v)
-    t = timeline(v, codes, usual_days=usual_days)
-    if confirm == 0:
+    t = timeline(v, codes, usual_days=o["usual_days"])
+    if o["confirm"] == 0:
         moves = visits(e, settings=chosen)
-        switches = attribution_churn(moves, v, info, data_end, period=period, lookback_months=lookback_months)
+        switches = attribution_churn(moves, v, info, data_end, period=o["period"], lookback_months=o["lookback_months"])
     else:
         switches = confirmed_switches(
-            t, codes, info, data_end, confirm=confirm, usual_days=usual_days, confirm_days=confirm_days
+            t, codes, info, data_end, confirm=o["confirm"], usual_days=o["usual_days"], confirm_days=o["confirm_days"]
         )
     lapsed = lapses(
         t,
@@ -331,8 +385,8 @@ def relationship_breaks(
         other_days,
         info,
         data_end,
-        usual_days=usual_days,
-        lost_months=lost_months,
-        emergency_months=emergency_months,
+        usual_days=o["usual_days"],
+        lost_months=o["lost_months"],
+        emergency_months=o["emergency_months"],
     )
-    return switches.union(lapsed).select(*BREAK_COLUMNS).order_by(*BREAK_ORDER)
+    return as_result(switches.union(lapsed).select(*BREAK_COLUMNS).order_by(*BREAK_ORDER))

@@ -4,7 +4,8 @@
 trailing look-back (:func:`carethread.measures.attribution.choose`, the same
 code as :func:`~carethread.measures.attribution.attribute`) is evaluated at
 every period start (month, quarter or year) in the data span. When a patient
-attributed to ``a`` at one boundary is attributed to ``b != a`` at the next,
+attributed to ``a`` at one boundary is attributed to ``b != a`` at the next
+(ties as for the usual clinician: docs/definitions.md, *Usual clinician*),
 attribution moved: dated by the first visit with ``b`` after the last visit
 with ``a``. This is what ACO analysts call attribution churn. It is not a
 relationship break: a partner who ties or outnumbers the usual clinician in a
@@ -20,6 +21,7 @@ import ibis
 
 from carethread.errors import OptionError
 from carethread.measures.attribution import choose
+from carethread.options import check_months, check_rule
 
 #: Period lengths in months.
 PERIODS: dict[str, int] = {"month": 1, "quarter": 3, "year": 12}
@@ -28,6 +30,19 @@ PERIODS: dict[str, int] = {"month": 1, "quarter": 3, "year": 12}
 def month_index(d: ibis.Value) -> ibis.Value:
     """Months since year 0 of a date: ``year * 12 + month - 1``."""
     return d.year().cast("int64") * 12 + d.month().cast("int64") - 1
+
+
+def check_churn(period: str, lookback_months: int) -> tuple[str, int]:
+    """``period`` and ``lookback_months`` of attribution churn, checked: a look-back covers one period.
+
+    >>> check_churn("quarter", 18)
+    ('quarter', 18)
+    """
+    check_rule(period, PERIODS, "period")
+    months = check_months(lookback_months, "lookback-months")
+    if months < PERIODS[period]:
+        raise OptionError(f"--lookback-months ({months}) must be at least one {period} ({PERIODS[period]} months).")
+    return period, months
 
 
 @dataclass(frozen=True)
@@ -47,11 +62,8 @@ class Grid:
 
     @classmethod
     def of(cls, period: str, lookback_months: int, data_end: ibis.Value) -> Grid:
-        if period not in PERIODS:
-            raise OptionError(f"--period must be one of {', '.join(PERIODS)}, not {period!r}.")
+        period, lookback_months = check_churn(period, lookback_months)
         p = PERIODS[period]
-        if lookback_months < p:
-            raise OptionError(f"--lookback-months ({lookback_months}) must be at least one {period} ({p} months).")
         size = math.gcd(lookback_months, p)
         return cls(p, size, p // size, lookback_months // size, month_index(data_end) // p * p)
 
@@ -65,8 +77,10 @@ def _attribution_at_boundaries(v: ibis.Table, grid: Grid) -> tuple[ibis.Table, i
     bucket then feeds the ``width`` windows that follow it, at the boundaries
     among them.
     """
+    # The start of the last visit, not its day: of two clinicians last seen on
+    # the same day the later visit wins, as for attribute and the usual clinician.
     per_bucket = v.group_by("patient_id", "clinician_id", "bucket").aggregate(
-        n=v.count(), last_start=v.visit_date.max()
+        n=v.count(), last_start=v.first_start.max()
     )
     offsets = ibis.memtable({"offset": list(range(1, grid.width + 1))})
     fed = per_bucket.cross_join(offsets)
@@ -82,7 +96,8 @@ def _attribution_at_boundaries(v: ibis.Table, grid: Grid) -> tuple[ibis.Table, i
 def attribution_moves(v: ibis.Table, grid: Grid) -> ibis.Table:
     """``patient_id, from_clinician_id, to_clinician_id, break_date``: every move of attribution.
 
-    ``v`` holds visits (``patient_id, clinician_id, visit_date``).
+    ``v`` holds visits (``patient_id, clinician_id, visit_date, first_start``:
+    :func:`carethread.visits.visits`).
     Attribution ``a`` at one boundary and ``b != a`` at the next, dated by
     the first visit with ``b`` after the last visit with ``a``; a change no
     visit made (``a``'s visits left the window while ``b`` was last seen
@@ -97,7 +112,9 @@ def attribution_moves(v: ibis.Table, grid: Grid) -> ibis.Table:
     sw = sw.filter(sw.a != sw.b).select("patient_id", "a", "b", "k_to", "a_last")
     # a's last visit before the new boundary: in the previous window, or in the
     # buckets between the two boundaries.
-    recent = per_bucket.select(pid="patient_id", cid="clinician_id", bucket="bucket", a_now="last_start").view()
+    recent = per_bucket.select(
+        pid="patient_id", cid="clinician_id", bucket="bucket", a_now=per_bucket.last_start.cast("date")
+    ).view()
     sw = sw.left_join(
         recent,
         [

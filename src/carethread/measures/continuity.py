@@ -13,7 +13,7 @@ The computation has three layers, each one Ibis expression:
 Layers 1 and 2 cost two sorts and one aggregation in all (see ``bench/``
 for the benchmark and the formulations that were measured against it).
 
-Edge-case policy (INDICES.md, DESIGN.md section 3):
+Edge-case policy (docs/definitions.md, *Visits* and *Continuity indices*):
 
 * Every patient with at least one encounter in the window appears, even with
   0 visits in the chosen settings (e.g. emergency-only patients).
@@ -23,14 +23,20 @@ Edge-case policy (INDICES.md, DESIGN.md section 3):
 * Same-day encounters with one clinician are one visit; on one day visits with
   different clinicians are ordered by earliest start, then clinician id.
 * Encounters without a clinician are left out of every index.
-* Usual clinician: most visits; ties go to the most recent visit, then the
-  smallest clinician id.
+* Usual clinician: most visits; ties go to the most recent visit (the latest
+  start of the last visits), then the smallest clinician id
+  (:mod:`carethread.measures.keys`; docs/definitions.md, *Usual clinician*).
+* Indices never leave their documented ranges: floating-point noise past a
+  bound (MMCI of one visit, ``0.1 / (1 - 0.9)``) is clamped in
+  :mod:`carethread.measures.indices`.
 """
 
 from __future__ import annotations
 
 import ibis
 
+from carethread.deprecation import renamed_function
+from carethread.measures.display import as_result
 from carethread.measures.indices import (
     bice_boxerman_coc,
     herfindahl_hirschman,
@@ -40,7 +46,8 @@ from carethread.measures.indices import (
     sequential_continuity,
     usual_provider_continuity,
 )
-from carethread.options import check_lookback_days, check_min_visits, normalize_settings
+from carethread.measures.keys import USUAL_PREFIX, usual_key, usual_rank_key
+from carethread.options import DateLike, Settings, check_lookback_days, check_min_visits, normalize_settings
 from carethread.visits import encounters_in_window, provider_column, visit_order
 
 #: Index columns of :func:`patient_continuity`, in output order.
@@ -50,9 +57,9 @@ INDEX_COLUMNS: tuple[str, ...] = ("upc", "coc", "secon", "mmci", "hhi", "k_index
 def visit_counts(
     encounters: ibis.Table,
     *,
-    settings=None,
-    start=None,
-    end=None,
+    settings: Settings = None,
+    start: DateLike = None,
+    end: DateLike = None,
     level: str = "clinician",
     known_lookback_days: int | None = 365,
 ) -> ibis.Table:
@@ -93,8 +100,8 @@ def _visit_rows(e: ibis.Table, provider: str, lookback: int | None) -> ibis.Tabl
     and no aggregation:
 
     1. Each (patient, provider) pair's encounters by day, then start (one
-       window). The first encounter of a day starts a visit (DESIGN.md
-       section 3: a visit is a distinct patient, provider and day) and its
+       window). The first encounter of a day starts a visit (a visit is a
+       distinct patient, provider and day: docs/definitions.md, *Visits*) and its
        ``start`` is the visit's earliest start. The encounter before it is
        on the pair's previous visit day, which is all known-provider
        continuity needs. ``dense_rank`` by day numbers the pair's visits
@@ -143,57 +150,29 @@ def _patient_counts(v: ibis.Table, provider: str) -> ibis.Table:
     # the smallest key wins. MIN of a fixed-width key followed by the id,
     # not argmin: Ibis compiles argmin for DuckDB to an ordered aggregate
     # (FIRST(... ORDER BY key)), which sorts every group.
-    usual = ibis.ifelse(v.last_of_pair, _usual_key(v.visit_no, v.first_start, v[provider]), ibis.null("string"))
+    usual = ibis.ifelse(v.last_of_pair, usual_key(v.visit_no, v.first_start, v[provider]), ibis.null("string"))
     return v.group_by("patient_id").aggregate(
         n_visits=v[provider].count(),
-        n_clinicians=(v.visit_no == 1).sum(),
+        # A count, not a sum of booleans: DuckDB types that sum as HUGEINT.
+        n_clinicians=v.visit_no.count(where=v.visit_no == 1),
         max_visits_one=v.visit_no.max(),
         sum_sq_visits=(2 * v.visit_no - 1).sum(),
         same_as_previous=v.repeat.sum(),
         known_visits=v.known.sum(),
-        **{f"usual_{provider}": usual.min().substr(_USUAL_KEY_PREFIX)},
+        **{f"usual_{provider}": usual.min().substr(USUAL_PREFIX)},
     )
 
 
-def _usual_rank_key(pairs: ibis.Table, provider: str) -> ibis.Value:
-    """A string that sorts a patient's clinicians best-first for the usual-clinician rule.
-
-    Most visits first, then the most recent visit, then the smallest id. The
-    counts are written as fixed-width complements so that one ``argmin`` over
-    this key replaces a ranking window (a sort of every patient-clinician
-    pair), and the id comes last so ties end in plain id order.
-    """
-    fewer = (ibis.literal(10**12) - pairs.n).cast("string").lpad(13, "0")
-    days_since = pairs.last_start.cast("date").delta(ibis.date(1900, 1, 1), unit="day")
-    older = (ibis.literal(10**7) - days_since).cast("string").lpad(8, "0")
-    return fewer.concat(older, pairs[provider])
-
-
-#: Characters of :func:`_usual_rank_key` and :func:`_usual_key` before the provider id.
-_USUAL_KEY_PREFIX = 21
-
-
-def _usual_key(n: ibis.Value, last_start: ibis.Value, provider_id: ibis.Value) -> ibis.StringValue:
-    """:func:`_usual_rank_key` from column values, built without padding.
-
-    Sorts the same way (most visits, then most recent last visit, then the
-    smallest id) and has the same 21-character prefix, but each number is
-    offset so its decimal form has a fixed width (13 and 8 digits for up to
-    10**12 visits and last visits before the year 29 000), which avoids
-    ``lpad``: Ibis spells ``lpad`` for DuckDB as a CASE with three casts.
-    """
-    fewer = (ibis.literal(2 * 10**12) - n).cast("string")
-    days_since = last_start.cast("date").delta(ibis.date(1900, 1, 1), unit="day")
-    older = (ibis.literal(2 * 10**7) - days_since).cast("string")
-    return fewer.concat(older, provider_id)
+#: Deprecated: the usual-clinician key is :func:`carethread.measures.keys.usual_rank_key`.
+_usual_rank_key = renamed_function(usual_rank_key, "carethread.measures.continuity._usual_rank_key")
 
 
 def patient_continuity(
     encounters: ibis.Table,
     *,
-    settings=None,
-    start=None,
-    end=None,
+    settings: Settings = None,
+    start: DateLike = None,
+    end: DateLike = None,
     min_visits: int = 2,
     level: str = "clinician",
     known_lookback_days: int | None = 365,
@@ -223,7 +202,10 @@ def patient_continuity(
     ibis.Table
         ``patient_id, n_visits, n_clinicians, usual_clinician_id, upc, coc,
         secon, mmci, hhi, k_index, known_provider`` — formulas, citations and
-        ranges in :mod:`carethread.measures.indices` and INDICES.md.
+        ranges in :mod:`carethread.measures.indices` and docs/definitions.md,
+        *Continuity indices*. The usual clinician has the most visits; ties
+        go to the most recent visit (the latest start of the tied
+        clinicians' last visits), then to the smallest id.
 
     Notes
     -----
@@ -233,7 +215,7 @@ def patient_continuity(
 
     Examples
     --------
-    The INDICES.md sequence ``A A B A C`` on five days:
+    The reference sequence ``A A B A C`` on five days (docs/definitions.md):
 
     >>> import ibis, datetime as dt
     >>> enc = ibis.memtable({"patient_id": ["p"] * 5, "clinician_id": list("AABAC"),
@@ -274,18 +256,20 @@ def patient_continuity(
     def gated(index):
         return ibis.ifelse(enough, index, ibis.null("float64"))
 
-    return c.select(
-        "patient_id",
-        "n_visits",
-        "n_clinicians",
-        f"usual_{provider}",
-        upc=gated(usual_provider_continuity(n, c.max_visits_one)),
-        coc=gated(bice_boxerman_coc(n, c.sum_sq_visits)),
-        secon=gated(sequential_continuity(n, c.same_as_previous)),
-        mmci=gated(modified_modified_continuity(n, m)),
-        hhi=gated(herfindahl_hirschman(n, c.sum_sq_visits)),
-        k_index=gated(k_index(n, m)),
-        known_provider=gated(known_provider_continuity(n, c.known_visits)),
+    return as_result(
+        c.select(
+            "patient_id",
+            "n_visits",
+            "n_clinicians",
+            f"usual_{provider}",
+            upc=gated(usual_provider_continuity(n, c.max_visits_one)),
+            coc=gated(bice_boxerman_coc(n, c.sum_sq_visits)),
+            secon=gated(sequential_continuity(n, c.same_as_previous)),
+            mmci=gated(modified_modified_continuity(n, m)),
+            hhi=gated(herfindahl_hirschman(n, c.sum_sq_visits)),
+            k_index=gated(k_index(n, m)),
+            known_provider=gated(known_provider_continuity(n, c.known_visits)),
+        )
     )
 
 
@@ -293,20 +277,31 @@ def patient_continuity_remarks(
     encounters: ibis.Table,
     result: ibis.Table,
     *,
-    settings=None,
-    start=None,
-    end=None,
+    settings: Settings = None,
+    start: DateLike = None,
+    end: DateLike = None,
     min_visits: int = 2,
     level: str = "clinician",
+    known_lookback_days: int | None = 365,
 ) -> list[str]:
     """Plain-language caveats that travel with a :func:`patient_continuity` result.
 
-    Counts only, never an identifier: encounters left out for want of a
-    clinician, patients below ``min_visits``, patients with no visit in the
-    chosen settings.
+    Takes the encounters, the result and the options the result was computed
+    with (``known_lookback_days`` is accepted so the same options serve both
+    calls; it changes no remark). Counts only, never an identifier:
+    encounters left out for want of a clinician, patients below
+    ``min_visits``, patients with no visit in the chosen settings.
+
+    Examples
+    --------
+    >>> import ibis, datetime as dt
+    >>> enc = ibis.memtable({"patient_id": ["p", "p", "q"], "clinician_id": ["A", None, "A"],
+    ...     "practice_id": ["X"] * 3, "setting": ["primary_care"] * 3,
+    ...     "start": [dt.datetime(2024, 1, d) for d in (1, 2, 3)]})
+    >>> patient_continuity_remarks(enc, patient_continuity(enc))[0]
+    '1 encounter in the chosen settings had no clinician and was left out of every index.'
     """
     from carethread.data import format_count, plural
-    from carethread.options import normalize_settings
 
     provider = provider_column(level)
     e = encounters_in_window(encounters, start=start, end=end)
@@ -400,4 +395,4 @@ def continuity_summary(patients: ibis.Table) -> ibis.Table:
                 pooled=pooled.cast("float64"),
             )
         )
-    return ibis.union(*parts).order_by("position").drop("position")
+    return as_result(ibis.union(*parts).order_by("position").drop("position"))

@@ -1,9 +1,9 @@
 """Dyads: every patient-clinician relationship, seen from both sides.
 
 A dyad is a (patient p, clinician c) pair with at least one visit in the
-window (DESIGN.md section 4). For each dyad:
+window (docs/definitions.md, *Dyads*). For each dyad:
 
-* ``dyad_visits`` — visits of p with c (visits as in DESIGN.md section 3);
+* ``dyad_visits`` — visits of p with c (docs/definitions.md, *Visits*);
 * ``patient_visits`` — all of p's visits; ``clinician_visits`` — all of c's;
 * ``patient_dependence = dyad_visits / patient_visits`` — how much of p's
   care c is (for p's usual clinician this is UPC, Breslau & Reeb 1975);
@@ -28,16 +28,19 @@ Edge-case policy:
   interval between visits, and 0 would claim back-to-back visits.
 * Days are calendar days between visit dates; same-day encounters with one
   clinician are one visit, so gaps are at least 1 day.
-* Encounters without a clinician are left out (DESIGN.md section 3).
+* Encounters without a clinician are left out (docs/definitions.md, *Visits*).
 """
 
 from __future__ import annotations
 
 import ibis
 
+from carethread.measures.display import as_result
+from carethread.measures.numbers import exact_int64, ratio
+from carethread.options import DateLike, Settings
 from carethread.visits import visits
 
-#: Columns of :func:`dyads`, in output order (DESIGN.md section 5).
+#: Columns of :func:`dyads`, in output order.
 DYAD_COLUMNS: tuple[str, ...] = (
     "patient_id",
     "clinician_id",
@@ -53,13 +56,16 @@ DYAD_COLUMNS: tuple[str, ...] = (
 )
 
 
-def dyad_counts(encounters: ibis.Table, *, settings=None, start=None, end=None) -> ibis.Table:
+def dyad_counts(
+    encounters: ibis.Table, *, settings: Settings = None, start: DateLike = None, end: DateLike = None
+) -> ibis.Table:
     """Per-pair visit counts and dates, before the two sides are joined.
 
     One row per (patient, clinician) pair with visits: ``patient_id,
     clinician_id, dyad_visits, first_visit, last_visit, last_start,
-    longest_gap_days``. ``last_start`` (the earliest start on the last visit
-    day) lets callers apply the usual-clinician tie-break rule.
+    longest_gap_days``. ``last_start`` (the start of the last visit: the
+    earliest start on the last visit day) lets callers apply the
+    usual-clinician tie-break (:func:`carethread.measures.keys.usual_key`).
     """
     v = visits(encounters, settings=settings, start=start, end=end)
     by_pair = ibis.window(group_by=[v.patient_id, v.clinician_id], order_by=v.visit_date)
@@ -74,11 +80,9 @@ def dyad_counts(encounters: ibis.Table, *, settings=None, start=None, end=None) 
     )
 
 
-def _ratio(numerator, denominator):
-    return numerator.cast("float64") / denominator.cast("float64")
-
-
-def dyads(encounters: ibis.Table, *, settings=None, start=None, end=None) -> ibis.Table:
+def dyads(
+    encounters: ibis.Table, *, settings: Settings = None, start: DateLike = None, end: DateLike = None
+) -> ibis.Table:
     """Every patient-clinician pair with visits, with both sides' dependence.
 
     Parameters
@@ -150,16 +154,18 @@ def dyads_from_counts(pairs: ibis.Table) -> ibis.Table:
     by_patient = pairs.group_by("patient_id").aggregate(patient_visits=pairs.dyad_visits.sum())
     by_clinician = pairs.group_by("clinician_id").aggregate(clinician_visits=pairs.dyad_visits.sum())
     joined = pairs.inner_join(by_patient, "patient_id").inner_join(by_clinician, "clinician_id")
-    return joined.select(
-        "patient_id",
-        "clinician_id",
-        dyad_visits=joined.dyad_visits,
-        patient_visits=joined.patient_visits.cast("int64"),
-        clinician_visits=joined.clinician_visits.cast("int64"),
-        patient_dependence=_ratio(joined.dyad_visits, joined.patient_visits),
-        clinician_dependence=_ratio(joined.dyad_visits, joined.clinician_visits),
-        first_visit=joined.first_visit,
-        last_visit=joined.last_visit,
-        duration_days=joined.last_visit.delta(joined.first_visit, unit="day").cast("int64"),
-        longest_gap_days=joined.longest_gap_days,
+    return as_result(
+        joined.select(
+            "patient_id",
+            "clinician_id",
+            dyad_visits=joined.dyad_visits,
+            patient_visits=exact_int64(joined.patient_visits),
+            clinician_visits=exact_int64(joined.clinician_visits),
+            patient_dependence=ratio(joined.dyad_visits, joined.patient_visits),
+            clinician_dependence=ratio(joined.dyad_visits, joined.clinician_visits),
+            first_visit=joined.first_visit,
+            last_visit=joined.last_visit,
+            duration_days=joined.last_visit.delta(joined.first_visit, unit="day").cast("int64"),
+            longest_gap_days=joined.longest_gap_days,
+        )
     )

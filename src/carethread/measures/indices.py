@@ -3,22 +3,27 @@
 Every function takes integer count expressions of one patient's visits (see
 :func:`carethread.measures.continuity.patient_continuity`) and returns a
 float64 expression. Counts are exact integers; the division happens last, in
-floating point, so results match hand computation to 1e-12.
+floating point, so results match hand computation to 1e-12, and the result
+is kept inside ``[0, 1]``, the range every index has, so floating-point noise
+never shows as ``1.0000000000000002`` (:func:`_index`, the one place).
 
-Notation (INDICES.md): ``N`` visits, ``M`` distinct clinicians, ``n_j`` visits
-to clinician ``j``. Indices that divide by ``N - 1`` are null for ``N < 2``;
-:func:`patient_continuity` also nulls every index below ``min_visits``.
+Notation (docs/definitions.md, *Continuity indices*): ``N`` visits, ``M``
+distinct clinicians, ``n_j`` visits to clinician ``j``. Indices that divide
+by ``N - 1`` are null for ``N < 2``; :func:`patient_continuity` also nulls
+every index below ``min_visits``.
 """
 
 from __future__ import annotations
 
-import ibis
+import ibis  # noqa: F401  (the doctests below build their examples with it)
 from ibis.expr.types import NumericValue
 
+from carethread.measures.numbers import ratio, within
 
-def _ratio(numerator: NumericValue, denominator: NumericValue) -> NumericValue:
-    """``numerator / denominator`` as float64, null where the denominator is 0."""
-    return ibis.ifelse(denominator > 0, numerator.cast("float64") / denominator.cast("float64"), ibis.null("float64"))
+
+def _index(numerator: NumericValue, denominator: NumericValue) -> NumericValue:
+    """``numerator / denominator`` as float64 within ``[0, 1]``, null where the denominator is 0."""
+    return within(ratio(numerator, denominator))
 
 
 def usual_provider_continuity(n_visits: NumericValue, max_visits_one: NumericValue) -> NumericValue:
@@ -33,7 +38,7 @@ def usual_provider_continuity(n_visits: NumericValue, max_visits_one: NumericVal
     >>> usual_provider_continuity(ibis.literal(5), ibis.literal(3)).execute()
     0.6
     """
-    return _ratio(max_visits_one, n_visits)
+    return _index(max_visits_one, n_visits)
 
 
 def bice_boxerman_coc(n_visits: NumericValue, sum_sq_visits: NumericValue) -> NumericValue:
@@ -49,14 +54,14 @@ def bice_boxerman_coc(n_visits: NumericValue, sum_sq_visits: NumericValue) -> Nu
     >>> bice_boxerman_coc(ibis.literal(5), ibis.literal(11)).execute()
     0.3
     """
-    return _ratio(sum_sq_visits - n_visits, n_visits * (n_visits - 1))
+    return _index(sum_sq_visits - n_visits, n_visits * (n_visits - 1))
 
 
 def sequential_continuity(n_visits: NumericValue, same_as_previous: NumericValue) -> NumericValue:
     """SECON, Steinwachs' sequential continuity.
 
     ``SECON = sum_{t<N} 1[v_t = v_{t+1}] / (N - 1)``, range ``[0, 1]``; the only
-    order-dependent classic index (visit order: DESIGN.md section 3). Null for
+    order-dependent classic index (visit order: docs/definitions.md, *Visits*). Null for
     ``N < 2``. Steinwachs DM. Measuring provider continuity in ambulatory care.
     Med Care 1979;17:551-65.
 
@@ -65,7 +70,7 @@ def sequential_continuity(n_visits: NumericValue, same_as_previous: NumericValue
     >>> sequential_continuity(ibis.literal(5), ibis.literal(1)).execute()
     0.25
     """
-    return _ratio(same_as_previous, n_visits - 1)
+    return _index(same_as_previous, n_visits - 1)
 
 
 def modified_modified_continuity(n_visits: NumericValue, n_clinicians: NumericValue) -> NumericValue:
@@ -75,12 +80,15 @@ def modified_modified_continuity(n_visits: NumericValue, n_clinicians: NumericVa
     range ``[0.1/(N - 0.9), 1]``. Magill MK, Senf J. A new method for measuring
     continuity of care in family practice residencies. J Fam Pract 1987;24:165-8.
     Their published table was computed from rounded values; this is the exact
-    formula. For ``A A B A C``: ``2.1 / 4.1``.
+    formula. For ``A A B A C``: ``2.1 / 4.1``; for one visit ``0.1 / 0.1 = 1``
+    (which floating point alone would give as ``1.0000000000000002``).
 
     >>> round(modified_modified_continuity(ibis.literal(5), ibis.literal(3)).execute(), 6)
     0.512195
+    >>> modified_modified_continuity(ibis.literal(1), ibis.literal(1)).execute()
+    1.0
     """
-    return _ratio((n_visits - n_clinicians).cast("float64") + 0.1, n_visits.cast("float64") - 0.9)
+    return _index((n_visits - n_clinicians).cast("float64") + 0.1, n_visits.cast("float64") - 0.9)
 
 
 def herfindahl_hirschman(n_visits: NumericValue, sum_sq_visits: NumericValue) -> NumericValue:
@@ -93,7 +101,7 @@ def herfindahl_hirschman(n_visits: NumericValue, sum_sq_visits: NumericValue) ->
     >>> herfindahl_hirschman(ibis.literal(5), ibis.literal(11)).execute()
     0.44
     """
-    return _ratio(sum_sq_visits, n_visits * n_visits)
+    return _index(sum_sq_visits, n_visits * n_visits)
 
 
 def k_index(n_visits: NumericValue, n_clinicians: NumericValue) -> NumericValue:
@@ -107,7 +115,7 @@ def k_index(n_visits: NumericValue, n_clinicians: NumericValue) -> NumericValue:
     >>> k_index(ibis.literal(5), ibis.literal(3)).execute()
     0.5
     """
-    return _ratio(n_visits - n_clinicians, n_visits - 1)
+    return _index(n_visits - n_clinicians, n_visits - 1)
 
 
 def known_provider_continuity(n_visits: NumericValue, known_visits: NumericValue) -> NumericValue:
@@ -120,4 +128,4 @@ def known_provider_continuity(n_visits: NumericValue, known_visits: NumericValue
     >>> known_provider_continuity(ibis.literal(5), ibis.literal(2)).execute()
     0.5
     """
-    return _ratio(known_visits, n_visits - 1)
+    return _index(known_visits, n_visits - 1)

@@ -26,95 +26,35 @@ quoted value spans lines); in Parquet it is the first row of the file.
 
 from __future__ import annotations
 
-import csv
 import datetime as _dt
-import difflib
 import glob
-import gzip
 import os
-import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from carethread import engine, validate
-from carethread.data import CanonicalData, ReadCount
+from carethread.data import CanonicalData
 from carethread.errors import InputError, OptionError, SchemaError
+from carethread.readers.common import (
+    SourceFile,
+    check_date_format,
+    combine,
+    data_files,
+    file_kind,
+    norm_stem,
+    open_csv,
+    parse_extraction_date,
+    read_table,
+    suggest_column,
+    unreadable_as,
+)
 
-#: File name endings the reader understands, and how it reads them.
-SUFFIXES: dict[str, str] = {
-    ".csv": "csv",
-    ".csv.gz": "csv",
-    ".tsv": "csv",
-    ".tsv.gz": "csv",
-    ".parquet": "parquet",
-    ".pq": "parquet",
-}
 TABLES: tuple[str, ...] = ("encounters", "clinicians", "patients")
 
 #: Every canonical column a mapping may name.
 CANONICAL_COLUMNS: tuple[str, ...] = tuple(
     dict.fromkeys(name for spec in validate.SPECS.values() for name in spec.schema.names)
 )
-
-#: Source column names worth suggesting for a canonical column (never used silently).
-ALIASES: dict[str, tuple[str, ...]] = {
-    "patient_id": ("patient", "pat_id", "mrn", "person_id", "member_id", "subject_id", "client_id"),
-    "start": (
-        "date",
-        "start_date",
-        "visit_date",
-        "encounter_date",
-        "service_date",
-        "admit_date",
-        "appointment_date",
-        "datetime",
-        "timestamp",
-        "start_time",
-        "period_start",
-    ),
-    "clinician_id": (
-        "clinician",
-        "provider",
-        "provider_id",
-        "npi",
-        "doctor",
-        "physician",
-        "physician_id",
-        "practitioner",
-        "practitioner_id",
-        "prescriber_id",
-        "gp",
-    ),
-    "practice_id": ("practice", "site", "site_id", "clinic", "clinic_id", "organization", "organization_id"),
-    "setting": ("care_setting", "encounter_class", "encounter_type", "visit_type", "class", "place_of_service"),
-    "encounter_id": ("encounter", "visit_id", "id", "appointment_id"),
-    "birth_date": ("dob", "birthdate", "date_of_birth"),
-    "death_date": ("dod", "deathdate", "date_of_death"),
-    "sex": ("gender",),
-}
-
-_DATA_LIKE = re.compile(r"^\s*[-+]?\d+([.,:/\- T]\d+)*(Z|[+-]\d\d:?\d\d)?\s*$")
-
-
-@dataclass
-class SourceFile:
-    """One input file: where it is, how messages name it, what it holds."""
-
-    path: Path
-    source: str
-    kind: str
-    columns: list[str] = field(default_factory=list)
-    delimiter: str = ","
-    header_looks_like_data: bool = False
-
-    @property
-    def stem(self) -> str:
-        """The source name without its suffix (``encounters/part-0``)."""
-        for suffix in SUFFIXES:
-            if self.source.lower().endswith(suffix):
-                return self.source[: -len(suffix)]
-        return self.source
 
 
 # --- mapping -------------------------------------------------------------------
@@ -172,7 +112,7 @@ def check_mapping(mapping: Mapping[str, str] | str | None) -> dict[str, str]:
             if value in CANONICAL_COLUMNS:
                 hint = f"; it looks reversed: write --map {value}={key} (canonical=source)."
             else:
-                near = _suggest(key, CANONICAL_COLUMNS, aliases=False)
+                near = suggest_column(key, CANONICAL_COLUMNS, aliases=False)
                 hint = f"; did you mean `{near}`?" if near else "."
             raise OptionError(
                 f"--map: `{key}` is not a canonical column{hint} Canonical columns: {', '.join(CANONICAL_COLUMNS)}."
@@ -183,56 +123,20 @@ def check_mapping(mapping: Mapping[str, str] | str | None) -> dict[str, str]:
     return out
 
 
-def _norm(name: str) -> str:
-    return re.sub(r"[\s_\-.]+", "", name).lower()
-
-
-def _suggest(wanted: str, present: Sequence[str], *, aliases: bool = True) -> str | None:
-    """The column in ``present`` most likely meant by ``wanted``, if any."""
-    if not present:
-        return None
-    by_norm = {}
-    for column in present:
-        by_norm.setdefault(_norm(column), column)
-    if _norm(wanted) in by_norm:
-        return by_norm[_norm(wanted)]
-    close = difflib.get_close_matches(_norm(wanted), list(by_norm), n=1, cutoff=0.8)
-    if close:
-        return by_norm[close[0]]
-    if aliases:
-        for alias in ALIASES.get(wanted, ()):
-            if _norm(alias) in by_norm:
-                return by_norm[_norm(alias)]
-    return None
-
-
 # --- finding and opening files -------------------------------------------------
-
-
-def _kind(path: Path) -> str | None:
-    name = path.name.lower()
-    for suffix, kind in SUFFIXES.items():
-        if name.endswith(suffix):
-            return kind
-    return None
-
-
-def _data_files(folder: Path, *, recursive: bool) -> list[Path]:
-    found = folder.rglob("*") if recursive else folder.iterdir()
-    return sorted(p for p in found if p.is_file() and _kind(p) and not p.name.startswith((".", "_")))
 
 
 def _named(base: Path, files: Sequence[Path]) -> list[SourceFile]:
     return [
-        SourceFile(p, Path(os.path.relpath(p, base)).as_posix(), _kind(p))  # type: ignore[arg-type]
+        SourceFile(p, Path(os.path.relpath(p, base)).as_posix(), file_kind(p))  # type: ignore[arg-type]
         for p in files
     ]
 
 
 def _table_in_folder(folder: Path, table: str) -> list[Path]:
-    direct = [p for p in _data_files(folder, recursive=False) if _norm_stem(p) == table]
+    direct = [p for p in data_files(folder, recursive=False) if norm_stem(p) == table]
     sub = folder / table
-    parts = _data_files(sub, recursive=True) if sub.is_dir() else []
+    parts = data_files(sub, recursive=True) if sub.is_dir() else []
     if len(direct) > 1 or (direct and parts):
         names = [p.name for p in direct] + ([f"{table}/"] if parts else [])
         raise InputError(
@@ -244,21 +148,13 @@ def _table_in_folder(folder: Path, table: str) -> list[Path]:
     return direct or parts
 
 
-def _norm_stem(path: Path) -> str:
-    name = path.name.lower()
-    for suffix in SUFFIXES:
-        if name.endswith(suffix):
-            return name[: -len(suffix)]
-    return name
-
-
 def discover(path: str | os.PathLike) -> dict[str, list[SourceFile]]:
     """Which files hold which canonical table (see the module docstring)."""
     text = os.fspath(path)
     target = Path(text).expanduser()
     if not target.exists() and glob.has_magic(text):
         matches = sorted(Path(p) for p in glob.glob(os.path.expanduser(text), recursive=True))
-        files = [p for p in matches if p.is_file() and _kind(p)]
+        files = [p for p in matches if p.is_file() and file_kind(p)]
         if not files:
             raise InputError(
                 f"No CSV or Parquet file matches {text!s}. Check the pattern; "
@@ -272,7 +168,7 @@ def discover(path: str | os.PathLike) -> dict[str, list[SourceFile]]:
             "encounters.csv or encounters.parquet, or a glob such as 'data/*.parquet'."
         )
     if target.is_file():
-        if _kind(target) is None:
+        if file_kind(target) is None:
             raise InputError(
                 f"{target.name} is neither CSV nor Parquet (expected a name ending in "
                 ".csv, .csv.gz, .tsv or .parquet). Rename it, or convert it to one of these."
@@ -286,8 +182,8 @@ def discover(path: str | os.PathLike) -> dict[str, list[SourceFile]]:
     if "encounters" not in out:
         others = [
             p
-            for p in _data_files(target, recursive=False)
-            if _norm_stem(p) not in TABLES and not _norm_stem(p).startswith("true_")
+            for p in data_files(target, recursive=False)
+            if norm_stem(p) not in TABLES and not norm_stem(p).startswith("true_")
         ]
         if not others:
             raise InputError(
@@ -298,60 +194,12 @@ def discover(path: str | os.PathLike) -> dict[str, list[SourceFile]]:
     return out
 
 
-def _sniff_delimiter(line: str, path: Path) -> str:
-    if path.name.lower().endswith((".tsv", ".tsv.gz")):
-        return "\t"
-    counts = {d: line.count(d) for d in (",", ";", "\t", "|")}
-    best = max(counts, key=lambda d: (counts[d], d == ","))
-    return best if counts[best] else ","
-
-
-def _open_csv(file: SourceFile) -> None:
-    """Read the header of a CSV file (names, delimiter) without DuckDB's sniffer."""
-    opener = gzip.open if file.path.name.lower().endswith(".gz") else open
-    try:
-        with opener(file.path, "rb") as fh:
-            head = fh.read(1 << 16)
-    except gzip.BadGzipFile:
-        raise InputError(f"{file.source} is not a valid gzip file. Decompress it or export it again.") from None
-    except OSError as exc:
-        raise InputError(
-            f"{file.source} could not be opened ({exc.strerror or 'read error'}). Check the path and its permissions."
-        ) from None
-    if not head.strip():
-        raise InputError(
-            f"{file.source} is empty: it has no header row and no data. Export the data again, or remove the file."
-        )
-    first = head.split(b"\n", 1)[0].rstrip(b"\r")
-    try:
-        line = first.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise InputError(
-            f"The header of {file.source} is not UTF-8 text. Re-save the file as UTF-8 (in Excel: CSV UTF-8)."
-        ) from None
-    file.delimiter = _sniff_delimiter(line, file.path)
-    names = next(csv.reader([line], delimiter=file.delimiter), [])
-    names = [n.strip() or f"column{i}" for i, n in enumerate(names, 1)]
-    seen: dict[str, int] = {}
-    for position, name in enumerate(names, 1):
-        if name.lower() in seen:
-            raise SchemaError(
-                f"{file.source} has two columns named `{name}` (columns {seen[name.lower()]} and "
-                f"{position}; names are compared ignoring case). Rename one of them."
-            )
-        seen[name.lower()] = position
-    file.columns = names
-    file.header_looks_like_data = any(_DATA_LIKE.match(n) for n in names)
-
-
 def _open_parquet(con, file: SourceFile) -> None:
-    try:
+    with unreadable_as(
+        f"{file.source} is not a readable Parquet file (it may be truncated, corrupt, or "
+        "not Parquet at all). Export it again, or check that the right file was given."
+    ):
         file.columns = engine.parquet_columns(con, str(file.path))
-    except engine.BackendError:
-        raise InputError(
-            f"{file.source} is not a readable Parquet file (it may be truncated, corrupt, or "
-            "not Parquet at all). Export it again, or check that the right file was given."
-        ) from None
 
 
 # --- columns -------------------------------------------------------------------
@@ -381,7 +229,7 @@ def _resolve(
     remarks = []
     for name, source in columns.items():
         if source is None and name not in mapping:
-            near = _suggest(name, free)
+            near = suggest_column(name, free)
             if near is not None:
                 remarks.append(f"{label}: column `{near}` was not used; if it holds {name}, pass --map {name}={near}.")
     return columns, remarks
@@ -402,7 +250,7 @@ def _missing_column(file: SourceFile, name: str, mapping: Mapping[str, str], col
     candidates = [c for c in file.columns if c not in taken and c not in CANONICAL_COLUMNS]
     shown = ", ".join(f"`{c}`" for c in file.columns[:30]) + (", ..." if len(file.columns) > 30 else "")
     body = f" Columns present: {shown or '(none)'}."
-    near = _suggest(wanted, candidates) or (_suggest(name, candidates) if wanted != name else None)
+    near = suggest_column(wanted, candidates) or (suggest_column(name, candidates) if wanted != name else None)
     if near is not None:
         fix = f" `{near}` looks like {name}: pass --map {name}={near}, or rename the column."
     else:
@@ -427,123 +275,6 @@ def _check_mapping_used(mapping: Mapping[str, str], plans: Mapping[str, tuple]) 
 
 
 # --- reading -------------------------------------------------------------------
-
-
-def _extraction_date(value) -> _dt.date:
-    if value is None:
-        return _dt.date.today()
-    if isinstance(value, _dt.datetime):
-        return value.date()
-    if isinstance(value, _dt.date):
-        return value
-    try:
-        parsed = _dt.date.fromisoformat(str(value).strip()[:10])
-    except ValueError:
-        raise OptionError(
-            f"extraction_date {str(value)!r} is not a date; write it as YYYY-MM-DD (e.g. 2024-06-30)."
-        ) from None
-    if parsed.year < 1900:
-        raise OptionError("extraction_date must be 1900-01-01 or later.")
-    return parsed
-
-
-def _check_date_format(con, date_format: str | None) -> None:
-    if date_format is not None and not engine.check_strptime_format(con, date_format):
-        raise OptionError(
-            f"--date-format {date_format!r} is not a strptime pattern DuckDB understands "
-            "(e.g. %d/%m/%Y or %m/%d/%Y %H:%M)."
-        )
-
-
-def _read_table(
-    con,
-    table: str,
-    files: Sequence[SourceFile],
-    columns: Mapping[str, str | None],
-    *,
-    extraction_date: _dt.date,
-    date_format: str | None,
-    check=None,
-) -> validate.Finished:
-    """Check and finish one canonical table read from ``files``.
-
-    ``check`` defaults to the table's function in :data:`validate.CHECKS`; a
-    format reader passes its own wrapper (same signature) to add derived
-    columns or a ``__reject`` code to the raw rows before the checks run.
-    """
-    spec = validate.SPECS[table]
-    kinds = {f.kind for f in files}
-    label = files[0].source if len(files) == 1 else f"{table} ({len(files)} files)"
-    if len(kinds) > 1:
-        raise InputError(f"The {table} files mix CSV and Parquet; convert them to one format.")
-    check = check or validate.CHECKS[table]
-    sources = [f.source for f in files]
-    try:
-        if kinds == {"parquet"}:
-            paths = [str(f.path) for f in files]
-            raw = engine.parquet_table(con, paths)
-            facts = validate.profile(con, raw, columns, spec, paths=paths)
-            checked = check(
-                raw, columns, extraction_date=extraction_date, date_format=date_format, source=label, profile=facts
-            )
-            rejected: list = []
-        else:
-            checked, rejected, lenient = _stage_csv(
-                con, check, files, columns, extraction_date=extraction_date, date_format=date_format, label=label
-            )
-            if lenient:
-                checked.notes.append(
-                    f"{label} is not strictly valid CSV (a carriage return or quote inside an unquoted "
-                    "value?); it was read leniently: such characters ended a row and extra fields were "
-                    "dropped, so row numbers may not match a text editor's."
-                )
-        return validate.finish(
-            con,
-            checked,
-            sources=sources,
-            stems=[f.stem for f in files],
-            rejected=rejected,
-            extraction_date=extraction_date,
-        )
-    except engine.BackendError as exc:
-        if not engine.is_data_error(exc):
-            raise
-        raise InputError(
-            f"{label} could not be read to the end (the file may be truncated or corrupt). "
-            "Export it again, or check that the right file was given."
-        ) from None
-
-
-def _stage_csv(con, check, files, columns, *, extraction_date, date_format, label):
-    """Parse CSV files once into a temporary table of checked rows.
-
-    Returns ``(checked, rejected rows, lenient)``. DuckDB's strict parser is
-    tried first (rows with the wrong number of fields are rejected and
-    quarantined); if it gives up on the file, a lenient parse follows.
-    """
-    specs = [(str(f.path), f.columns, f.delimiter) for f in files]
-    for strict in (True, False):
-        raw, reject_tables = engine.csv_table(con, specs, strict=strict)
-        checked = check(raw, columns, extraction_date=extraction_date, date_format=date_format, source=label)
-        try:
-            # The checked rows are stored, so later queries never re-read the text.
-            _stored, name = engine.materialize(con, checked.table, checked.spec.name)
-        except engine.BackendError as exc:
-            engine.drop(con, [raw.get_name()])
-            engine.drop(con, [n for pair in reject_tables for n in pair], kind="TABLE")
-            if strict and engine.is_data_error(exc):
-                continue
-            raise
-        unparsed = engine.csv_rejects(con, reject_tables)
-        engine.renumber_after_rejects(con, name, [(f, r) for f, r, *_ in unparsed])
-        engine.drop(con, [raw.get_name()])
-        checked.table = con.table(name)
-        rejected = [
-            (f, r, "invalid_encoding" if "ENCODING" in kind.upper() else "malformed_row", col, text)
-            for f, r, kind, col, text in unparsed
-        ]
-        return checked, rejected, not strict
-    raise AssertionError("unreachable")
 
 
 def read_generic(
@@ -621,17 +352,17 @@ def read_generic(
     [{'source': 'visits.csv', 'row': '2', 'column': 'start', 'value': '2024-02-30', 'reason': 'unparseable_start'}]
     """
     mapping = check_mapping(mapping)
-    extraction = _extraction_date(extraction_date)
+    extraction = parse_extraction_date(extraction_date)
     con = engine.connect() if con is None else con
     engine.require_duckdb(con)
-    _check_date_format(con, date_format)
+    check_date_format(con, date_format)
     found = discover(path)
     plans: dict[str, tuple[list[SourceFile], dict[str, str | None]]] = {}
     remarks: list[str] = []
     for table, files in found.items():
         for file in files:
             if file.kind == "csv":
-                _open_csv(file)
+                open_csv(file)
             else:
                 _open_parquet(con, file)
         columns, notes = _resolve(validate.SPECS[table], files, mapping)
@@ -640,25 +371,16 @@ def read_generic(
     _check_mapping_used(mapping, plans)
 
     finished = {
-        table: _read_table(con, table, files, columns, extraction_date=extraction, date_format=date_format)
+        table: read_table(con, table, files, columns, extraction_date=extraction, date_format=date_format)
         for table, (files, columns) in plans.items()
     }
-    counts: list[ReadCount] = []
-    quarantines = []
-    for table in TABLES:
-        if table in finished:
-            counts += finished[table].counts
-            remarks += finished[table].remarks
-            quarantines.append(finished[table].quarantine)
-    quarantine = quarantines[0]
-    for more in quarantines[1:]:
-        quarantine = quarantine.union(more)
+    counts, table_remarks, quarantine = combine(finished[table] for table in TABLES if table in finished)
     return CanonicalData(
         encounters=finished["encounters"].accepted,
         clinicians=finished["clinicians"].accepted if "clinicians" in finished else None,
         patients=finished["patients"].accepted if "patients" in finished else None,
         quarantine=quarantine,
         counts=counts,
-        remarks=remarks,
+        remarks=remarks + table_remarks,
         format="generic",
     )

@@ -105,17 +105,8 @@ import ibis
 from carethread import engine, validate
 from carethread.data import CanonicalData
 from carethread.errors import CarethreadError, InputError, OptionError, SchemaError
-from carethread.readers.generic import (
-    SourceFile,
-    _check_date_format,
-    _data_files,
-    _extraction_date,
-    _kind,
-    _norm_stem,
-    _open_csv,
-    _read_table,
-    check_mapping,
-)
+from carethread.readers import common
+from carethread.readers.generic import check_mapping
 
 __all__ = [
     "CLASS_SETTINGS",
@@ -189,7 +180,11 @@ REQUIRED: dict[str, tuple[str, ...]] = {
 
 def _find(folder: Path, stem: str) -> Path | None:
     """The CSV file ``<stem>.csv`` (any case, optionally gzipped) in ``folder``."""
-    found = [p for p in _data_files(folder, recursive=False) if _kind(p) == "csv" and _norm_stem(p) == stem]
+    found = [
+        p
+        for p in common.data_files(folder, recursive=False)
+        if common.file_kind(p) == "csv" and common.norm_stem(p) == stem
+    ]
     if len(found) > 1:
         raise InputError(
             f"{folder} has more than one {stem} file ({', '.join(p.name for p in found)}). Keep one of them."
@@ -220,8 +215,8 @@ def looks_like_synthea(path: str | os.PathLike) -> bool:
         encounters, providers = _find(folder, "encounters"), _find(folder, "providers")
         if encounters is None or providers is None:
             return False
-        file = SourceFile(encounters, encounters.name, "csv")
-        _open_csv(file)
+        file = common.SourceFile(encounters, encounters.name, "csv")
+        common.open_csv(file)
     except (CarethreadError, OSError):
         return False
     names = {c.upper() for c in file.columns}
@@ -243,7 +238,7 @@ def _folder(path: str | os.PathLike) -> Path:
     return folder
 
 
-def _columns(file: SourceFile, table: str) -> dict[str, str | None]:
+def _columns(file: common.SourceFile, table: str) -> dict[str, str | None]:
     """Canonical → actual source column of ``file`` (header names matched in any case)."""
     present = {c.upper(): c for c in file.columns}
     for name in REQUIRED[table]:
@@ -388,25 +383,26 @@ def read_synthea(
     providers.csv: 2 rows read = 2 accepted + 0 quarantined
     >>> data.encounters.order_by("encounter_id").select("encounter_id", "setting").to_pyarrow().to_pylist()
     [{'encounter_id': 'e1', 'setting': 'primary_care'}, {'encounter_id': 'e2', 'setting': 'specialty'}]
-    >>> data.quarantine.to_pyarrow().to_pylist()
-    [{'source': 'encounters.csv', 'row': '3', 'column': 'PROVIDER', 'value': 'c9', 'reason': 'unknown_clinician_reference'}]
+    >>> data.quarantine.to_pyarrow().to_pylist()  # doctest: +NORMALIZE_WHITESPACE
+    [{'source': 'encounters.csv', 'row': '3', 'column': 'PROVIDER', 'value': 'c9',
+      'reason': 'unknown_clinician_reference'}]
     """
     if check_mapping(mapping):
         raise OptionError(
             "--map applies to --format generic only; the Synthea reader finds its columns by name. "
             "Drop --map, or read the files with --format generic."
         )
-    extraction = _extraction_date(extraction_date)
+    extraction = common.parse_extraction_date(extraction_date)
     con = engine.connect() if con is None else con
     engine.require_duckdb(con)
-    _check_date_format(con, date_format)
+    common.check_date_format(con, date_format)
     folder = _folder(path)
-    files: dict[str, SourceFile] = {}
+    files: dict[str, common.SourceFile] = {}
     for stem, table in FILES.items():
         found = _find(folder, stem)
         if found is not None:
-            files[table] = SourceFile(found, found.name, "csv")
-            _open_csv(files[table])
+            files[table] = common.SourceFile(found, found.name, "csv")
+            common.open_csv(files[table])
     if "encounters" not in files:
         raise InputError(
             f"{folder} has no encounters.csv, so it is not a Synthea CSV folder. Pass the folder "
@@ -427,7 +423,7 @@ def read_synthea(
     clinicians = None
     if "clinicians" in files:
         file = files["clinicians"]
-        finished["clinicians"] = _read_table(
+        finished["clinicians"] = common.read_table(
             con, "clinicians", [file], _columns(file, "clinicians"), check=_check_providers, **read
         )
         clinicians = finished["clinicians"].accepted
@@ -444,7 +440,7 @@ def read_synthea(
             seen.append(validate.check_patients(raw, columns, **kwargs))
             return seen[-1]
 
-        finished["patients"] = _read_table(
+        finished["patients"] = common.read_table(
             con, "patients", [file], _columns(file, "patients"), check=check_patients, **read
         )
         stored = seen[-1].table
@@ -464,7 +460,7 @@ def read_synthea(
             "PROVIDER column names the organisation: it was read as practice_id, so encounters have "
             "no clinician; use --level practice for continuity.",
         )
-    finished["encounters"] = _read_table(
+    finished["encounters"] = common.read_table(
         con,
         "encounters",
         [encounters],
@@ -473,19 +469,14 @@ def read_synthea(
         **read,
     )
 
-    counts, quarantine = [], None
-    for table in ("encounters", "clinicians", "patients"):
-        if table in finished:
-            counts += finished[table].counts
-            remarks += finished[table].remarks
-            part = finished[table].quarantine
-            quarantine = part if quarantine is None else quarantine.union(part)
+    order = ("encounters", "clinicians", "patients")
+    counts, table_remarks, quarantine = common.combine(finished[table] for table in order if table in finished)
     return CanonicalData(
         encounters=finished["encounters"].accepted,
         clinicians=clinicians,
         patients=finished["patients"].accepted if "patients" in finished else None,
         quarantine=quarantine,
         counts=counts,
-        remarks=remarks,
+        remarks=remarks + table_remarks,
         format="synthea",
     )

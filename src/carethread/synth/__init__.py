@@ -59,7 +59,7 @@ class SyntheticSystem:
     Attributes
     ----------
     encounters, clinicians, patients : pyarrow.Table
-        Canonical tables (DESIGN.md section 2), ids as strings. Encounters
+        Canonical tables (docs/definitions.md, *Canonical tables*), ids as strings. Encounters
         cover the history before the span and the span; patients are everyone
         registered at some time in that window (some move away or die during
         the history).
@@ -405,7 +405,7 @@ def write_chunked(
     ids = _Ids.for_run(n_patients, years, patients_per_clinician, history_months)
     done = 0
     try:
-        for k, (size, chunk_seed) in enumerate(zip(sizes, seeds)):
+        for k, (size, chunk_seed) in enumerate(zip(sizes, seeds, strict=True)):
             part, n_practices = _build(
                 int(size), years, chunk_seed, start, patients_per_clinician, ids, shares, int(history_months)
             )

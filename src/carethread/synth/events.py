@@ -312,6 +312,7 @@ def simulate(
             zip(
                 ("patient", "clin", "start", "end", "forced", "prev", "post"),
                 segs.arrays("patient", "clin", "start", "end", "forced", "prev", "post"),
+                strict=True,
             )
         ),
         ed_only=dict(patient=edo_patient, start=edo_start, first=edo_first),
@@ -320,6 +321,6 @@ def simulate(
         death=death,
         died_engaged=died_engaged,
         home=home,
-        switches=dict(zip(sw_names, switches.arrays(*sw_names))),
-        changes=dict(zip(("patient", "day", "clin"), changes.arrays("patient", "day", "clin"))),
+        switches=dict(zip(sw_names, switches.arrays(*sw_names), strict=True)),
+        changes=dict(zip(("patient", "day", "clin"), changes.arrays("patient", "day", "clin"), strict=True)),
     )

@@ -606,8 +606,9 @@ def write_fhir_chunked(
     --------
     >>> import tempfile
     >>> paths = write_fhir_chunked(tempfile.mkdtemp(), 200, years=1, chunk_patients=100)
-    >>> sorted(paths)
-    ['Encounter', 'Organization', 'Patient', 'Practitioner', 'PractitionerRole', 'manifest', 'true_switches', 'true_usual']
+    >>> sorted(paths)  # doctest: +NORMALIZE_WHITESPACE
+    ['Encounter', 'Organization', 'Patient', 'Practitioner', 'PractitionerRole',
+     'manifest', 'true_switches', 'true_usual']
     """
     from carethread.synth import write_chunked
 

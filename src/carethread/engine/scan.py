@@ -1,0 +1,298 @@
+"""DuckDB file scanning for readers: CSV, Parquet and NDJSON files as tables, and the rows it rejects.
+
+DuckDB-specific: the SQL that opens files (and DuckDB database files) for the
+readers. Everything here returns Ibis tables or plain Python values; readers
+never write SQL themselves, except a reader's own ``sql.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import duckdb
+import ibis
+from ibis.backends import BaseBackend
+
+from carethread.engine.connection import duckdb_connection
+from carethread.engine.names import new_name, quote_identifier, quote_literal
+from carethread.engine.sql import create_view, drop, keeping_insertion_order
+
+#: What DuckDB raises when a file cannot be read; readers turn it into InputError.
+BackendError = duckdb.Error
+
+_OUR_BUGS = tuple(
+    getattr(duckdb, name)
+    for name in ("BinderException", "CatalogException", "ParserException", "ResourceInUseException")
+    if hasattr(duckdb, name)
+)
+
+
+def is_data_error(exc: BaseException) -> bool:
+    """Whether a DuckDB error comes from the data (corrupt file, bad bytes),
+    not from a query carethread built wrongly (which must surface as a bug)."""
+    return isinstance(exc, duckdb.Error) and not isinstance(exc, _OUR_BUGS)
+
+
+def parquet_columns(con: BaseBackend, path: str) -> list[str]:
+    """Column names of one Parquet file; raises :data:`BackendError` if unreadable."""
+    rows = duckdb_connection(con).execute(f"DESCRIBE SELECT * FROM read_parquet({quote_literal(path)})").fetchall()
+    return [row[0] for row in rows]
+
+
+def parquet_table(con: BaseBackend, paths: Sequence[str]) -> ibis.Table:
+    """A lazy view over Parquet files, with ``__file`` and ``__row`` added.
+
+    ``__file`` is the position of the file in ``paths`` (0-based) and
+    ``__row`` the 1-based row number inside that file (DuckDB's
+    ``file_row_number``, which is exact whatever the number of threads).
+    Columns keep their Parquet types; schemas that differ between files are
+    unified by name. Nothing is read until the view is queried.
+    """
+    name = new_name("parquet")
+    files = ", ".join(quote_literal(p) for p in paths)
+    return create_view(
+        con,
+        name,
+        "SELECT * EXCLUDE (file_row_number), CAST(file_index AS INTEGER) AS __file, "
+        "file_row_number + 1 AS __row "
+        f"FROM read_parquet([{files}], file_row_number = true, union_by_name = true)",
+    )
+
+
+def parquet_minimums(con: BaseBackend, paths: Sequence[str], columns: Sequence[str]) -> dict[str, list[str]]:
+    """Per-row-group minimum of each column, from Parquet statistics (no scan).
+
+    Returns column → list of minimums (as text) of the row groups that hold a
+    non-NULL value; a column is left out when some such row group has no
+    statistics. A truncated statistic is still a lower bound (a prefix).
+    """
+    if not columns or not paths:
+        return {}
+    files = ", ".join(quote_literal(p) for p in paths)
+    wanted = ", ".join(quote_literal(c) for c in columns)
+    rows = (
+        duckdb_connection(con)
+        .execute(
+            "SELECT path_in_schema, stats_min_value, num_values, stats_null_count "
+            f"FROM parquet_metadata([{files}]) WHERE path_in_schema IN ({wanted})"
+        )
+        .fetchall()
+    )
+    out: dict[str, list[str]] = {c: [] for c in columns}
+    for column, smallest, values, nulls in rows:
+        if column not in out:
+            continue
+        if smallest is None:
+            if nulls is not None and values is not None and nulls >= values:
+                continue  # an all-NULL row group
+            out.pop(column)
+            continue
+        out[column].append(smallest)
+    seen = {row[0] for row in rows}
+    return {c: v for c, v in out.items() if c in seen}
+
+
+def csv_table(
+    con: BaseBackend, files: Sequence[tuple[str, Sequence[str], str]], *, strict: bool = True
+) -> tuple[ibis.Table, list[tuple[str, str]]]:
+    """A lazy view over CSV files, every column ``VARCHAR``, with ``__file`` and ``__row``.
+
+    ``files`` holds ``(path, column names from the header, delimiter)``. The
+    header is parsed by the caller and given explicitly, so DuckDB's sniffer
+    cannot mistake a messy file for a one-column one, and every value stays a
+    string (``'007'`` stays ``'007'``).
+
+    ``__row`` numbers data rows from 1 (the header is not a row) in file
+    order. It comes from ``row_number() OVER ()`` directly above each file's
+    scan. DuckDB runs an empty ``OVER ()`` as its streaming window operator,
+    which is not a parallel operator and declares a fixed order, so the rows
+    reach it one after the other in file order (docs/formats.md, *Row
+    numbers*, says how this was checked). The price is that the CSV parse
+    itself runs on one thread.
+
+    Rows DuckDB cannot parse (wrong number of fields, unbalanced quotes,
+    invalid UTF-8) are not numbered here but stored in reject tables, one
+    ``(errors, scans)`` pair per file, whose names are returned; read them
+    with :func:`csv_rejects` after the view has been scanned once, and
+    renumber with :func:`renumber_after_rejects`.
+
+    ``strict=False`` is the fallback for files DuckDB's strict parser gives
+    up on (a bare carriage return inside an unquoted value, for example):
+    such characters then end a row, and extra fields are dropped instead of
+    the row being rejected.
+    """
+    name = new_name("csv")
+    parts, rejects = [], []
+    for index, (path, columns, delimiter) in enumerate(files):
+        reject_table, reject_scan = f"{name}_rej{index}", f"{name}_scan{index}"
+        rejects.append((reject_table, reject_scan))
+        spec = ", ".join(f"{quote_literal(c)}: 'VARCHAR'" for c in columns)
+        parts.append(
+            f"SELECT *, CAST({index} AS INTEGER) AS __file, row_number() OVER () AS __row "
+            f"FROM read_csv({quote_literal(path)}, columns = {{{spec}}}, header = true, "
+            f"auto_detect = false, delim = {quote_literal(delimiter)}, quote = '\"', escape = '\"', "
+            f"strict_mode = {'true' if strict else 'false'}, "
+            f"store_rejects = true, rejects_table = {quote_literal(reject_table)}, "
+            f"rejects_scan = {quote_literal(reject_scan)})"
+        )
+    return create_view(con, name, " UNION ALL BY NAME ".join(parts)), rejects
+
+
+def csv_rejects(
+    con: BaseBackend, reject_tables: Sequence[tuple[str, str]], *, header: bool = True
+) -> list[tuple[int, int, str, str | None, str | None]]:
+    """Rows DuckDB could not parse, then drop the reject tables.
+
+    Returns one ``(file index, data row, error type, column, raw line)`` tuple
+    per rejected row, in file and row order. DuckDB reports the record number
+    counting the header as 1 (a quoted value spanning lines is still one
+    record), so the data row is one less; with ``header=False`` (NDJSON) it
+    is the line number.
+    """
+    raw = duckdb_connection(con)
+    out: list[tuple[int, int, str, str | None, str | None]] = []
+    existing = {row[0] for row in raw.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+    for index, (table, _scan) in enumerate(reject_tables):
+        if table not in existing:
+            continue
+        rows = raw.execute(
+            f"SELECT line, error_type, column_name, csv_line FROM {quote_identifier(table)} "
+            f"WHERE scan_id = (SELECT max(scan_id) FROM {quote_identifier(table)}) "
+            "ORDER BY line, byte_position"
+        ).fetchall()
+        seen: set[int] = set()
+        for line, kind, col, text in rows:
+            if line not in seen:  # a line with several extra fields is reported once per field
+                seen.add(line)
+                out.append((index, int(line) - (1 if header else 0), str(kind), col, text))
+    drop(con, [name for pair in reject_tables for name in pair], kind="TABLE")
+    return out
+
+
+def renumber_after_rejects(con: BaseBackend, table: str, rejected: Sequence[tuple[int, int]]) -> None:
+    """Shift ``__row`` of parsed rows so numbers count the rejected rows too.
+
+    ``rejected`` holds ``(file index, data row)`` of rows DuckDB skipped.
+    Parsed row number k of a file becomes the k-th integer that is not a
+    rejected row number: with rejected rows r_1 < r_2 < ..., let
+    g_j = r_j - j (parsed rows before the j-th rejected one); then
+    row = k + #{j : g_j < k}.
+    """
+    if not rejected:
+        return
+    raw = duckdb_connection(con)
+    gaps = new_name("gaps")
+    raw.execute(f"CREATE TEMP TABLE {quote_identifier(gaps)} (file INTEGER, g BIGINT)")
+    by_file: dict[int, list[int]] = {}
+    for file, row in rejected:
+        by_file.setdefault(file, []).append(row)
+    values = [(file, row - j) for file, rows in by_file.items() for j, row in enumerate(sorted(rows), 1)]
+    raw.executemany(f"INSERT INTO {quote_identifier(gaps)} VALUES (?, ?)", values)
+    raw.execute(
+        f"UPDATE {quote_identifier(table)} AS t SET __row = t.__row + "
+        f"(SELECT count(*) FROM {quote_identifier(gaps)} AS g "
+        "WHERE g.file = t.__file AND g.g < t.__row) "
+        f"WHERE t.__file IN (SELECT DISTINCT file FROM {quote_identifier(gaps)})"
+    )
+    drop(con, [gaps], kind="TABLE")
+
+
+def attach_read_only(con: BaseBackend, path: str) -> str:
+    """Attach a DuckDB database file to ``con`` read-only; returns its catalog name.
+
+    Its tables are then ``con.table(name, database=(catalog, schema))``, on
+    the same connection as everything else, and the file is never written.
+    Raises :data:`BackendError` when the file is not a DuckDB database.
+    """
+    catalog = new_name("db")
+    duckdb_connection(con).execute(f"ATTACH {quote_literal(path)} AS {quote_identifier(catalog)} (READ_ONLY)")
+    return catalog
+
+
+# ---------------------------------------------------------------------------
+# NDJSON (the FHIR reader, readers/fhir/).
+#
+# A FHIR Bulk Data export is read line by line: DuckDB's CSV scanner splits a
+# file into lines (one VARCHAR column; the delimiter is a byte sequence that
+# cannot occur in valid JSON) and each line is parsed once with
+# ``json_extract_string`` over a list of paths. Nothing but the extracted
+# fields leaves the scan, so an export of any size streams through in
+# DuckDB's vector-sized chunks, on every thread.
+#
+# Line numbers come from storage order, not from ``row_number() OVER ()``
+# (which would pin the scan, the JSON parse and every join after it to one
+# thread): with ``preserve_insertion_order`` DuckDB stores the result of a
+# parallel scan in file order, so a row's position in the stored table is
+# its line's position in the file (blank lines are kept until numbered).
+# tests/test_reader_fhir.py checks this on a multi-buffer file with 4 threads.
+# ---------------------------------------------------------------------------
+
+#: Splits nothing: control bytes cannot appear in valid JSON, so a line that
+#: holds this sequence is malformed anyway (DuckDB allows up to 4 bytes).
+_NO_DELIMITER = "\x1f\x1e\x1d\x1c"
+#: The longest NDJSON line accepted (DuckDB's default is 2 MB; a Patient with
+#: an embedded photo can be longer). A longer line is quarantined.
+MAX_LINE_BYTES = 16 * 1024 * 1024
+#: DuckDB's read buffer. Its default (16 x max_line_size) would hold up to
+#: 256 MB of text per file; 32 MB keeps memory flat in the file size.
+_NDJSON_BUFFER = 32 * 1024 * 1024
+
+
+def ndjson_lines(con: BaseBackend, path: str, index: int) -> tuple[ibis.Table, tuple[str, str]]:
+    """A lazy view of one NDJSON file, one row per line: ``line``, ``__file``, ``__row``.
+
+    ``__file`` is ``index``; ``__row`` is 0 until :func:`store_in_file_order`
+    numbers the stored rows. Blank lines are rows too (``line`` NULL or white
+    space), so positions match line numbers. Files ending in ``.gz`` are
+    decompressed by DuckDB; CRLF line ends are recognised (a file mixing CRLF
+    and LF may count a CRLF line twice).
+
+    Lines DuckDB cannot take (invalid UTF-8, longer than
+    :data:`MAX_LINE_BYTES`) are left out and recorded in a reject table pair,
+    returned; read it with :func:`csv_rejects` (``header=False``) after the
+    view has been scanned, and renumber with :func:`renumber_after_rejects`.
+    """
+    name = new_name("ndjson")
+    reject_table, reject_scan = f"{name}_rej", f"{name}_scan"
+    lines = create_view(
+        con,
+        name,
+        f"SELECT line, CAST({int(index)} AS INTEGER) AS __file, CAST(0 AS BIGINT) AS __row "
+        f"FROM read_csv({quote_literal(path)}, columns = {{'line': 'VARCHAR'}}, header = false, "
+        f"auto_detect = false, delim = {quote_literal(_NO_DELIMITER)}, quote = '', escape = '', "
+        f"strict_mode = false, max_line_size = {MAX_LINE_BYTES}, buffer_size = {_NDJSON_BUFFER}, "
+        f"store_rejects = true, rejects_table = {quote_literal(reject_table)}, "
+        f"rejects_scan = {quote_literal(reject_scan)})",
+    )
+    return lines, (reject_table, reject_scan)
+
+
+def store_in_file_order(
+    con: BaseBackend, parts: Sequence[ibis.Table], prefix: str, *, drop: tuple[str, str] | None = None
+) -> tuple[ibis.Table, str]:
+    """Store one expression per file (in file order) in a temporary table and
+    number its rows: ``__row`` = position within the file, from 1.
+
+    Each part must be one :func:`ndjson_lines` view under projections only,
+    and all parts must have the same columns. A join would void the order:
+    DuckDB may build its hash table on the lines and stream the other side.
+    Rows whose ``drop[0]`` column equals ``drop[1]`` (blank lines) are
+    deleted after numbering.
+    """
+    raw = duckdb_connection(con)
+    name = new_name(prefix)
+    with keeping_insertion_order(raw):
+        before = 0
+        for i, part in enumerate(parts):
+            if i == 0:
+                con.create_table(name, part, temp=True)
+            else:
+                con.insert(name, part)
+            after = raw.execute(f"SELECT count(*) FROM {quote_identifier(name)}").fetchall()[0][0]
+            raw.execute(f"UPDATE {quote_identifier(name)} SET __row = rowid - {before} + 1 WHERE rowid >= {before}")
+            before = after
+    if drop is not None:
+        raw.execute(
+            f"DELETE FROM {quote_identifier(name)} WHERE {quote_identifier(drop[0])} = {quote_literal(drop[1])}"
+        )
+    return con.table(name), name

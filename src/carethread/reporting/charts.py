@@ -1,0 +1,358 @@
+"""Charts of the report: Altair (Vega-Lite) specs, rendered to inline SVG by :mod:`carethread.reporting.render`.
+
+Every function takes frames of protected :class:`carethread.reporting.values.ReportValues`
+(suppressed counts are ``None`` and never drawn) and returns an Altair chart;
+:func:`carethread.reporting.render.render` turns a chart into an ``<svg>``
+string safe to inline several times in one page (why SVG: see
+:mod:`carethread.reporting.render`).
+"""
+
+from __future__ import annotations
+
+import altair as alt
+import pandas as pd
+
+from carethread.reporting.render import render  # noqa: F401  (charts.render(chart) in sections)
+from carethread.wording import is_missing, percent
+
+#: Plain-language names of the kinds of relationship break.
+KIND_LABELS: dict[str, str] = {
+    "partner": "to a colleague in the same practice",
+    "other_practice": "to another practice",
+    "emergency_only": "only emergency or urgent care since",
+    "lost": "no care for 12 months",
+}
+KIND_COLORS: dict[str, str] = {
+    "partner": "#4e79a7",
+    "other_practice": "#f28e2b",
+    "emergency_only": "#e15759",
+    "lost": "#79706e",
+}
+INDEX_LABELS: dict[str, str] = {
+    "upc": "share of visits with the usual clinician",
+    "coc": "chance two visits share a clinician",
+    "secon": "next visit with the same clinician",
+}
+ACCENT = "#2f6690"
+MUTED = "#9aa5b1"
+HIDDEN_COLOR = "#c8ced6"
+
+
+def records(df: pd.DataFrame) -> list[dict]:
+    """Plain JSON-able rows (``None`` for missing, ISO strings for dates)."""
+    out = []
+    for row in df.to_dict("records"):
+        clean = {}
+        for k, v in row.items():
+            if v is None or (not isinstance(v, (list, dict, str)) and pd.isna(v)):
+                clean[k] = None
+            elif hasattr(v, "isoformat"):
+                clean[k] = v.isoformat()
+            elif hasattr(v, "item"):
+                clean[k] = v.item()
+            else:
+                clean[k] = v
+        out.append(clean)
+    return out
+
+
+def _data(df: pd.DataFrame) -> alt.Data:
+    return alt.Data(values=records(df))
+
+
+def percent_axis(title: str) -> dict:
+    return dict(title=title, axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, 1]))
+
+
+# --- The answer -------------------------------------------------------------------------
+
+
+def asymmetry_bars(patient_side: float, clinician_side: float) -> alt.Chart:
+    """Two bars: how much of the patient's care the main clinician is, and the reverse."""
+    df = pd.DataFrame(
+        {
+            "side": ["Patient's visits with this clinician", "Clinician's visits with this patient"],
+            "value": [patient_side, clinician_side],
+        }
+    )
+    df["text"] = [percent(v) for v in df.value]
+    base = alt.Chart(_data(df)).encode(
+        y=alt.Y("side:N", title=None, sort=None, axis=alt.Axis(labelLimit=260, labelFontSize=12)),
+        x=alt.X("value:Q", **percent_axis("share of visits")),
+    )
+    bars = base.mark_bar(color=ACCENT, height=26)
+    text = base.mark_text(align="left", dx=6, fontSize=13, fontWeight="bold").encode(text="text:N")
+    return alt.layer(bars, text).properties(width=320, height=90)
+
+
+# --- Patients ----------------------------------------------------------------------------
+
+
+def _hidden_marks(df: pd.DataFrame, x: str, x2: str | None = None, y_value: float = 0) -> alt.Chart | None:
+    hidden = df[df.state != "shown"]
+    if hidden.empty:
+        return None
+    h = hidden.assign(mid=(hidden[x] + hidden[x2]) / 2 if x2 else hidden[x], y=y_value, what="fewer than 11 (hidden)")
+    return (
+        alt.Chart(_data(h))
+        .mark_point(shape="triangle-up", size=50, filled=True, color="#6b7785")
+        .encode(x="mid:Q", y="y:Q")
+    )
+
+
+def histogram(df: pd.DataFrame, index: str, total_label: str) -> alt.LayerChart:
+    """Patients per tenth of one index; hidden bins marked by a grey triangle on the axis."""
+    d = df[df["index"] == index].copy()
+    shown = d[d.state == "shown"]
+    bars = (
+        alt.Chart(_data(shown))
+        .mark_bar(color=ACCENT, stroke="white", strokeWidth=1)
+        .encode(
+            x=alt.X(
+                "lo:Q",
+                bin="binned",
+                title=INDEX_LABELS.get(index, index),
+                scale=alt.Scale(domain=[0, 1]),
+                axis=alt.Axis(format=".1f", values=[i / 5 for i in range(6)], titleLimit=260),
+            ),
+            x2="hi:Q",
+            y=alt.Y("patients:Q", title="patients"),
+        )
+    )
+    layers = [bars]
+    marks = _hidden_marks(d, "lo", "hi")
+    if marks is not None:
+        layers.append(marks)
+    return alt.layer(*layers).properties(
+        width=230, height=170, title=alt.TitleParams(index.upper(), subtitle=total_label)
+    )
+
+
+def age_chart(df: pd.DataFrame) -> alt.LayerChart:
+    """Mean UPC per age band; bands under 11 patients show no bar and say so."""
+    d = df.copy()
+    d["text"] = ["fewer than 11 patients" if is_missing(m) else percent(m) for m in d.mean_upc]
+    d["bar"] = d.mean_upc
+    base = alt.Chart(_data(d)).encode(
+        y=alt.Y("band:N", sort=list(d.band), title="age (years)"),
+    )
+    bars = base.mark_bar(color=ACCENT, height=18).encode(
+        x=alt.X("bar:Q", **percent_axis("mean UPC (share of visits with the usual clinician)"))
+    )
+    text = base.mark_text(align="left", dx=4, fontSize=11).encode(x=alt.X("bar:Q"), text="text:N")
+    text = text.transform_calculate(bar="datum.bar == null ? 0 : datum.bar")
+    return alt.layer(bars, text).properties(width=380, height=24 * len(d) + 10)
+
+
+# --- Clinicians --------------------------------------------------------------------------
+
+
+def _clinician_order(df: pd.DataFrame) -> list[str]:
+    key = df.panel_size.astype("Float64").fillna(-1)
+    return list(df.assign(key=key).sort_values(["key", "label"], ascending=[False, True]).label)
+
+
+def panel_vs_capacity(df: pd.DataFrame, limit: int) -> alt.LayerChart:
+    """Panel size per clinician (bar) against their capacity (black tick)."""
+    d = df.head(limit) if len(df) > limit else df
+    order = _clinician_order(d)
+    base = alt.Chart(_data(d)).encode(y=alt.Y("label:N", sort=order, title=None, axis=alt.Axis(labelLimit=160)))
+    bars = base.mark_bar(height=12).encode(
+        x=alt.X("panel_size:Q", title="patients on the panel"),
+        color=alt.Color("practice:N", title="practice", legend=alt.Legend(columns=3)),
+    )
+    layers = [bars]
+    if d.capacity.notna().any():
+        tick = base.mark_tick(color="#111", thickness=2.5, size=16).encode(x="capacity:Q")
+        layers.append(tick)
+    hidden = d[d.state != "shown"]
+    if not hidden.empty:
+        layers.append(
+            alt.Chart(_data(hidden.assign(zero=0, text="panel size hidden")))
+            .mark_text(align="left", dx=4, fontSize=10, color="#555")
+            .encode(y=alt.Y("label:N", sort=order), x="zero:Q", text="text:N")
+        )
+    return alt.layer(*layers).properties(width=360, height=max(80, 17 * len(d)))
+
+
+def two_sides(df: pd.DataFrame, labels: bool) -> alt.LayerChart:
+    """Provider-side against patient-side continuity, one point per clinician."""
+    d = df.dropna(subset=["provider_side_continuity", "patient_side_continuity"])
+    base = alt.Chart(_data(d)).encode(
+        x=alt.X(
+            "patient_side_continuity:Q", **percent_axis("patient side: share of the panel's visits with this clinician")
+        ),
+        y=alt.Y("provider_side_continuity:Q", **percent_axis("clinician side: share of their visits with own panel")),
+    )
+    points = base.mark_circle(size=70, opacity=0.85, stroke="white", strokeWidth=0.5).encode(
+        color=alt.Color("practice:N", title="practice", legend=alt.Legend(columns=3))
+    )
+    diagonal = (
+        alt.Chart(_data(pd.DataFrame({"x": [0, 1], "y": [0, 1]})))
+        .mark_line(color=MUTED, strokeDash=[4, 4])
+        .encode(x="x:Q", y="y:Q")
+    )
+    layers = [diagonal, points]
+    if labels:
+        layers.append(base.mark_text(align="left", dx=6, dy=-4, fontSize=9, color="#444").encode(text="label:N"))
+    return alt.layer(*layers).properties(width=340, height=300)
+
+
+def clinician_bars(df: pd.DataFrame, column: str, title: str, limit: int, fmt: str = ",d") -> alt.Chart:
+    """One horizontal bar per clinician (same order as the panel chart)."""
+    d = df.head(limit) if len(df) > limit else df
+    order = _clinician_order(d)
+    return (
+        alt.Chart(_data(d))
+        .mark_bar(height=12, color=ACCENT)
+        .encode(
+            y=alt.Y("label:N", sort=order, title=None, axis=alt.Axis(labelLimit=160)),
+            x=alt.X(f"{column}:Q", title=title, axis=alt.Axis(format=fmt)),
+        )
+        .properties(width=220, height=max(80, 17 * len(d)))
+    )
+
+
+# --- Pairs -------------------------------------------------------------------------------
+
+
+def _log_shares(lowest: float, ticks: int, title: str) -> dict:
+    """A log-scale axis of shares from ``lowest`` to 1, labelled as percentages."""
+    return dict(
+        scale=alt.Scale(type="log", domain=[lowest, 1]), axis=alt.Axis(format="~%", tickCount=ticks), title=title
+    )
+
+
+def dependence_map(df: pd.DataFrame) -> alt.LayerChart:
+    """Relationships by clinician dependence (x) and patient dependence (y), both on log scales."""
+    shown = df[df.state == "shown"]
+    lo = min([0.0001, *list(df.x_lo)]) if len(df) else 1e-4
+    ylo = min([0.01, *list(df.y_lo)]) if len(df) else 1e-2
+    cells = (
+        alt.Chart(_data(shown))
+        .mark_rect(stroke="white", strokeWidth=0.5)
+        .encode(
+            x=alt.X(
+                "x_lo:Q",
+                **_log_shares(lo, 5, "clinician dependence: share of the clinician's visits with this patient"),
+            ),
+            x2="x_hi:Q",
+            y=alt.Y("y_lo:Q", **_log_shares(ylo, 4, "patient dependence: share of the patient's visits")),
+            y2="y_hi:Q",
+            color=alt.Color(
+                "relationships:Q",
+                scale=alt.Scale(type="log", scheme="blues"),
+                title="relationships",
+                legend=alt.Legend(direction="horizontal", orient="bottom", gradientLength=220, format=",d"),
+            ),
+        )
+    )
+    diagonal = (
+        alt.Chart(_data(pd.DataFrame({"x": [max(lo, ylo), 1], "y": [max(lo, ylo), 1]})))
+        .mark_line(color="#d62728", strokeDash=[5, 4], clip=True)
+        .encode(x="x:Q", y="y:Q")
+    )
+    label = (
+        alt.Chart(
+            _data(pd.DataFrame({"x": [max(lo, ylo) * 1.6], "y": [max(lo, ylo) * 1.25], "t": ["equal dependence"]}))
+        )
+        .mark_text(color="#d62728", align="left", fontSize=11, angle=0)
+        .encode(x="x:Q", y="y:Q", text="t:N")
+    )
+    return alt.layer(cells, diagonal, label).properties(width=480, height=260)
+
+
+# --- Breaks ------------------------------------------------------------------------------
+
+
+def _kind_color(kinds: list[str]) -> alt.Color:
+    labels = [KIND_LABELS.get(k, k) for k in kinds]
+    colors = [KIND_COLORS.get(k, "#bab0ac") for k in kinds]
+    return alt.Color(
+        "kind_label:N",
+        title="where the patient went",
+        scale=alt.Scale(domain=labels, range=colors),
+        sort=labels,
+        legend=alt.Legend(columns=2),
+    )
+
+
+def breaks_per_quarter(df: pd.DataFrame) -> alt.Chart:
+    """Stacked bars of breaks per quarter by kind; hidden segments are not drawn."""
+    kinds = list(dict.fromkeys(df.kind))
+    d = df[df.state == "shown"].copy()
+    d["kind_label"] = [KIND_LABELS.get(k, k) for k in d.kind]
+    d["order"] = [kinds.index(k) for k in d.kind]
+    quarters = list(dict.fromkeys(df.quarter))
+    return (
+        alt.Chart(_data(d))
+        .mark_bar()
+        .encode(
+            x=alt.X("quarter:O", sort=quarters, title=None, axis=alt.Axis(labelAngle=-40)),
+            y=alt.Y("breaks:Q", title="relationship breaks", stack="zero"),
+            color=_kind_color(kinds),
+            order=alt.Order("order:Q"),
+        )
+        .properties(width=max(300, 34 * len(quarters)), height=220)
+    )
+
+
+def departed_chart(df: pd.DataFrame) -> alt.Chart:
+    """Per departed clinician, their patients by where they went next."""
+    kinds = list(dict.fromkeys(df.kind))
+    d = df[df.state == "shown"].copy()
+    d["kind_label"] = [KIND_LABELS.get(k, k) for k in d.kind]
+    d["order"] = [kinds.index(k) for k in d.kind]
+    d["who"] = [f"{label} (left {left})" for label, left in zip(d.label, d.left, strict=True)]
+    order = list(dict.fromkeys(f"{label} (left {left})" for label, left in zip(df.label, df.left, strict=True)))
+    return (
+        alt.Chart(_data(d))
+        .mark_bar(height=16)
+        .encode(
+            y=alt.Y("who:N", sort=order, title=None, axis=alt.Axis(labelLimit=260)),
+            x=alt.X("patients:Q", title="patients whose relationship broke", stack="zero"),
+            color=_kind_color(kinds),
+            order=alt.Order("order:Q"),
+        )
+        .properties(width=380, height=max(60, 26 * len(order)))
+    )
+
+
+# --- Trends ------------------------------------------------------------------------------
+
+
+def trend_chart(df: pd.DataFrame, window_months: int = 12) -> alt.Chart:
+    """Mean UPC, mean COC and the share with UPC >= 0.75 per quarter."""
+    series = {
+        "mean_upc": "mean UPC",
+        "mean_coc": "mean COC",
+        "share_high": "share of patients with UPC ≥ 0.75",
+    }
+    rows = []
+    for _i, r in df.iterrows():
+        for col, name in series.items():
+            v = r[col]
+            if v is not None and not pd.isna(v):
+                rows.append({"quarter": r["quarter"], "measure": name, "value": float(v)})
+    d = pd.DataFrame(rows, columns=["quarter", "measure", "value"])
+    quarters = list(df.quarter)
+    return (
+        alt.Chart(_data(d))
+        .mark_line(point=alt.OverlayMarkDef(size=40), strokeWidth=2.2)
+        .encode(
+            x=alt.X(
+                "quarter:O",
+                sort=quarters,
+                title=f"quarter (each point: the {window_months} months up to its end)",
+                axis=alt.Axis(labelAngle=-40),
+            ),
+            y=alt.Y("value:Q", **percent_axis("")),
+            color=alt.Color(
+                "measure:N",
+                title=None,
+                sort=list(series.values()),
+                scale=alt.Scale(range=[ACCENT, "#f28e2b", "#59a14f"]),
+            ),
+        )
+        .properties(width=max(320, 48 * len(quarters)), height=230)
+    )

@@ -1,0 +1,315 @@
+"""The HTML report, step by step: read, compute each section, protect, draw, assemble.
+
+:func:`report` reads the data (or takes a :class:`~carethread.data.CanonicalData`),
+runs every measure in the engine, aggregates the results to a few hundred
+rows, suppresses small counts and pseudonymises clinicians and practices
+(:mod:`carethread.privacy`), draws the charts as inline SVG
+(:mod:`carethread.reporting.charts`) and writes one HTML file. The file makes
+no request of any kind (no scripts, no fonts, no images from elsewhere; a
+Content-Security-Policy forbids them), opens offline, prints cleanly and
+reflows on a phone.
+
+The steps (:func:`build`):
+
+1. read (:func:`~carethread.reporting.steps.read_inputs`);
+2. compute each section (the ``compute_*`` functions of
+   :mod:`carethread.reporting.steps`) into exact
+   :class:`~carethread.reporting.values.ReportValues`;
+3. protect (:func:`carethread.reporting.protect.protect`);
+4. draw the sections (:mod:`carethread.reporting.sections`; charts render
+   on a worker thread, :mod:`carethread.reporting.render`);
+5. assemble the page (:func:`assemble`).
+
+Drawing the first sections while the engine computed the breaks used to be
+a step of its own, but it did not pay: vl-convert holds the GIL while it
+renders, so the main thread waited for the charts either way
+(bench/RESULTS.md, *The HTML report*).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import platform
+from collections.abc import Iterable
+from importlib import resources
+from pathlib import Path
+from string import Template
+
+from carethread.deprecation import warn_renamed
+from carethread.reporting import steps
+from carethread.reporting.html import esc, header, span_text, stamp, window_text
+from carethread.reporting.methods import methods_section
+from carethread.reporting.progress import STEPS, Progress
+from carethread.reporting.protect import protect
+from carethread.reporting.render import Renderer, rendering
+from carethread.reporting.steps import Inputs, ReportOptions
+from carethread.reporting.values import ReportValues
+from carethread.wording import day
+
+__all__ = ["STEPS", "ReportOptions", "build", "report"]
+
+#: The order of the sections on the page, between the header and the methods
+#: (:mod:`carethread.reporting.sections` draws section ``x`` with ``x_section``).
+PAGE_ORDER: tuple[str, ...] = ("answer", "patients", "clinicians", "pairs", "breaks", "trends")
+
+#: The order the sections are drawn in, which numbers their charts' SVG ids: the order
+#: of earlier versions (which drew the first three early), so a report's HTML stays the same.
+DRAW_ORDER: tuple[str, ...] = ("patients", "clinicians", "trends", "answer", "pairs", "breaks")
+
+
+def report(
+    input_or_data,
+    *,
+    out,
+    con=None,
+    format: str = "auto",  # noqa: A002  (the CLI option is --format)
+    settings: str | Iterable[str] | None = None,
+    start=None,
+    end=None,
+    as_of=None,
+    lookback_months: int = 18,
+    min_visits: int = 2,
+    privacy: bool = True,
+    key: str | bytes | None = None,
+    title: str | None = None,
+    bootstrap: int = 200,
+    progress: bool | None = None,
+    lookback: int | None = None,
+) -> Path:
+    """Write the HTML report of an input and return its path.
+
+    Parameters
+    ----------
+    input_or_data
+        A file, glob or folder (read with :func:`carethread.readers.read`), or
+        a :class:`~carethread.data.CanonicalData` already read.
+    out
+        Path of the HTML file to write (folders are created).
+    con, format
+        Engine connection and input format when reading a path.
+    settings, start, end, min_visits
+        As for every measure: settings that count as visits, the window
+        ``[start, end)``, patients with fewer visits get no index.
+    as_of, lookback_months
+        Attribution date (default ``end``, else the day after the last
+        encounter) and look-back in months (default 18) of panels and breaks.
+    privacy
+        ``True`` (default): no patient identifier (never, in any mode),
+        clinicians and practices under keyed pseudonyms, counts from 1 to 10
+        shown as ``<11`` with complementary suppression. ``False`` shows real
+        clinician ids and exact counts and stamps every page "not for sharing".
+    key
+        Pseudonym key (hex or text, at least 16 bytes). Default: the key in
+        ``.carethread-key`` beside the input, created (mode 0600) on first use.
+    title
+        Report title (default: "Care relationships" and the input's name).
+    bootstrap
+        Bootstrap resamples of the who-needs-whom intervals.
+    progress
+        ``None`` (default): a progress bar when stderr is a terminal, nothing
+        when piped; ``True`` / ``False`` to force.
+    lookback
+        Deprecated name of ``lookback_months``.
+
+    Returns
+    -------
+    pathlib.Path
+        The report written.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from carethread.synth import generate
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = generate(300, years=1.5, seed=3).write(folder / "data")
+    >>> path = report(folder / "data", out=folder / "report.html", bootstrap=10)  # doctest: +SKIP
+    >>> path.name  # doctest: +SKIP
+    'report.html'
+    """
+    if lookback is not None:
+        warn_renamed("report(lookback=...)", "report(lookback_months=...)")
+        lookback_months = lookback
+    options = ReportOptions(
+        settings=settings,
+        start=start,
+        end=end,
+        as_of=as_of,
+        lookback_months=lookback_months,
+        min_visits=min_visits,
+        privacy=privacy,
+        key=key,
+        title=title,
+        bootstrap=bootstrap,
+    )
+    out = Path(out)
+    with Progress(progress) as bar:
+        html = build(input_or_data, options, con=con, format=format, bar=bar)
+        with bar.step(STEPS[-1]):
+            out.parent.mkdir(parents=True, exist_ok=True)
+            tmp = out.with_name(out.name + ".part")
+            tmp.write_text(html, encoding="utf-8")
+            os.replace(tmp, out)
+    return out
+
+
+def build(
+    input_or_data,
+    options: ReportOptions | None = None,
+    *,
+    con=None,
+    format: str = "auto",  # noqa: A002
+    bar: Progress | None = None,
+    keep: dict | None = None,
+) -> str:
+    """The report as an HTML string (see :func:`report`; ``options`` default to its defaults).
+
+    ``keep``, when given, receives the exact values (``computed``) and the
+    protected ones (``shown``); tests inspect the chart data through it.
+    """
+    from carethread.options import check_options
+
+    options = options or ReportOptions()
+    _require_chart_packages()
+    check_options(settings=options.settings, start=options.start, end=options.end, min_visits=options.min_visits)
+    renderer = Renderer()
+    try:
+        renderer.warm_up()
+        bar = bar or Progress(False)
+        return _build(input_or_data, options, con=con, format=format, bar=bar, keep=keep, renderer=renderer)
+    finally:
+        renderer.close()
+
+
+def _build(input_or_data, options: ReportOptions, *, con, format, bar, keep, renderer) -> str:  # noqa: A002
+    with bar.step(STEPS[0]):
+        inputs = steps.read_inputs(input_or_data, options, con=con, format=format)
+    with bar.step(STEPS[1]):
+        patients, patient_fields = steps.compute_patients(inputs, options)
+    with bar.step(STEPS[2]):
+        clinician_fields = steps.compute_clinicians(inputs, options)
+    with bar.step(STEPS[3]):
+        pairs, pair_fields = steps.compute_pairs(inputs)
+    with bar.step(STEPS[4]):
+        trend_fields = steps.compute_trends(inputs, options)
+    with bar.step(STEPS[5]):
+        breaks, break_fields = steps.compute_breaks(inputs, options)
+    with bar.step(STEPS[6]):
+        who = steps.compute_who(inputs, options, patients=patients, pairs=pairs, breaks=breaks)
+    remarks = patient_fields.pop("remarks")
+    values = ReportValues(
+        span=inputs.span,
+        reads=list(inputs.data.counts),
+        remarks=remarks + [r for r in who.remarks if r not in remarks],
+        who=who,
+        **patient_fields,
+        **clinician_fields,
+        **pair_fields,
+        **trend_fields,
+        **break_fields,
+    )
+    shown = protect(
+        values, privacy=options.privacy, clinician_label=inputs.clinician_label, practice_label=inputs.practice_label
+    )
+    if keep is not None:
+        keep.update(computed=values, shown=shown)
+    with bar.step(STEPS[7]):
+        return assemble(renderer, shown, draw(renderer, shown, DRAW_ORDER), inputs, options)
+
+
+def draw(renderer: Renderer, shown: ReportValues, names: Iterable[str]) -> dict[str, str]:
+    """Each named section's HTML; its charts are handed to ``renderer`` and drawn on its threads."""
+    from carethread.reporting import sections
+
+    with rendering(renderer):
+        return {name: getattr(sections, f"{name}_section")(shown) for name in names}
+
+
+def assemble(
+    renderer: Renderer, shown: ReportValues, drawn: dict[str, str], inputs: Inputs, options: ReportOptions
+) -> str:
+    """The page: header, the drawn sections, methods and footer in the template, charts filled in."""
+    versions = _versions()
+    title = options.title or f"Care relationships: {inputs.name}"
+    made = dt.datetime.now()
+    with rendering(renderer):
+        body = "".join(
+            [
+                header(
+                    shown,
+                    title=title,
+                    source=inputs.name,
+                    made=f"{day(made)} {made:%H:%M}",
+                    version=versions["carethread"],
+                ),
+                *(drawn[name] for name in PAGE_ORDER),
+                methods_section(shown, params=_parameters(shown, inputs, options), versions=versions),
+                f"<footer>carethread {esc(versions['carethread'])} · {esc(title)} · {stamp(options.privacy)}</footer>",
+            ]
+        )
+    return Template(_asset("template.html")).substitute(
+        title=esc(title),
+        version=esc(versions["carethread"]),
+        css=_asset("report.css"),
+        body_class="privacy-on" if options.privacy else "privacy-off",
+        stamp=stamp(options.privacy),
+        body=renderer.fill(body),
+    )
+
+
+def _parameters(shown: ReportValues, inputs: Inputs, options: ReportOptions) -> dict[str, str]:
+    """The settings and parameters the methods section lists."""
+    from carethread.options import normalize_settings
+
+    span, lookback = shown.span, options.lookback_months
+    return {
+        "Data span": span_text(span),
+        "Current window (answer, patients, clinicians, pairs)": window_text(span.lo, span.hi),
+        "Settings counted as visits": ", ".join(normalize_settings(options.settings)),
+        "Minimum visits for a score": str(options.min_visits),
+        "Attribution": f"plurality of visits over the {lookback} months before {day(span.as_of)}",
+        "Relationship breaks": "confirmed changes of usual clinician, and a year without primary care",
+        "Trends": f"trailing {shown.trend_window_months}-month windows, one per quarter",
+        "Who-needs-whom intervals": f"{options.bootstrap} bootstrap resamples, seed 0",
+        "Input format": inputs.data.format,
+        "Privacy": (
+            "on: keyed pseudonyms (HMAC-SHA256, key kept beside the data), counts from 1 to 10 shown as <11, "
+            "complementary cells hidden"
+            if options.privacy
+            else "OFF (--no-privacy): real identifiers and exact counts"
+        ),
+    }
+
+
+def _require_chart_packages() -> None:
+    """Fail early, naming the install command, when the chart packages are missing."""
+    import importlib.util
+
+    from carethread.errors import MissingDependencyError
+
+    missing = [
+        name
+        for module, name in (("altair", "altair"), ("vl_convert", "vl-convert-python"))
+        if importlib.util.find_spec(module) is None
+    ]
+    if missing:
+        raise MissingDependencyError(
+            f"The report draws its charts with {' and '.join(missing)}: pip install {' '.join(missing)}"
+        )
+
+
+def _versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    for name in ("carethread", "ibis-framework", "duckdb", "altair", "vl-convert-python"):
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = "unknown"
+    out["Python"] = platform.python_version()
+    return out
+
+
+def _asset(name: str) -> str:
+    return resources.files("carethread.reporting").joinpath(name).read_text(encoding="utf-8")
