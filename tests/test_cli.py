@@ -212,7 +212,7 @@ def test_relationship_commands_run_on_synthetic_data(tmp_path):
     for command, columns in [
         ("panels", "clinician_id,practice_id,panel_size,visits,visits_with_own_panel,provider_side_continuity"),
         ("dyads", "patient_id,clinician_id,dyad_visits,patient_visits,clinician_visits,patient_dependence"),
-        ("breaks", "patient_id,from_clinician_id,to_clinician_id,break_date,kind"),
+        ("breaks", "patient_id,from_clinician_id,to_clinician_id,break_date,kind,cause"),
     ]:
         out = tmp_path / f"{command}.csv"
         res = invoke(command, data, "--out", out)
@@ -330,7 +330,7 @@ DATA_COMMANDS = {
     "attribute": ({"start", "end"}, ["as_of", "rule", "lookback_months", "ranking"], []),
     "panels": ({"start", "end"}, ["as_of", "rule", "lookback_months", "rollup"], []),
     "dyads": (set(), [], []),
-    "breaks": (set(), ["period", "lookback_months"], []),
+    "breaks": (set(), ["confirm", "confirm_months", "usual_months", "period", "lookback_months"], []),
     "summary": ({"limit"}, ["as_of", "bootstrap", "seed"], []),
     "report": (
         {"out", "limit"},
@@ -449,14 +449,25 @@ MONTHS = "must be a whole number of months of at least 1, not 0."
         (["attribute", "--lookback-months", 0], f"--lookback-months {MONTHS}"),
         (["panels", "--lookback", 0], f"--lookback {MONTHS}"),
         (
-            ["breaks", "--period", "year", "--lookback-months", 6],
+            ["breaks", "--confirm", 0, "--period", "year", "--lookback-months", 6],
             "--lookback-months (6 months) must be at least one year (12 months).",
         ),
         (
-            ["breaks", "--period", "year", "--lookback", 6],
+            ["breaks", "--confirm", 0, "--period", "year", "--lookback", 6],
             "--lookback (6 months) must be at least one year (12 months).",
         ),
-        (["breaks", "--period", "decade"], "--period must be one of month, quarter, year, not 'decade'."),
+        (
+            ["breaks", "--confirm", 0, "--period", "decade"],
+            "--period must be one of month, quarter, year, not 'decade'.",
+        ),
+        (
+            ["breaks", "--period", "month"],
+            "--period sets attribution churn (--confirm 0) only; confirmed breaks take --usual-months and "
+            "--confirm-months instead (docs/breaks.md). Leave it out, or add --confirm 0.",
+        ),
+        (["breaks", "--confirm", -1], "--confirm must be a whole number of visits, 0 or more, not -1."),
+        (["breaks", "--confirm-months", 0], f"--confirm-months {MONTHS}"),
+        (["breaks", "--usual-months", 0], f"--usual-months {MONTHS}"),
         (
             ["report", "--lookback", 3, "--lookback-months", 3],
             "--lookback is the old name of --lookback-months; give only --lookback-months.",
@@ -484,6 +495,33 @@ def test_report_options_are_report_keywords():
 
     keywords = inspect.signature(report).parameters
     assert all(f.name in keywords for f in dataclasses.fields(ReportOptions))
+
+
+def test_breaks_options_reach_the_library(tmp_path):
+    """--confirm, --confirm-months, --usual-months, --period and --lookback-months (and the old
+    --lookback) give the rows relationship_breaks gives with the same keywords."""
+    assert invoke("synth", "--patients", 300, "--years", 2, "--seed", 5, "--out", tmp_path / "s").exit_code == 0
+    loaded = carethread.read(tmp_path / "s", con=carethread.connect())
+    cases = [
+        ([], {}),
+        (
+            ["--confirm", 2, "--confirm-months", 12, "--usual-months", 12],
+            dict(confirm=2, confirm_months=12, usual_months=12),
+        ),
+        (
+            ["--confirm", 0, "--period", "month", "--lookback-months", 6],
+            dict(confirm=0, period="month", lookback_months=6),
+        ),
+        (["--confirm", 0, "--lookback", 6], dict(confirm=0, lookback_months=6)),
+    ]
+    for args, keywords in cases:
+        out = tmp_path / "b.parquet"
+        res = invoke("breaks", tmp_path / "s", *args, "--out", out)
+        assert res.exit_code == 0, (args, res.stderr)
+        expected = carethread.relationship_breaks(loaded.encounters, clinicians=loaded.clinicians, **keywords)
+        expected = expected.to_pyarrow()
+        assert expected.num_rows > 0
+        assert pq.read_table(out).cast(expected.schema).equals(expected), args
 
 
 # --- console tables and the remaining usage errors (issues 13 and 17) ------------------------------

@@ -265,7 +265,7 @@ def _parameters(shown: ReportValues, inputs: Inputs, options: ReportOptions) -> 
         "Settings counted as visits": ", ".join(normalize_settings(options.settings)),
         "Minimum visits for a score": str(options.min_visits),
         "Attribution": f"plurality of visits over the {lookback} months before {day(span.as_of)}",
-        "Relationship breaks": f"quarterly, attribution over a trailing {lookback} months",
+        "Relationship breaks": "confirmed changes of usual clinician, and a year without primary care",
         "Trends": f"trailing {shown.trend_window_months}-month windows, one per quarter",
         "Who-needs-whom intervals": f"{options.bootstrap} bootstrap resamples, seed 0",
         "Input format": inputs.data.format,

@@ -141,7 +141,11 @@ def _check(n_patients, years, patients_per_clinician, shares, history_months=0) 
         raise OptionError(f"years must be positive, got {years!r}")
     if patients_per_clinician < 1:
         raise OptionError(f"patients_per_clinician must be at least 1, got {patients_per_clinician!r}")
+    if shares.get("primary_care_rate", 1.0) <= 0:
+        raise OptionError(f"primary_care_rate must be positive, got {shares['primary_care_rate']!r}")
     for name, value in shares.items():
+        if name == "primary_care_rate" or value is None:
+            continue
         if not 0 <= value < 1:
             raise OptionError(f"{name} must be in [0, 1), got {value!r}")
 
@@ -155,7 +159,17 @@ def _build(
     practices, cl = build_system(rng, n_patients, span, patients_per_clinician)
     patients = build_patients(rng, n_patients, span)
     hist = simulate(rng, span, practices, cl, patients)
-    pc = primary_care(rng, span, practices, cl, patients, hist, shares["virtual_share"])
+    pc = primary_care(
+        rng,
+        span,
+        practices,
+        cl,
+        patients,
+        hist,
+        shares["virtual_share"],
+        away_share=shares.get("away_share"),
+        rate_scale=shares.get("primary_care_rate", 1.0),
+    )
     parts = [pc, same_day_repeats(rng, pc, shares["same_day_repeat_share"])]
     parts += other_care(rng, span, practices, cl, patients, hist)
     enc = assemble(rng, parts, n_patients, shares["null_clinician_share"])
@@ -232,6 +246,8 @@ def generate(
     same_day_repeat_share: float = 0.01,
     virtual_share: float = 0.12,
     history_months: int = 18,
+    away_share: float | None = None,
+    primary_care_rate: float = 1.0,
 ) -> SyntheticSystem:
     """Generate a synthetic health system with ground truth.
 
@@ -264,6 +280,15 @@ def generate(
         attribution look-back), so attribution at the start of the span sees
         a full window. 0 emits the span only; the simulation warms up before
         the span either way.
+    away_share
+        Share of primary-care visits (other than those that open a
+        relationship) with someone other than the usual clinician: partners
+        and practice nurses. Default ``None``: as each patient's loyalty and
+        their clinician's absences and list size have it (about 0.13); a
+        number moves visits to or from partners at random to meet it.
+    primary_care_rate
+        Multiplies every patient's primary-care visit rate (default 1: adults'
+        median about 3.3 visits a year).
 
     Returns
     -------
@@ -298,6 +323,8 @@ def generate(
         null_clinician_share=null_clinician_share,
         same_day_repeat_share=same_day_repeat_share,
         virtual_share=virtual_share,
+        away_share=away_share,
+        primary_care_rate=primary_care_rate,
     )
     _check(n_patients, years, patients_per_clinician, shares, history_months)
     ids = _Ids.for_run(n_patients, years, patients_per_clinician, history_months)
