@@ -214,7 +214,8 @@ def summary(
     *,
     as_of: AsOfOpt = None,
     bootstrap: Annotated[
-        int, typer.Option("--bootstrap", help="Bootstrap resamples over patients for the intervals.")
+        int,
+        typer.Option("--bootstrap", min=0, help="Bootstrap resamples over patients for the intervals; 0 for none."),
     ] = 200,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the bootstrap.")] = 0,
     shared: DataOptions,
@@ -222,6 +223,7 @@ def summary(
     """Who needs the relationship more? The population answer, with bootstrap intervals."""
     import ibis
 
+    from carethread.output import is_stdout
     from carethread.summary import who_needs_whom_from_encounters
 
     check_as_of(as_of)
@@ -235,6 +237,9 @@ def summary(
             bootstrap=bootstrap,
             seed=seed,
         )
-    out_console.print(answer.headline)
+    # With --out - stdout is the CSV alone; the headline goes with the other messages.
+    (err_console if is_stdout(shared.out) else out_console).print(answer.headline)
+    if bootstrap == 0:
+        err_console.print("No intervals: --bootstrap 0 skips the bootstrap (ci_low and ci_high are empty).")
     emit(ibis.memtable(answer.table), shared.out, limit=50, order_by=())
     print_remarks(data.remarks + list(answer.remarks))

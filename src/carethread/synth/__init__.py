@@ -22,6 +22,7 @@ the measures should find), :mod:`.tables` (Arrow output).
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ import pyarrow.parquet as pq
 
 from carethread import schema
 from carethread.errors import OptionError
+from carethread.output import replacing
 from carethread.synth import tables as tb
 from carethread.synth.encounters import assemble, other_care, primary_care, same_day_repeats
 from carethread.synth.events import simulate
@@ -101,7 +103,8 @@ class SyntheticSystem:
         paths = {}
         for name in TABLES:
             paths[name] = out / f"{name}.parquet"
-            pq.write_table(getattr(self, name), paths[name], compression="zstd")
+            with replacing(paths[name]) as tmp:  # whole or not at all
+                pq.write_table(getattr(self, name), tmp, compression="zstd")
         return paths
 
 
@@ -401,15 +404,20 @@ def write_chunked(
         stale.unlink()
     paths: dict[str, Path] = {"encounters": enc_dir}
     paths.update({name: out / f"{name}.parquet" for name in TABLES[1:]})
-    writers = {name: pq.ParquetWriter(paths[name], SCHEMAS[name], compression="zstd") for name in TABLES[1:]}
     ids = _Ids.for_run(n_patients, years, patients_per_clinician, history_months)
     done = 0
-    try:
+    # Each file is written under a temporary name and renamed once complete (carethread.output.replacing).
+    with contextlib.ExitStack() as files:
+        tmps = {name: files.enter_context(replacing(paths[name])) for name in TABLES[1:]}
+        writers = {name: pq.ParquetWriter(tmps[name], SCHEMAS[name], compression="zstd") for name in TABLES[1:]}
+        for writer in writers.values():  # closed (footers written) before the files are renamed: last in, first out
+            files.callback(writer.close)
         for k, (size, chunk_seed) in enumerate(zip(sizes, seeds, strict=True)):
             part, n_practices = _build(
                 int(size), years, chunk_seed, start, patients_per_clinician, ids, shares, int(history_months)
             )
-            pq.write_table(part.encounters, enc_dir / f"part-{k:05d}.parquet", compression="zstd")
+            with replacing(enc_dir / f"part-{k:05d}.parquet") as tmp:
+                pq.write_table(part.encounters, tmp, compression="zstd")
             for name in TABLES[1:]:
                 writers[name].write_table(getattr(part, name))
             ids.patient += int(size)
@@ -420,7 +428,4 @@ def write_chunked(
             del part
             if progress is not None:
                 progress(done, n_patients)
-    finally:
-        for w in writers.values():
-            w.close()
     return paths
