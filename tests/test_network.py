@@ -333,3 +333,25 @@ def test_a_pair_never_shares_more_patients_than_either_clinician_has(con, pop):
     for r in care_density(encounters_table(con, rows)).to_pyarrow().to_pylist():
         if r["care_density"] is not None:  # every pair shares at least this patient
             assert r["n_clinicians"] >= 2 and r["care_density"] >= 1.0
+
+
+@pytest.mark.parametrize("name", ["sharing_network", "care_density", "fragmented_care_density"])
+def test_the_network_measures_follow_the_grammar(name):
+    from tests.test_api import test_every_measure_has_one_grammar
+
+    test_every_measure_has_one_grammar(name)
+
+
+def test_batches_give_the_network_and_care_density_of_one_run(con):
+    from carethread.batches import run_in_batches
+    from tests.test_spark import assert_same_rows
+
+    e = encounters_table(con, THREE_PRACTICES)
+    for measure, options in (
+        (sharing_network, {"within_days": 30}),
+        (sharing_network, {"min_shared": 2}),
+        (care_density, {}),
+    ):
+        whole = measure(e, **options).to_pyarrow()
+        with run_in_batches(measure, e, batches=3, **options) as batched:
+            assert_same_rows(whole, batched.to_pyarrow())

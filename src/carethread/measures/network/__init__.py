@@ -13,6 +13,7 @@
 Definitions: docs/definitions.md, *Sharing network and care density*.
 """
 
+from carethread.measures.network.density import care_density, fragmented_care_density
 from carethread.measures.network.edges import sharing_network
 
-__all__ = ["sharing_network"]
+__all__ = ["care_density", "fragmented_care_density", "sharing_network"]

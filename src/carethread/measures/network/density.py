@@ -45,9 +45,11 @@ without a clinician are left out.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from typing import TypeAlias
 
 import ibis
+import pyarrow as pa
 
 from carethread.errors import InputError, OptionError
 from carethread.measures.display import as_result
@@ -63,6 +65,10 @@ UNKNOWN_TYPE = "unknown"
 
 #: Columns of a clinician-type weights table (as the CareDensity package names them).
 TYPE_WEIGHT_COLUMNS: tuple[str, ...] = ("from", "to", "weight")
+
+#: The weight of each pair of clinician types: a table of ``from, to, weight`` (anything
+#: ``ibis.memtable`` reads) or a mapping ``{(type, type): weight}``.
+TypeWeights: TypeAlias = ibis.Table | pa.Table | Mapping[str, Sequence] | Mapping[tuple[str, str], float] | None
 
 
 def _weighted_pairs(
@@ -201,11 +207,11 @@ def _type_weights(type_weights) -> dict[tuple[str, str], float]:
 def fragmented_care_density(
     encounters: ibis.Table,
     *,
-    clinicians: Clinicians,
+    clinicians: Clinicians = None,
     settings: Settings = None,
     start: DateLike = None,
     end: DateLike = None,
-    type_weights=None,
+    type_weights: TypeWeights = None,
     type_column: str = "specialty",
     by_connection: bool = False,
     network: ibis.Table | None = None,
@@ -217,7 +223,8 @@ def fragmented_care_density(
     encounters
         Canonical encounters (``schema.ENCOUNTERS``).
     clinicians
-        Canonical clinicians table; ``type_column`` types each clinician.
+        Canonical clinicians table (required); ``type_column`` types each
+        clinician.
     settings, start, end, network
         As for :func:`care_density`.
     type_weights

@@ -338,6 +338,16 @@ def sharing_network(
     """
     min_shared = check_min_shared(min_shared)
     net = network_partials(encounters, settings=settings, start=start, end=end, within_days=within_days)
-    if min_shared > 1:
-        net = net.filter(net.shared_patients >= min_shared)
-    return as_result(net)
+    return sharing_network_filter(net, min_shared)
+
+
+def sharing_network_filter(network: ibis.Table, min_shared: int) -> ibis.Table:
+    """The pairs of ``network`` that share at least ``min_shared`` patients.
+
+    >>> import ibis
+    >>> t = ibis.memtable({"clinician_a": ["A", "A"], "clinician_b": ["B", "C"], "shared_patients": [12, 3]})
+    >>> sharing_network_filter(t, 11).clinician_b.to_list()
+    ['B']
+    """
+    min_shared = check_min_shared(min_shared)
+    return as_result(network.filter(network.shared_patients >= min_shared) if min_shared > 1 else network)
