@@ -35,6 +35,7 @@ _MEASURES = (
     "sharing_network",
     "care_density",
     "fragmented_care_density",
+    "care_teams",
 )
 
 _API = {

@@ -38,6 +38,7 @@ from carethread.synth import tables as tb
 from carethread.synth.encounters import assemble, other_care, primary_care, same_day_repeats
 from carethread.synth.events import simulate
 from carethread.synth.population import NEVER, SEXES, SPECIALTIES, Span, build_patients, build_system
+from carethread.synth.teams import informal_halves, true_halves
 from carethread.synth.truth import true_switches, true_usual
 
 __all__ = ["SyntheticSystem", "generate", "write_chunked"]
@@ -86,6 +87,10 @@ class SyntheticSystem:
         ``other_practice`` the new clinician was seen on at least two days
         from ``switch_date`` to the end of the span, for ``emergency_only``
         and ``lost`` the span runs at least 12 months past ``switch_date``.
+    true_halves : pyarrow.Table or None
+        ``clinician_id, practice_id, half``: the informal half (1 or 2) of
+        each panel clinician of a split practice (``split_practices``,
+        :mod:`.teams`); ``None`` when no practice is split.
     """
 
     encounters: pa.Table
@@ -93,6 +98,7 @@ class SyntheticSystem:
     patients: pa.Table
     true_usual: pa.Table
     true_switches: pa.Table
+    true_halves: pa.Table | None = None
 
     def write(self, out_dir: str | Path) -> dict[str, Path]:
         """Write each table to ``out_dir/<name>.parquet``; returns the paths by name."""
@@ -102,6 +108,9 @@ class SyntheticSystem:
         for name in TABLES:
             paths[name] = out / f"{name}.parquet"
             pq.write_table(getattr(self, name), paths[name], compression="zstd")
+        if self.true_halves is not None:
+            paths["true_halves"] = out / "true_halves.parquet"
+            pq.write_table(self.true_halves, paths["true_halves"], compression="zstd")
         return paths
 
 
@@ -144,12 +153,13 @@ def _check(n_patients, years, patients_per_clinician, shares, history_months=0) 
 
 
 def _build(
-    n_patients, years, seed, start, patients_per_clinician, ids: _Ids, shares, history_months
+    n_patients, years, seed, start, patients_per_clinician, ids: _Ids, shares, history_months, split_practices=0
 ) -> tuple[SyntheticSystem, int]:
     """One independent system; also returns its number of practices."""
     rng = np.random.default_rng(seed)
     span = Span.of(start, years, history_months)
     practices, cl = build_system(rng, n_patients, span, patients_per_clinician)
+    cl.half = informal_halves(practices, cl, split_practices)
     patients = build_patients(rng, n_patients, span)
     hist = simulate(rng, span, practices, cl, patients)
     pc = primary_care(rng, span, practices, cl, patients, hist, shares["virtual_share"])
@@ -215,7 +225,8 @@ def _build(
         [tb.lookup(pat_ids, who), tb.dates(epoch, quarter_start), tb.lookup(cl_ids, clin)],
         schema=tb.TRUE_USUAL,
     )
-    return SyntheticSystem(encounters, clinicians, patients_t, usual, switches), practices.kind.size
+    halves = true_halves(cl, cl_ids, pr_ids)
+    return SyntheticSystem(encounters, clinicians, patients_t, usual, switches, halves), practices.kind.size
 
 
 def generate(
@@ -229,6 +240,7 @@ def generate(
     same_day_repeat_share: float = 0.01,
     virtual_share: float = 0.12,
     history_months: int = 18,
+    split_practices: int = 0,
 ) -> SyntheticSystem:
     """Generate a synthetic health system with ground truth.
 
@@ -261,6 +273,11 @@ def generate(
         attribution look-back), so attribution at the start of the span sees
         a full window. 0 emits the span only; the simulation warms up before
         the span either way.
+    split_practices
+        Split the primary-care practices with the most panel clinicians, this
+        many, into two informal halves whose clinicians cover only for each
+        other (:mod:`.teams`; the truth is ``true_halves``). Default 0: no
+        split, and the data are those of earlier versions.
 
     Returns
     -------
@@ -307,6 +324,7 @@ def generate(
         ids,
         shares,
         int(history_months),
+        int(split_practices),
     )
     return system
 

@@ -15,5 +15,6 @@ Definitions: docs/definitions.md, *Sharing network and care density*.
 
 from carethread.measures.network.density import care_density, fragmented_care_density
 from carethread.measures.network.edges import sharing_network
+from carethread.measures.network.teams import CareTeams, care_teams
 
-__all__ = ["care_density", "fragmented_care_density", "sharing_network"]
+__all__ = ["CareTeams", "care_density", "care_teams", "fragmented_care_density", "sharing_network"]
