@@ -156,6 +156,7 @@ def test_every_command_and_option_has_help():
         "dyads",
         "breaks",
         "summary",
+        "network",
         "synth",
         "demo",
         "report",
@@ -324,12 +325,13 @@ SHARED = [
 #: summary and report print no table; report writes HTML with its own --out), then its own options
 #: listed right after INPUT, then those listed after the window (--end), each in --help order.
 DATA_COMMANDS = {
-    "patients": (set(), [], ["min_visits", "level", "known_lookback_days"]),
+    "patients": (set(), [], ["min_visits", "level", "known_lookback_days", "care_density"]),
     "attribute": ({"start", "end"}, ["as_of", "rule", "lookback_months", "ranking"], []),
     "panels": ({"start", "end"}, ["as_of", "rule", "lookback_months", "rollup"], []),
     "dyads": (set(), [], []),
     "breaks": (set(), ["period", "lookback_months"], []),
     "summary": ({"limit"}, ["as_of", "bootstrap", "seed"], []),
+    "network": ({"out"}, ["within", "min_shared", "shareable", "key_file", "teams", "out"], []),
     "report": (
         {"out", "limit"},
         ["out", "no_privacy", "key_file", "title", "as_of", "lookback_months", "bootstrap"],
