@@ -202,11 +202,21 @@ def _patient_teams(ties: ibis.Table, membership: ibis.Table) -> ibis.Table:
     )
 
 
-def _practice_rows(ties: ibis.Table, membership: ibis.Table, practices: ibis.Table) -> pa.Table:
-    """Per practice: its patients (most visits) and the share of their visits inside its main team."""
+def home_practices(ties: ibis.Table, practices: ibis.Table) -> ibis.Table:
+    """``patient_id, home``: the practice whose clinicians gave most of each patient's visits (ties to the smallest).
+
+    ``ties`` are :func:`~carethread.measures.network.edges.clinician_ties`;
+    ``practices`` is ``clinician_id, practice_id``
+    (:func:`~carethread.measures.practices.clinician_practice`).
+    """
     t = ties.inner_join(practices.filter(practices.practice_id.notnull()), "clinician_id")
     by_practice = t.group_by("patient_id", "practice_id").aggregate(n=t.visits.sum())
-    home = _best(by_practice, "patient_id", "practice_id").select("patient_id", home="practice_id")
+    return _best(by_practice, "patient_id", "practice_id").select("patient_id", home="practice_id")
+
+
+def _practice_rows(ties: ibis.Table, membership: ibis.Table, practices: ibis.Table) -> pa.Table:
+    """Per practice: its patients (most visits) and the share of their visits inside its main team."""
+    home = home_practices(ties, practices)
     v = ties.inner_join(home, "patient_id").left_join(membership, "clinician_id")
     per_team = v.group_by("home", "team").aggregate(n=v.visits.sum())
     totals = per_team.group_by("home").aggregate(visits=per_team.n.sum())
