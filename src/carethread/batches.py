@@ -98,6 +98,13 @@ def _dyads_from_pairs(pairs: ibis.Table, options: dict) -> ibis.Table:
     return dyads_from_counts(pairs.cache())  # three reads of the pairs: once from Parquet is enough
 
 
+def _network_partials(encounters: ibis.Table, **options) -> ibis.Table:
+    """A batch's network, every pair kept: a pair's count in one batch says nothing about its total."""
+    from carethread.measures.network.edges import sharing_network
+
+    return sharing_network(encounters, **{**options, "min_shared": 1})
+
+
 def _network_from_partials(partials: ibis.Table, options: dict) -> ibis.Table:
     from carethread.measures.network.edges import merge_partials, sharing_network_filter
 
@@ -121,13 +128,13 @@ def _batching(measure: Callable[..., ibis.Table]) -> _Batching:
     from carethread.measures.continuity import patient_continuity
     from carethread.measures.dyads import dyad_counts, dyads
     from carethread.measures.network.density import care_density
-    from carethread.measures.network.edges import network_partials, sharing_network
+    from carethread.measures.network.edges import sharing_network
 
     known = {
         patient_continuity: _Batching("patients", patient_continuity, ("patient_id",)),
         dyads: _Batching("dyads", dyad_counts, finish=_dyads_from_pairs),
         relationship_breaks: _Batching("breaks", relationship_breaks, BREAK_ORDER, fixed=_breaks_fixed),
-        sharing_network: _Batching("network", network_partials, finish=_network_from_partials),
+        sharing_network: _Batching("network", _network_partials, finish=_network_from_partials),
         care_density: _Batching("care_density", care_density, ("patient_id",), fixed=_network_fixed),
     }
     return known.get(measure) or _Batching("", measure)

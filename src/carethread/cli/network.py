@@ -24,6 +24,10 @@ if TYPE_CHECKING:
 
     from carethread.data import CanonicalData
 
+KeyFileOpt = Annotated[
+    Path | None, typer.Option("--key-file", help="Pseudonym key file (hex) [default: beside the data].")
+]
+
 #: What ``--out`` of the network writes, by extension.
 NETWORK_OUTPUTS = (".csv", ".parquet", ".graphml")
 
@@ -81,10 +85,7 @@ def network(
             "clinicians and practices pseudonymised.",
         ),
     ] = False,
-    key_file: Annotated[
-        Path | None,
-        typer.Option("--key-file", help="Pseudonym key file (hex) [default: .carethread-key beside the data]."),
-    ] = None,
+    key_file: KeyFileOpt = None,
     teams: Annotated[
         Path | None,
         typer.Option(

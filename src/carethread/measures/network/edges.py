@@ -38,7 +38,8 @@ in memory is the ties and one row per distinct clinician pair. With
 ``within_days`` the visits are joined instead, but only to visits of the same
 patient in the same or a neighbouring ``D``-day bucket. On the embedded
 DuckDB, :func:`carethread.batches.run_in_batches` computes the network in
-patient batches whose partial sums are added (:func:`merge_partials`).
+patient batches (each with ``min_shared=1``) whose partial sums are added
+(:func:`merge_partials`) before ``min_shared`` is applied.
 """
 
 from __future__ import annotations
@@ -245,30 +246,6 @@ def merge_partials(partials: ibis.Table) -> ibis.Table:
     return as_result(totals)
 
 
-def network_partials(
-    encounters: ibis.Table,
-    *,
-    settings: Settings = None,
-    start: DateLike = None,
-    end: DateLike = None,
-    within_days: int | None = None,
-    min_shared: int = 1,
-) -> ibis.Table:
-    """:func:`sharing_network` of some patients, before ``min_shared`` is applied.
-
-    What each patient batch computes; :func:`merge_partials` adds the
-    batches up and the caller applies ``min_shared`` to the sum (a pair's
-    count in one batch says nothing about its total).
-    """
-    within_days = check_within_days(within_days)
-    if within_days is None:
-        rows = tie_pair_rows(clinician_ties(encounters, settings=settings, start=start, end=end))
-    else:
-        v = visits(encounters, settings=network_settings(settings), start=start, end=end)
-        rows = _close_visit_rows(v, within_days)
-    return merge_partials(rows)
-
-
 def sharing_network(
     encounters: ibis.Table,
     *,
@@ -336,9 +313,14 @@ def sharing_network(
     >>> [(r["clinician_a"], r["clinician_b"], r["shared_patients"], r["a_then_b"], r["b_then_a"]) for r in near]
     [('A', 'B', 2, 2, 0)]
     """
-    min_shared = check_min_shared(min_shared)
-    net = network_partials(encounters, settings=settings, start=start, end=end, within_days=within_days)
-    return sharing_network_filter(net, min_shared)
+    min_shared, within_days = check_min_shared(min_shared), check_within_days(within_days)
+    if within_days is None:
+        rows = tie_pair_rows(clinician_ties(encounters, settings=settings, start=start, end=end))
+    else:
+        rows = _close_visit_rows(
+            visits(encounters, settings=network_settings(settings), start=start, end=end), within_days
+        )
+    return sharing_network_filter(merge_partials(rows), min_shared)
 
 
 def sharing_network_filter(network: ibis.Table, min_shared: int) -> ibis.Table:
