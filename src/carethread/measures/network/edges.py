@@ -144,6 +144,13 @@ def patient_pairs(ties: ibis.Table) -> ibis.Table:
     Returns ``patient_id, clinician_a, clinician_b`` and, for each side, the
     tie's ``visits_*``, ``first_*`` and ``last_*``: ``m (m - 1) / 2`` rows for
     a patient with ``m`` clinicians.
+
+    >>> import ibis, datetime as dt
+    >>> day = dt.date(2024, 1, 1)
+    >>> ties = ibis.memtable({"patient_id": ["p"] * 3, "clinician_id": ["C", "A", "B"], "visits": [1, 2, 3],
+    ...     "first_visit": [day] * 3, "last_visit": [day] * 3})
+    >>> sorted((r["clinician_a"], r["clinician_b"]) for r in patient_pairs(ties).to_pyarrow().to_pylist())
+    [('A', 'B'), ('A', 'C'), ('B', 'C')]
     """
     a = ties.select(
         "patient_id",

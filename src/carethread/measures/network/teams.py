@@ -208,6 +208,12 @@ def home_practices(ties: ibis.Table, practices: ibis.Table) -> ibis.Table:
     ``ties`` are :func:`~carethread.measures.network.edges.clinician_ties`;
     ``practices`` is ``clinician_id, practice_id``
     (:func:`~carethread.measures.practices.clinician_practice`).
+
+    >>> import ibis
+    >>> ties = ibis.memtable({"patient_id": ["p", "p", "p"], "clinician_id": ["A", "B", "C"], "visits": [2, 2, 3]})
+    >>> practices = ibis.memtable({"clinician_id": ["A", "B", "C"], "practice_id": ["X", "X", "Y"]})
+    >>> home_practices(ties, practices).to_pyarrow().to_pylist()
+    [{'patient_id': 'p', 'home': 'X'}]
     """
     t = ties.inner_join(practices.filter(practices.practice_id.notnull()), "clinician_id")
     by_practice = t.group_by("patient_id", "practice_id").aggregate(n=t.visits.sum())
