@@ -138,7 +138,8 @@ def write_graphml(network, path: str | os.PathLike, *, practices: Mapping[str, s
     """Write the network to a GraphML file (for Gephi, Cytoscape, NetworkX, igraph) and return its path.
 
     A hidden direction count (:func:`shareable_network`) is written as -1,
-    since GraphML has no null number.
+    since GraphML has no null number. The file appears whole or not at all
+    (:func:`carethread.output.replacing`).
 
     >>> import ibis, tempfile, pathlib
     >>> out = pathlib.Path(tempfile.mkdtemp()) / "net.graphml"
@@ -146,7 +147,9 @@ def write_graphml(network, path: str | os.PathLike, *, practices: Mapping[str, s
     >>> "<graphml" in out.read_text()
     True
     """
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    to_igraph(network, practices=practices).write_graphml(str(p))
-    return p
+    from carethread.output import replacing
+
+    graph = to_igraph(network, practices=practices)
+    with replacing(path) as tmp:  # whole or not at all, like every output
+        graph.write_graphml(str(tmp))
+    return Path(path)
