@@ -37,6 +37,7 @@ from carethread.errors import OptionError
 from carethread.synth import tables as tb
 from carethread.synth.encounters import assemble, other_care, primary_care, same_day_repeats
 from carethread.synth.events import simulate
+from carethread.synth.outcomes import OutcomeEffects, confound, patient_outcomes
 from carethread.synth.population import NEVER, SEXES, SPECIALTIES, Span, build_patients, build_system
 from carethread.synth.truth import true_switches, true_usual
 
@@ -93,13 +94,15 @@ class SyntheticSystem:
     patients: pa.Table
     true_usual: pa.Table
     true_switches: pa.Table
+    #: The outcome processes' true effects and windows (:mod:`.outcomes`), or ``None`` without them.
+    true_effects: pa.Table | None = None
 
     def write(self, out_dir: str | Path) -> dict[str, Path]:
         """Write each table to ``out_dir/<name>.parquet``; returns the paths by name."""
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         paths = {}
-        for name in TABLES:
+        for name in TABLES + (("true_effects",) if self.true_effects is not None else ()):
             paths[name] = out / f"{name}.parquet"
             pq.write_table(getattr(self, name), paths[name], compression="zstd")
         return paths
@@ -144,18 +147,24 @@ def _check(n_patients, years, patients_per_clinician, shares, history_months=0) 
 
 
 def _build(
-    n_patients, years, seed, start, patients_per_clinician, ids: _Ids, shares, history_months
+    n_patients, years, seed, start, patients_per_clinician, ids: _Ids, shares, history_months, effects=None
 ) -> tuple[SyntheticSystem, int]:
     """One independent system; also returns its number of practices."""
     rng = np.random.default_rng(seed)
     span = Span.of(start, years, history_months)
     practices, cl = build_system(rng, n_patients, span, patients_per_clinician)
     patients = build_patients(rng, n_patients, span)
-    hist = simulate(rng, span, practices, cl, patients)
+    followup = None
+    if effects is not None:  # the outcome processes decide deaths in the follow-up (synth.outcomes)
+        confound(patients, effects)
+        followup = effects.windows(span)[1]
+    hist = simulate(rng, span, practices, cl, patients, deaths_before=followup)
     pc = primary_care(rng, span, practices, cl, patients, hist, shares["virtual_share"])
     parts = [pc, same_day_repeats(rng, pc, shares["same_day_repeat_share"])]
     parts += other_care(rng, span, practices, cl, patients, hist)
     enc = assemble(rng, parts, n_patients, shares["null_clinician_share"])
+    if effects is not None:
+        enc = patient_outcomes(rng, span, effects, practices, cl, patients, hist, enc)
 
     w_pat, w_cl, w_pr, w_enc = ids.widths
     pat_ids = tb.format_ids("P", ids.patient + 1 + np.arange(n_patients), w_pat)
@@ -215,7 +224,8 @@ def _build(
         [tb.lookup(pat_ids, who), tb.dates(epoch, quarter_start), tb.lookup(cl_ids, clin)],
         schema=tb.TRUE_USUAL,
     )
-    return SyntheticSystem(encounters, clinicians, patients_t, usual, switches), practices.kind.size
+    truth = effects.table(span) if effects is not None else None
+    return SyntheticSystem(encounters, clinicians, patients_t, usual, switches, truth), practices.kind.size
 
 
 def generate(
@@ -229,6 +239,7 @@ def generate(
     same_day_repeat_share: float = 0.01,
     virtual_share: float = 0.12,
     history_months: int = 18,
+    outcomes: bool | OutcomeEffects = False,
 ) -> SyntheticSystem:
     """Generate a synthetic health system with ground truth.
 
@@ -261,6 +272,12 @@ def generate(
         attribution look-back), so attribution at the start of the span sees
         a full window. 0 emits the span only; the simulation warms up before
         the span either way.
+    outcomes
+        ``True`` (or an :class:`~carethread.synth.outcomes.OutcomeEffects`
+        with the effects wanted) runs the outcome processes of known effect
+        in a follow-up window at the end of the span and adds the
+        ``true_effects`` table (:mod:`carethread.synth.outcomes`). Off by
+        default, which leaves the tables of a seed as they always were.
 
     Returns
     -------
@@ -307,8 +324,16 @@ def generate(
         ids,
         shares,
         int(history_months),
+        _effects(outcomes),
     )
     return system
+
+
+def _effects(outcomes: bool | OutcomeEffects) -> OutcomeEffects | None:
+    """The outcome processes' effects (checked), or ``None`` when they are off."""
+    if isinstance(outcomes, OutcomeEffects):
+        return outcomes.check()
+    return OutcomeEffects() if outcomes else None
 
 
 def write_chunked(
