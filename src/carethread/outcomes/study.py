@@ -41,7 +41,8 @@ OUTCOME_COLUMNS: tuple[str, ...] = (
     "e_value_ci",
 )
 
-_TYPES = {
+#: The type of each column of :func:`outcomes`.
+TYPES = {
     "term": "string",
     "estimate": "float64",
     "ci_low": "float64",
@@ -247,7 +248,7 @@ def outcomes(
         for name in chosen.outcomes
     ]
     table = pd.concat(frames, ignore_index=True)
-    return as_result(ibis.memtable(table, schema=ibis.schema(_TYPES)))
+    return as_result(ibis.memtable(table, schema=ibis.schema(TYPES)))
 
 
 def study_frame(

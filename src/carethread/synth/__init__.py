@@ -37,7 +37,13 @@ from carethread.errors import OptionError
 from carethread.synth import tables as tb
 from carethread.synth.encounters import assemble, other_care, primary_care, same_day_repeats
 from carethread.synth.events import simulate
-from carethread.synth.outcomes import OutcomeEffects, confound, patient_outcomes
+from carethread.synth.outcomes import (
+    OutcomeEffects,
+    clinician_departures,
+    confound,
+    hold_departures,
+    patient_outcomes,
+)
 from carethread.synth.population import NEVER, SEXES, SPECIALTIES, Span, build_patients, build_system
 from carethread.synth.truth import true_switches, true_usual
 
@@ -157,6 +163,7 @@ def _build(
     followup = None
     if effects is not None:  # the outcome processes decide deaths in the follow-up (synth.outcomes)
         confound(patients, effects)
+        hold_departures(cl, span, effects)
         followup = effects.windows(span)[1]
     hist = simulate(rng, span, practices, cl, patients, deaths_before=followup)
     pc = primary_care(rng, span, practices, cl, patients, hist, shares["virtual_share"])
@@ -165,6 +172,7 @@ def _build(
     enc = assemble(rng, parts, n_patients, shares["null_clinician_share"])
     if effects is not None:
         enc = patient_outcomes(rng, span, effects, practices, cl, patients, hist, enc)
+        enc = clinician_departures(rng, span, effects, cl, hist, enc)
 
     w_pat, w_cl, w_pr, w_enc = ids.widths
     pat_ids = tb.format_ids("P", ids.patient + 1 + np.arange(n_patients), w_pat)

@@ -36,7 +36,7 @@ import pyarrow as pa
 from carethread.errors import OptionError
 from carethread.options import months_before
 from carethread.synth.encounters import SETTING
-from carethread.synth.population import ED, HOSPITALIST, NEVER, Clinicians, Patients, Practices, Span
+from carethread.synth.population import ED, HOSPITALIST, NEVER, PANEL, Clinicians, Patients, Practices, Span
 
 #: Schema of the ``true_effects`` table.
 TRUE_EFFECTS = pa.schema(
@@ -174,7 +174,12 @@ def _after_death(hist, died: np.ndarray, death: np.ndarray) -> None:
     order = np.lexsort((ch["day"], ch["patient"]))
     ch_patient, ch_day, ch_clin = ch["patient"][order], ch["day"][order], ch["clin"][order]
     who = np.flatnonzero(died)
-    at = np.searchsorted(ch_patient * (2**31) + ch_day, who * (2**31) + death[who], side="right") - 1
+    at = (
+        np.searchsorted(
+            ch_patient.astype(np.int64) * (2**31) + ch_day, who.astype(np.int64) * (2**31) + death[who], side="right"
+        )
+        - 1
+    )
     clin = np.where((at >= 0) & (ch_patient[np.maximum(at, 0)] == who), ch_clin[np.maximum(at, 0)], -1)
     keep = ~(died[ch_patient] & (ch_day > death[ch_patient]))
     hist.changes = {
@@ -256,3 +261,108 @@ def patient_outcomes(
     key = (out["day"].astype(np.int64) * 1440 + out["minute"]) * n + out["patient"]
     order = np.argsort(key, kind="stable")
     return {k: v[order] for k, v in out.items()}
+
+
+# Yearly departure hazard of a clinician outside the lowest continuity tertile.
+_DEPARTURE_RATE = 0.10
+
+
+def hold_departures(cl: Clinicians, span: Span, effects: OutcomeEffects) -> None:
+    """No panel clinician leaves on or after the follow-up's start: :func:`clinician_departures` decides."""
+    mid = effects.windows(span)[1]
+    cl.leave = np.where((cl.kind == PANEL) & (cl.leave >= mid), NEVER, cl.leave).astype(cl.leave.dtype)
+
+
+def provider_side_continuity(enc: dict[str, np.ndarray], n_clinicians: int, lo: int, hi: int):
+    """Provider-side continuity and panel size of every clinician as :func:`carethread.measures.panels`
+    measures them with visits in ``[lo, hi)``: plurality attribution (most visits, then the latest
+    last-visit start, then the smallest id), then own-panel visits over all visits.
+
+    Returns ``(continuity, panel_size)``; continuity is NaN without a visit.
+    """
+    visit = ((enc["setting"] == SETTING["primary_care"]) | (enc["setting"] == SETTING["virtual"])) & (enc["clin"] >= 0)
+    visit &= (enc["day"] >= lo) & (enc["day"] < hi)
+    patient, clin = enc["patient"][visit].astype(np.int64), enc["clin"][visit].astype(np.int64)
+    moment = enc["day"][visit].astype(np.int64) * 1440 + enc["minute"][visit]
+    # One visit per (patient, clinician, day), at its earliest start.
+    order = np.lexsort((moment, enc["day"][visit], clin, patient))
+    patient, clin, moment, day = patient[order], clin[order], moment[order], enc["day"][visit][order]
+    first = np.r_[True, (patient[1:] != patient[:-1]) | (clin[1:] != clin[:-1]) | (day[1:] != day[:-1])]
+    patient, clin, moment = patient[first], clin[first], moment[first]
+    pair = patient * n_clinicians + clin
+    pairs, start, count = np.unique(pair, return_index=True, return_counts=True)
+    last = np.maximum.reduceat(moment, start)  # visits are sorted by pair
+    p, c = pairs // n_clinicians, pairs % n_clinicians
+    # The winner sorts first by (-count, -last start, clinician).
+    best = np.lexsort((c, -last, -count, p))
+    winner = np.r_[True, p[best][1:] != p[best][:-1]]
+    owner = np.full(int(patient.max(initial=-1)) + 1, -1, np.int64)
+    owner[p[best][winner]] = c[best][winner]
+    visits = np.bincount(clin, minlength=n_clinicians)
+    own = np.bincount(clin[owner[patient] == clin], minlength=n_clinicians)
+    panel = np.bincount(owner[owner >= 0], minlength=n_clinicians)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(visits > 0, own / visits, np.nan), panel
+
+
+def clinician_departures(rng, span: Span, effects: OutcomeEffects, cl: Clinicians, hist, enc) -> dict:
+    """Clinicians leave after the baseline, more often in the lowest tertile of provider-side continuity.
+
+    Every clinician with a panel at the follow-up's start (panels as of
+    then, over the baseline) may leave at a constant hazard,
+    ``departure_hr`` times higher in the lowest tertile (by mean rank, as
+    :func:`carethread.outcomes.clinician.tertiles`). A leaver's later
+    encounters go to one partner per patient (a panel clinician of the same
+    practice still working); a patient whose clinician it was switches to
+    that partner (``partner``, cause ``clinician_left``), dated by their
+    first encounter with the partner. ``cl.leave`` records the day.
+    """
+    import pandas as pd
+
+    lo, mid, hi = effects.windows(span)
+    n_cl = cl.kind.size
+    continuity, panel = provider_side_continuity(enc, n_cl, lo, mid)
+    cohort = np.flatnonzero((panel > 0) & ~np.isnan(continuity) & (cl.leave > mid))
+    ranks = pd.Series(continuity[cohort]).rank(method="average").to_numpy()
+    lowest = np.ceil(3 * ranks / max(cohort.size, 1)) == 1
+    hazard = _DEPARTURE_RATE * np.where(lowest, effects.departure_hr, 1.0)
+    when = mid + np.floor(rng.exponential(365.25, cohort.size) / hazard).astype(np.int64)
+    leaving = when < hi
+    for c, day in sorted(zip(cohort[leaving].tolist(), when[leaving].tolist(), strict=True), key=lambda t: t[1]):
+        partners = np.flatnonzero((cl.practice == cl.practice[c]) & (cl.kind == PANEL) & (np.arange(n_cl) != c))
+        partners = partners[(cl.active_from[partners] <= day) & (cl.leave[partners] > day)]
+        if not partners.size:
+            continue  # nobody to hand the patients to: the clinician stays
+        cl.leave[c] = day
+        later = np.flatnonzero((enc["clin"] == c) & (enc["day"] >= day))
+        patients = np.unique(enc["patient"][later])
+        heir = partners[rng.integers(0, partners.size, patients.size)]
+        slot = np.searchsorted(patients, enc["patient"][later])
+        enc["clin"][later] = heir[slot]
+        first = np.full(patients.size, np.iinfo(np.int64).max)
+        np.minimum.at(first, slot, enc["day"][later].astype(np.int64))
+        _hand_over(hist, c, day, patients, heir, first)
+    return enc
+
+
+def _hand_over(hist, clinician: int, day: int, patients, heir, first) -> None:
+    """Record the switches of the leaver's own patients (their true clinician at ``day``) to their
+    heirs, dated by the first encounter with the heir (``first``)."""
+    ch = hist.changes
+    order = np.lexsort((ch["day"], ch["patient"]))
+    cp, cd, cc = ch["patient"][order], ch["day"][order], ch["clin"][order]
+    key = cp.astype(np.int64) * (2**31) + cd
+    at = np.searchsorted(key, patients.astype(np.int64) * (2**31) + day, side="right") - 1
+    own = (at >= 0) & (cp[np.maximum(at, 0)] == patients) & (cc[np.maximum(at, 0)] == clinician)
+    who, to, when = patients[own], heir[own], first[own]
+    hist.changes = {k: np.concatenate([ch[k], v]) for k, v in (("patient", who), ("day", when), ("clin", to))}
+    added = {
+        "patient": who,
+        "frm": np.full(who.size, clinician),
+        "to": to,
+        "date": when,
+        "event": np.full(who.size, day),
+        "kind": np.zeros(who.size, np.int64),  # partner
+        "cause": np.ones(who.size, np.int64),  # clinician_left
+    }
+    hist.switches = {k: np.concatenate([np.asarray(v), added[k]]) for k, v in hist.switches.items()}
