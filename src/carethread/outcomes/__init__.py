@@ -10,19 +10,28 @@ explains the designs; docs/definitions.md, *Outcome windows*, *Relationship
 duration* and *Clinician tenure*, define the measures.
 """
 
+from carethread.outcomes.clinician import clinician_tenure, tenure_hazards
 from carethread.outcomes.designs import DESIGNS
 from carethread.outcomes.duration import relationship_duration
 from carethread.outcomes.evalue import e_value, e_values
+from carethread.outcomes.events import read_events
+from carethread.outcomes.remarks import outcomes_remarks
 from carethread.outcomes.study import OUTCOME_COLUMNS, outcomes
+from carethread.outcomes.survival import relationship_survival
 from carethread.outcomes.windows import StudyWindows, study_windows
 
 __all__ = [
     "DESIGNS",
     "OUTCOME_COLUMNS",
     "StudyWindows",
+    "clinician_tenure",
     "e_value",
     "e_values",
     "outcomes",
+    "outcomes_remarks",
+    "read_events",
     "relationship_duration",
+    "relationship_survival",
     "study_windows",
+    "tenure_hazards",
 ]

@@ -40,6 +40,8 @@ from carethread.errors import OptionError
 RATIOS: dict[str, str] = {"poisson": "IRR", "negbin": "IRR", "logistic": "OR", "cox": "HR"}
 MODELS: tuple[str, ...] = tuple(RATIOS)
 
+_SEPARATED = 15.0
+
 #: Fewest practices whose clusters the standard errors use.
 MIN_CLUSTERS = 20
 
@@ -193,7 +195,8 @@ def _rows(params, ci, pvalues, terms, n, events, model, clusters) -> list[dict]:
     for term in terms:
         estimate = float(np.exp(params[term]))
         low, high = (float(np.exp(v)) for v in ci.loc[term])
-        finite = all(math.isfinite(v) for v in (estimate, low, high))
+        # A ratio beyond e^15 is a separation (a group with no event), not an estimate.
+        finite = all(math.isfinite(v) for v in (estimate, low, high)) and abs(params[term]) < _SEPARATED
         rows.append(
             dict(
                 term=term,

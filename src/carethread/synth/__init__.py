@@ -355,6 +355,7 @@ def write_chunked(
     patients_per_clinician: int = 1_500,
     progress: Callable[[int, int], None] | None = None,
     history_months: int = 18,
+    outcomes: bool | OutcomeEffects = False,
 ) -> dict[str, Path]:
     """Generate a large system chunk by chunk straight to Parquet.
 
@@ -369,8 +370,9 @@ def write_chunked(
         Output folder. Encounters go to ``encounters/part-00000.parquet``,
         ``part-00001.parquet``, ... (stale ``part-*.parquet`` files there are
         removed first); the other tables to one Parquet file each.
-    n_patients, years, seed, start, patients_per_clinician, history_months
-        As in :func:`generate`.
+    n_patients, years, seed, start, patients_per_clinician, history_months, outcomes
+        As in :func:`generate`; with ``outcomes`` every chunk runs the outcome
+        processes, and ``true_effects.parquet`` is written once.
     chunk_patients
         Patients per chunk (chunks are made equal in size). The same ``seed``
         and ``chunk_patients`` give identical output.
@@ -409,13 +411,17 @@ def write_chunked(
     paths.update({name: out / f"{name}.parquet" for name in TABLES[1:]})
     writers = {name: pq.ParquetWriter(paths[name], SCHEMAS[name], compression="zstd") for name in TABLES[1:]}
     ids = _Ids.for_run(n_patients, years, patients_per_clinician, history_months)
+    effects = _effects(outcomes)
     done = 0
     try:
         for k, (size, chunk_seed) in enumerate(zip(sizes, seeds, strict=True)):
             part, n_practices = _build(
-                int(size), years, chunk_seed, start, patients_per_clinician, ids, shares, int(history_months)
+                int(size), years, chunk_seed, start, patients_per_clinician, ids, shares, int(history_months), effects
             )
             pq.write_table(part.encounters, enc_dir / f"part-{k:05d}.parquet", compression="zstd")
+            if k == 0 and part.true_effects is not None:
+                paths["true_effects"] = out / "true_effects.parquet"
+                pq.write_table(part.true_effects, paths["true_effects"])
             for name in TABLES[1:]:
                 writers[name].write_table(getattr(part, name))
             ids.patient += int(size)
