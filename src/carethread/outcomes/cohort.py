@@ -94,10 +94,17 @@ def _acute_counts(encounters, windows: StudyWindows, outcome: str, events: ibis.
     lo, mid, hi = windows.baseline_start, windows.followup_start, windows.followup_end
     e = encounters_in_window(encounters, start=lo, end=hi)
     e = e.filter(e.setting.isin(tuple(SETTING_OUTCOMES.values())))
-    days = e.select("patient_id", "setting", day=e.start.cast("date")).distinct()
+    days = e.select(
+        patient_id=e.patient_id.cast("string"), setting=e.setting.cast("string"), day=e.start.cast("date")
+    ).distinct()
     if outcome == "events":
-        user = events.select("patient_id", setting=ibis.literal("events"), day=events.event_date.cast("date"))
-        days = days.union(user.filter((user.day >= mid.date()) & (user.day < hi.date())).distinct())
+        user = events.select(
+            patient_id=events.patient_id.cast("string"),
+            setting=ibis.literal("events", type="string"),
+            day=events.event_date.cast("date"),
+        )
+        user = user.filter((user.day >= mid.date()) & (user.day < hi.date())).distinct()
+        days = days.union(user.cast(days.schema()))
     kind = SETTING_OUTCOMES.get(outcome, "events")
     before = days.day < mid.date()
     after = ~before & (days.setting == kind)
