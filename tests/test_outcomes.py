@@ -18,7 +18,6 @@ from carethread.outcomes.clinician import clinician_tenure, tenure_hazards
 from carethread.outcomes.models import fit_study, quintiles
 from carethread.outcomes.survival import kaplan_meier
 from carethread.synth import generate
-from carethread.synth.outcomes import OutcomeEffects
 
 #: A system small enough to fit fast, with many practices so standard errors cluster.
 SMALL = dict(years=3, patients_per_clinician=150)
