@@ -219,7 +219,7 @@ def test_clinician_tenure_departs_by_active_to_or_silence():
 
 
 def test_death_cannot_be_estimated_without_death_dates(system):
-    s, enc, pat, cl = system
+    _s, enc, pat, cl = system
     alive = pat.mutate(death_date=ibis.null("date"))
     from carethread.outcomes import outcomes_remarks
 
