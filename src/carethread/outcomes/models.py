@@ -193,8 +193,9 @@ def _fit(model: str, y: np.ndarray, x: pd.DataFrame, years: np.ndarray, days: np
 def _rows(params, ci, pvalues, terms, n, events, model, clusters) -> list[dict]:
     rows = []
     for term in terms:
-        estimate = float(np.exp(params[term]))
-        low, high = (float(np.exp(v)) for v in ci.loc[term])
+        with np.errstate(over="ignore"):  # a separated term's interval overflows: it is reported as null
+            estimate = float(np.exp(params[term]))
+            low, high = (float(np.exp(v)) for v in ci.loc[term])
         # A ratio beyond e^15 is a separation (a group with no event), not an estimate.
         finite = all(math.isfinite(v) for v in (estimate, low, high)) and abs(params[term]) < _SEPARATED
         rows.append(
