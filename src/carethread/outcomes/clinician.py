@@ -237,7 +237,7 @@ def tenure_hazards(
         for k, t in enumerate(terms):
             inside = groups == t
             estimate = low = high = p = None
-            if fitted is not None and np.isfinite(fitted.bse[k]):
+            if fitted is not None and np.isfinite(fitted.bse[k]) and abs(fitted.params[k]) < 15:
                 estimate, (low, high) = float(np.exp(fitted.params[k])), np.exp(fitted.conf_int()[k])
                 p = float(fitted.pvalues[k])
             ev = e_values(estimate, low, high, "HR", events / max(len(frame), 1))
