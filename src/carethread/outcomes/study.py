@@ -23,20 +23,13 @@ from carethread.outcomes.evalue import e_values
 from carethread.outcomes.models import RATIOS, ROW_COLUMNS, check_model, fit_study
 from carethread.outcomes.windows import StudyWindows, study_windows
 
-#: Columns of :func:`outcomes`, in order.
+#: Columns of :func:`outcomes`, in order: a fitted row's, then what the study was.
 OUTCOME_COLUMNS: tuple[str, ...] = (
-    "term",
-    "estimate",
-    "ci_low",
-    "ci_high",
-    "p_value",
-    "n",
-    "events",
-    "model",
+    *ROW_COLUMNS[:-1],
     "design",
     "outcome",
     "exposure",
-    "clusters",
+    ROW_COLUMNS[-1],
     "e_value",
     "e_value_ci",
 )
