@@ -77,7 +77,7 @@ def main() -> None:
 def _write_block(results: dict, repeat: int) -> None:
     lines = [
         BEGIN,
-        f"Measured {dt.date.today()}, median of {repeat} runs each, `patients` and `outcomes` alternating on "
+        f"Measured {dt.date.today()}, median of {repeat} runs each, `patients` then `outcomes` on "
         "one input; load = the 1-minute load average before and after (2 cores, shared with other sessions).",
         "",
         "| encounters | patients wall s (CPU) | outcomes wall s (CPU) | ratio wall (CPU) | peak RSS MB p / o | load |",
