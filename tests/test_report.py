@@ -373,9 +373,10 @@ def test_cli_report_writes_the_file_with_stable_pseudonyms(small_system, small_b
     html = out.read_text()
     assert "Privacy protections on" in html
     assert "━" not in result.output  # no progress bar when not on a terminal
-    # The key written beside the data by the first report gives the same labels again.
-    key_file = small_system / pv.KEY_FILE
+    # The user's key (created by the first report, never beside the data) gives the same labels again.
+    key_file = pv.stored_key().path
     assert key_file.exists() and stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert not (small_system / pv.KEY_FILE).exists()
     labels = lambda page: sorted(set(re.findall(r"Clinician [0-9a-f]{6,}", page)))  # noqa: E731
     assert labels(small_build[0]) and labels(html) == labels(small_build[0])
 

@@ -159,25 +159,51 @@ def dyads(*, shared: DataOptions) -> None:
 def breaks(
     ctx: typer.Context,
     *,
-    period: Annotated[str, typer.Option("--period", help="month, quarter or year.")] = "quarter",
-    lookback_months: LookbackMonthsOpt = 18,
+    confirm: Annotated[
+        int,
+        typer.Option(
+            "--confirm",
+            help="Later visits with the new clinician that confirm a switch; 0 lists attribution churn instead.",
+        ),
+    ] = 1,
+    confirm_months: Annotated[
+        int,
+        typer.Option(
+            "--confirm-months", help="Months from the first visit with the new clinician in which it is confirmed."
+        ),
+    ] = 18,
+    usual_months: Annotated[
+        int,
+        typer.Option("--usual-months", help="Months in which the usual clinician has 2 and over half of the visits."),
+    ] = 24,
+    period: Annotated[
+        str | None, typer.Option("--period", help="With --confirm 0: month, quarter or year [default: quarter].")
+    ] = None,
+    lookback_months: Annotated[
+        int | None,
+        typer.Option("--lookback-months", help="With --confirm 0: attribution look-back in months [default: 18]."),
+    ] = None,
     lookback: OldLookbackOpt = None,
     shared: DataOptions,
 ) -> None:
-    """Relationship breaks: each move of a patient's attributed clinician, dated and classified."""
-    from carethread.measures.breaks import BREAK_ORDER, relationship_breaks
+    """Relationship breaks: each confirmed change of a patient's usual clinician or lapse, dated, with its cause."""
+    from carethread.measures.breaks import BREAK_ORDER, check_break_options, relationship_breaks
 
-    months = check_lookback(ctx, lookback_months, lookback, period=period)
+    options = dict(confirm=confirm, confirm_months=confirm_months, usual_months=usual_months)
+    if period is not None or lookback_months is not None or lookback is not None:
+        months = 18 if lookback_months is None else lookback_months
+        months = check_lookback(ctx, months, lookback, period="quarter" if period is None else period)
+        options.update(period=period, lookback_months=months)
+    check_break_options(**options)
     data = shared.read()
     result = computed_in_batches(
-        "Tracking attribution period by period",
+        "Tracking attribution period by period" if confirm == 0 else "Following each patient's usual clinician",
         relationship_breaks,
         data,
         shared,
         clinicians=data.clinicians,
         **shared.window(),
-        period=period,
-        lookback_months=months,
+        **options,
     )
     emit(result, shared.out, limit=shared.limit, order_by=BREAK_ORDER)  # each patient's breaks in time order
     print_remarks(data.remarks)
@@ -188,7 +214,8 @@ def summary(
     *,
     as_of: AsOfOpt = None,
     bootstrap: Annotated[
-        int, typer.Option("--bootstrap", help="Bootstrap resamples over patients for the intervals.")
+        int,
+        typer.Option("--bootstrap", min=0, help="Bootstrap resamples over patients for the intervals; 0 for none."),
     ] = 200,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the bootstrap.")] = 0,
     shared: DataOptions,
@@ -196,6 +223,7 @@ def summary(
     """Who needs the relationship more? The population answer, with bootstrap intervals."""
     import ibis
 
+    from carethread.output import is_stdout
     from carethread.summary import who_needs_whom_from_encounters
 
     check_as_of(as_of)
@@ -209,6 +237,9 @@ def summary(
             bootstrap=bootstrap,
             seed=seed,
         )
-    out_console.print(answer.headline)
+    # With --out - stdout is the CSV alone; the headline goes with the other messages.
+    (err_console if is_stdout(shared.out) else out_console).print(answer.headline)
+    if bootstrap == 0:
+        err_console.print("No intervals: --bootstrap 0 skips the bootstrap (ci_low and ci_high are empty).")
     emit(ibis.memtable(answer.table), shared.out, limit=50, order_by=())
     print_remarks(data.remarks + list(answer.remarks))

@@ -61,10 +61,12 @@ def synth(
     ] = 1.5,
 ) -> None:
     """Generate a synthetic health system (encounters, clinicians, patients, ground truth) as Parquet or FHIR NDJSON."""
+    from carethread.output import check_out_folder
     from carethread.synth import write_chunked
     from carethread.synth.fhir import write_fhir_chunked
 
     with reported():
+        check_out_folder(out)
         kind = output_format.strip().lower()
         if kind not in ("parquet", "fhir"):
             raise OptionError(f"--format {output_format!r}: synth writes parquet or fhir.")
@@ -92,6 +94,8 @@ def demo(
 ) -> None:
     """Generate a synthetic health system, run every measure, write the tables and print the headline."""
     from carethread.demo import run_demo
+    from carethread.output import check_out_folder
 
     with reported():
+        check_out_folder(out)
         run_demo(out, n_patients=patients, years=years, seed=seed, console=out_console, step=step)
