@@ -158,6 +158,7 @@ def test_every_command_and_option_has_help():
         "dyads",
         "breaks",
         "summary",
+        "outcomes",
         "synth",
         "demo",
         "report",

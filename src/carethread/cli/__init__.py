@@ -12,10 +12,11 @@ commands: :mod:`.measures`, :mod:`.html_report`, :mod:`.synthetic`.
 from carethread.cli.app import app
 from carethread.cli.html_report import report
 from carethread.cli.measures import attribute, breaks, dyads, panels, patients, summary
+from carethread.cli.outcomes import outcomes
 from carethread.cli.synthetic import demo, synth
 
 # Registered here, in the order --help lists them.
-for _command in (patients, attribute, panels, dyads, breaks, summary, synth, demo, report):
+for _command in (patients, attribute, panels, dyads, breaks, summary, outcomes, synth, demo, report):
     app.command()(_command)
 
 __all__ = ["app"]

@@ -23,6 +23,7 @@ SECTIONS: tuple[tuple[str, str], ...] = (
     ("pairs", "Pairs"),
     ("breaks", "Breaks"),
     ("trends", "Trends"),
+    ("worth", "What the relationship is worth"),
     ("methods", "Data and methods"),
 )
 
