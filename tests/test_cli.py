@@ -159,6 +159,7 @@ def test_every_command_and_option_has_help():
         "breaks",
         "summary",
         "network",
+        "outcomes",
         "synth",
         "demo",
         "report",

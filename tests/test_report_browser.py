@@ -236,6 +236,9 @@ def test_every_section_and_chart_is_drawn(opened):
         "breaks-quarters",
         "breaks-departed",
         "trends-quarters",
+        "worth-forest",
+        "worth-relationships",
+        "worth-tenure",
     }
     assert expected <= names, expected - names
     for chart in charts:

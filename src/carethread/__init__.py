@@ -44,6 +44,8 @@ _API = {
     "visits": "carethread.visits",
     **dict.fromkeys(_MEASURES, "carethread.measures"),
     "run_in_batches": "carethread.batches",
+    **dict.fromkeys(("outcomes", "relationship_duration", "relationship_survival"), "carethread.outcomes"),
+    **dict.fromkeys(("clinician_tenure", "tenure_hazards"), "carethread.outcomes"),
     "generate": "carethread.synth",
     "report": "carethread.reporting",
 }

@@ -13,10 +13,11 @@ from carethread.cli.app import app
 from carethread.cli.html_report import report
 from carethread.cli.measures import attribute, breaks, dyads, panels, patients, summary
 from carethread.cli.network import network
+from carethread.cli.outcomes import outcomes
 from carethread.cli.synthetic import demo, synth
 
 # Registered here, in the order --help lists them.
-for _command in (patients, attribute, panels, dyads, breaks, summary, network, synth, demo, report):
+for _command in (patients, attribute, panels, dyads, breaks, summary, network, outcomes, synth, demo, report):
     app.command()(_command)
 
 __all__ = ["app"]

@@ -24,6 +24,7 @@ SECTIONS: tuple[tuple[str, str], ...] = (
     ("network", "Who shares patients"),
     ("breaks", "Breaks"),
     ("trends", "Trends"),
+    ("worth", "What the relationship is worth"),
     ("methods", "Data and methods"),
 )
 

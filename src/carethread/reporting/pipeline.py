@@ -37,7 +37,7 @@ from string import Template
 
 from carethread.deprecation import warn_renamed
 from carethread.output import write_text
-from carethread.reporting import steps
+from carethread.reporting import steps, worth
 from carethread.reporting.html import esc, header, span_text, stamp, window_text
 from carethread.reporting.methods import methods_section
 from carethread.reporting.network import compute_network, protect_network
@@ -52,7 +52,7 @@ __all__ = ["STEPS", "ReportOptions", "build", "report"]
 
 #: The order of the sections on the page, between the header and the methods
 #: (:mod:`carethread.reporting.sections` draws section ``x`` with ``x_section``).
-PAGE_ORDER: tuple[str, ...] = ("answer", "patients", "clinicians", "pairs", "network", "breaks", "trends")
+PAGE_ORDER: tuple[str, ...] = ("answer", "patients", "clinicians", "pairs", "network", "breaks", "trends", "worth")
 
 #: The order the sections are drawn in, which numbers their charts' SVG ids: the order
 #: of earlier versions (which drew the first three early), so a report's HTML stays the same.
@@ -197,6 +197,9 @@ def _build(input_or_data, options: ReportOptions, *, con, format, bar, keep, ren
         breaks, break_fields = steps.compute_breaks(inputs, options)
     with bar.step(STEPS[6]):
         who = steps.compute_who(inputs, options, patients=patients, pairs=pairs, breaks=breaks)
+        worth_values = worth.compute_worth(
+            inputs.encounters, clinicians=inputs.clinicians, patients=inputs.people, settings=options.settings
+        )
     remarks = patient_fields.pop("remarks")
     values = ReportValues(
         span=inputs.span,
@@ -218,7 +221,10 @@ def _build(input_or_data, options: ReportOptions, *, con, format, bar, keep, ren
     if keep is not None:
         keep.update(computed=values, shown=shown)
     with bar.step(STEPS[7]):
-        return assemble(renderer, shown, draw(renderer, shown, DRAW_ORDER), inputs, options)
+        drawn = draw(renderer, shown, DRAW_ORDER)
+        with rendering(renderer):  # the section of its own module, drawn last (its charts number after the rest)
+            drawn["worth"] = worth.worth_section(worth.protect_worth(worth_values, privacy=options.privacy))
+        return assemble(renderer, shown, drawn, inputs, options)
 
 
 def draw(renderer: Renderer, shown: ReportValues, names: Iterable[str]) -> dict[str, str]:

@@ -150,9 +150,18 @@ class _Chooser:
 
 
 def simulate(
-    rng: np.random.Generator, span: Span, practices: Practices, clinicians: Clinicians, patients: Patients
+    rng: np.random.Generator,
+    span: Span,
+    practices: Practices,
+    clinicians: Clinicians,
+    patients: Patients,
+    deaths_before: int | None = None,
 ) -> History:
-    """Run the event rounds and return the patients' primary-care history."""
+    """Run the event rounds and return the patients' primary-care history.
+
+    With ``deaths_before`` (a day), nobody dies from then on: the outcome
+    process of :mod:`carethread.synth.outcomes` decides those deaths.
+    """
     T, N, first = span.n_days, patients.n, span.first
     cl = clinicians
     chooser = _Chooser(rng, practices, cl)
@@ -236,6 +245,10 @@ def simulate(
         day = np.minimum(np.floor(np.minimum(t_own, leave)), T).astype(np.int64)
         live[idx[day >= T]] = False
         keep = day < T
+        if deaths_before is not None:  # the patient lives on, and draws again from that day
+            spared = keep & (kind == DIED) & (day >= deaths_before)
+            now[idx[spared]] = day[spared]
+            keep &= ~spared
         idx, day, kind = idx[keep], day[keep], kind[keep]
 
         gone = (kind == MOVED) | (kind == DIED)
