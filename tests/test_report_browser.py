@@ -231,6 +231,8 @@ def test_every_section_and_chart_is_drawn(opened):
         "clinicians-relationships",
         "clinicians-load",
         "pairs-map",
+        "network-graph",
+        "network-density",
         "breaks-quarters",
         "breaks-departed",
         "trends-quarters",

@@ -32,6 +32,10 @@ _MEASURES = (
     "dyads",
     "relationship_breaks",
     "who_needs_whom",
+    "sharing_network",
+    "care_density",
+    "fragmented_care_density",
+    "care_teams",
 )
 
 _API = {

@@ -21,6 +21,7 @@ SECTIONS: tuple[tuple[str, str], ...] = (
     ("patients", "Patients"),
     ("clinicians", "Clinicians"),
     ("pairs", "Pairs"),
+    ("network", "Who shares patients"),
     ("breaks", "Breaks"),
     ("trends", "Trends"),
     ("worth", "What the relationship is worth"),

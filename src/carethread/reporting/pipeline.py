@@ -40,6 +40,7 @@ from carethread.output import write_text
 from carethread.reporting import steps, worth
 from carethread.reporting.html import esc, header, span_text, stamp, window_text
 from carethread.reporting.methods import methods_section
+from carethread.reporting.network import compute_network, protect_network
 from carethread.reporting.progress import STEPS, Progress
 from carethread.reporting.protect import protect
 from carethread.reporting.render import Renderer, rendering
@@ -51,11 +52,11 @@ __all__ = ["STEPS", "ReportOptions", "build", "report"]
 
 #: The order of the sections on the page, between the header and the methods
 #: (:mod:`carethread.reporting.sections` draws section ``x`` with ``x_section``).
-PAGE_ORDER: tuple[str, ...] = ("answer", "patients", "clinicians", "pairs", "breaks", "trends", "worth")
+PAGE_ORDER: tuple[str, ...] = ("answer", "patients", "clinicians", "pairs", "network", "breaks", "trends", "worth")
 
 #: The order the sections are drawn in, which numbers their charts' SVG ids: the order
 #: of earlier versions (which drew the first three early), so a report's HTML stays the same.
-DRAW_ORDER: tuple[str, ...] = ("patients", "clinicians", "trends", "answer", "pairs", "breaks")
+DRAW_ORDER: tuple[str, ...] = ("patients", "clinicians", "trends", "answer", "pairs", "breaks", "network")
 
 
 def report(
@@ -187,6 +188,9 @@ def _build(input_or_data, options: ReportOptions, *, con, format, bar, keep, ren
         clinician_fields = steps.compute_clinicians(inputs, options)
     with bar.step(STEPS[3]):
         pairs, pair_fields = steps.compute_pairs(inputs)
+        network = compute_network(
+            inputs.encounters, clinicians=inputs.clinicians, start=inputs.span.lo, end=inputs.span.hi
+        )
     with bar.step(STEPS[4]):
         trend_fields = steps.compute_trends(inputs, options)
     with bar.step(STEPS[5]):
@@ -210,6 +214,9 @@ def _build(input_or_data, options: ReportOptions, *, con, format, bar, keep, ren
     )
     shown = protect(
         values, privacy=options.privacy, clinician_label=inputs.clinician_label, practice_label=inputs.practice_label
+    )
+    shown.network = protect_network(
+        network, privacy=options.privacy, clinician_label=inputs.clinician_label, practice_label=inputs.practice_label
     )
     if keep is not None:
         keep.update(computed=values, shown=shown)

@@ -47,6 +47,7 @@ from carethread.synth.outcomes import (
     patient_outcomes,
 )
 from carethread.synth.population import NEVER, SEXES, SPECIALTIES, Span, build_patients, build_system
+from carethread.synth.teams import informal_halves, true_halves
 from carethread.synth.truth import true_switches, true_usual
 
 __all__ = ["SyntheticSystem", "generate", "write_chunked"]
@@ -95,6 +96,10 @@ class SyntheticSystem:
         ``other_practice`` the new clinician was seen on at least two days
         from ``switch_date`` to the end of the span, for ``emergency_only``
         and ``lost`` the span runs at least 12 months past ``switch_date``.
+    true_halves : pyarrow.Table or None
+        ``clinician_id, practice_id, half``: the informal half (1 or 2) of
+        each panel clinician of a split practice (``split_practices``,
+        :mod:`.teams`); ``None`` when no practice is split.
     """
 
     encounters: pa.Table
@@ -104,13 +109,16 @@ class SyntheticSystem:
     true_switches: pa.Table
     #: The outcome processes' true effects and windows (:mod:`.outcomes`), or ``None`` without them.
     true_effects: pa.Table | None = None
+    #: The truth of split practices' informal halves (:mod:`.teams`), or ``None`` without a split.
+    true_halves: pa.Table | None = None
 
     def write(self, out_dir: str | Path) -> dict[str, Path]:
         """Write each table to ``out_dir/<name>.parquet``; returns the paths by name."""
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         paths = {}
-        for name in TABLES + (("true_effects",) if self.true_effects is not None else ()):
+        optional = tuple(name for name in ("true_effects", "true_halves") if getattr(self, name) is not None)
+        for name in TABLES + optional:
             paths[name] = out / f"{name}.parquet"
             with replacing(paths[name]) as tmp:  # whole or not at all
                 pq.write_table(getattr(self, name), tmp, compression="zstd")
@@ -160,12 +168,13 @@ def _check(n_patients, years, patients_per_clinician, shares, history_months=0) 
 
 
 def _build(
-    n_patients, years, seed, start, patients_per_clinician, ids: _Ids, shares, history_months, effects=None
+    n_patients, years, seed, start, patients_per_clinician, ids: _Ids, shares, history_months, effects=None, halves=0
 ) -> tuple[SyntheticSystem, int]:
     """One independent system; also returns its number of practices."""
     rng = np.random.default_rng(seed)
     span = Span.of(start, years, history_months)
     practices, cl = build_system(rng, n_patients, span, patients_per_clinician)
+    cl.half = informal_halves(practices, cl, halves)
     patients = build_patients(rng, n_patients, span)
     followup = None
     if effects is not None:  # the outcome processes decide deaths in the follow-up (synth.outcomes)
@@ -250,7 +259,11 @@ def _build(
         schema=tb.TRUE_USUAL,
     )
     truth = effects.table(span) if effects is not None else None
-    return SyntheticSystem(encounters, clinicians, patients_t, usual, switches, truth), practices.kind.size
+    halves = true_halves(cl, cl_ids, pr_ids)
+    system = SyntheticSystem(
+        encounters, clinicians, patients_t, usual, switches, true_effects=truth, true_halves=halves
+    )
+    return system, practices.kind.size
 
 
 def generate(
@@ -267,6 +280,7 @@ def generate(
     away_share: float | None = None,
     primary_care_rate: float = 1.0,
     outcomes: bool | OutcomeEffects = False,
+    split_practices: int = 0,
 ) -> SyntheticSystem:
     """Generate a synthetic health system with ground truth.
 
@@ -314,6 +328,11 @@ def generate(
         in a follow-up window at the end of the span and adds the
         ``true_effects`` table (:mod:`carethread.synth.outcomes`). Off by
         default, which leaves the tables of a seed as they always were.
+    split_practices
+        Split the primary-care practices with the most panel clinicians, this
+        many, into two informal halves whose clinicians cover only for each
+        other (:mod:`.teams`; the truth is ``true_halves``). Default 0: no
+        split, and the data are those of earlier versions.
 
     Returns
     -------
@@ -363,6 +382,7 @@ def generate(
         shares,
         int(history_months),
         _effects(outcomes),
+        int(split_practices),
     )
     return system
 

@@ -33,6 +33,7 @@ from carethread.synth.population import (
     Practices,
     Span,
 )
+from carethread.synth.teams import same_half
 
 GAP = 365
 WARMUP = 180
@@ -142,6 +143,7 @@ class _Chooser:
             m = self.members[self.ptr[prac] : self.ptr[prac + 1]]
             tt = t[rows, None]
             ok = (cl.active_from[m] <= tt) & (cl.leave[m] > tt + HORIZON) & (m != avoid[rows, None])
+            ok &= same_half(cl, m[None, :], avoid[rows, None])
             pick = _sample(rng, ok * self.free[m])
             out[rows] = np.where(pick >= 0, m[np.maximum(pick, 0)], -1)
         return out
