@@ -97,6 +97,7 @@ class ReportValues:
     who_headline: str | None = None
     who_table: pd.DataFrame | None = None
     who_values: dict = field(default_factory=dict)
+    network: object | None = None  # carethread.reporting.network.NetworkValues
     #: The "If a clinician leaves" section (:class:`carethread.reporting.departure.Departure`).
     departure: object | None = None
 
