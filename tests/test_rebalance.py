@@ -304,7 +304,7 @@ def test_options_are_checked():
         rebalance(enc, clinicians=clin, capacity="beds")
     with pytest.raises(OptionError, match="--max-moves must be a whole number"):
         rebalance(enc, clinicians=clin, max_moves=-1)
-    with pytest.raises(OptionError, match="sharing-network measure"):
+    with pytest.raises(OptionError, match="--network-weight"):
         rebalance(enc, clinicians=clin, network_weight=0.3)
     with pytest.raises(TypeError, match="colour"):
         rebalance(enc, clinicians=clin, colour="red")
