@@ -160,6 +160,8 @@ def test_every_command_and_option_has_help():
         "summary",
         "network",
         "outcomes",
+        "rebalance",
+        "what-if",
         "synth",
         "demo",
         "report",

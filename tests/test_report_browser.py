@@ -239,6 +239,7 @@ def test_every_section_and_chart_is_drawn(opened):
         "worth-forest",
         "worth-relationships",
         "worth-tenure",
+        "departure-strategies",
     }
     assert expected <= names, expected - names
     for chart in charts:

@@ -36,6 +36,8 @@ _MEASURES = (
     "care_density",
     "fragmented_care_density",
     "care_teams",
+    "rebalance",
+    "what_if",
 )
 
 _API = {

@@ -14,10 +14,26 @@ from carethread.cli.html_report import report
 from carethread.cli.measures import attribute, breaks, dyads, panels, patients, summary
 from carethread.cli.network import network
 from carethread.cli.outcomes import outcomes
+from carethread.cli.planning import rebalance, what_if
 from carethread.cli.synthetic import demo, synth
 
 # Registered here, in the order --help lists them.
-for _command in (patients, attribute, panels, dyads, breaks, summary, network, outcomes, synth, demo, report):
+commands = (
+    patients,
+    attribute,
+    panels,
+    dyads,
+    breaks,
+    summary,
+    network,
+    outcomes,
+    rebalance,
+    what_if,
+    synth,
+    demo,
+    report,
+)
+for _command in commands:
     app.command()(_command)
 
 __all__ = ["app"]

@@ -9,6 +9,8 @@ grammar (:mod:`carethread.options`) and returns a lazy Ibis table:
   (:mod:`~carethread.measures.attribution`);
 * :func:`panels` and :func:`panel_rollup` (:mod:`~carethread.measures.panels`);
 * :func:`dyads` (:mod:`~carethread.measures.dyads`);
+* :func:`rebalance` and :func:`what_if` (:mod:`~carethread.measures.rebalance`),
+  which plan a clinician's departure and return their plan computed;
 * :func:`relationship_breaks` (:mod:`~carethread.measures.breaks`);
 * :func:`sharing_network`, :func:`care_density`,
   :func:`fragmented_care_density` and :func:`care_teams`
@@ -29,6 +31,7 @@ from carethread.measures.continuity import continuity_summary, patient_continuit
 from carethread.measures.dyads import dyads
 from carethread.measures.network import care_density, care_teams, fragmented_care_density, sharing_network
 from carethread.measures.panels import panel_rollup, panels
+from carethread.measures.rebalance import rebalance, what_if
 
 __all__ = [
     "attribute",
@@ -42,8 +45,10 @@ __all__ = [
     "panel_rollup",
     "panels",
     "patient_continuity",
+    "rebalance",
     "relationship_breaks",
     "sharing_network",
+    "what_if",
     "who_needs_whom",
 ]
 

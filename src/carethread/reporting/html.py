@@ -25,6 +25,7 @@ SECTIONS: tuple[tuple[str, str], ...] = (
     ("breaks", "Breaks"),
     ("trends", "Trends"),
     ("worth", "What the relationship is worth"),
+    ("departure", "If a clinician leaves"),
     ("methods", "Data and methods"),
 )
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 import contextlib
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
@@ -111,6 +111,9 @@ class SyntheticSystem:
     true_effects: pa.Table | None = None
     #: The truth of split practices' informal halves (:mod:`.teams`), or ``None`` without a split.
     true_halves: pa.Table | None = None
+    #: The simulation's own arrays, for :func:`carethread.synth.continuation.continue_system`
+    #: (a :class:`~carethread.synth.continuation.SimulationState`); not a table, never written.
+    state: object = field(default=None, repr=False, compare=False)
 
     def write(self, out_dir: str | Path) -> dict[str, Path]:
         """Write each table to ``out_dir/<name>.parquet``; returns the paths by name."""
@@ -239,29 +242,20 @@ def _build(
         schema=tb.PATIENTS,
     )
 
-    sw = true_switches(span, hist, enc, n_patients, cl.kind.size)
-    switches = pa.table(
-        [
-            tb.lookup(pat_ids, sw["patient"]),
-            tb.lookup(cl_ids, sw["frm"]),
-            tb.lookup(cl_ids, sw["to"]),
-            tb.dates(epoch, sw["date"]),
-            tb.vocabulary(tb.SWITCH_KINDS, sw["kind"]),
-            tb.vocabulary(tb.SWITCH_CAUSES, sw["cause"]),
-            tb.dates(epoch, sw["event"]),
-            pa.array(sw["observable"], pa.bool_()),
-        ],
-        schema=tb.TRUE_SWITCHES,
+    usual, switches = tb.truth_tables(
+        epoch,
+        pat_ids,
+        cl_ids,
+        true_usual(span, n_patients, hist.changes),
+        true_switches(span, hist, enc, n_patients, cl.kind.size),
     )
-    quarter_start, who, clin = true_usual(span, n_patients, hist.changes)
-    usual = pa.table(
-        [tb.lookup(pat_ids, who), tb.dates(epoch, quarter_start), tb.lookup(cl_ids, clin)],
-        schema=tb.TRUE_USUAL,
-    )
+    from carethread.synth.continuation import SimulationState
+
+    state = SimulationState(span, practices, cl, patients, hist, enc, pat_ids, cl_ids, pr_ids, w_enc)
     truth = effects.table(span) if effects is not None else None
     halves = true_halves(cl, cl_ids, pr_ids)
     system = SyntheticSystem(
-        encounters, clinicians, patients_t, usual, switches, true_effects=truth, true_halves=halves
+        encounters, clinicians, patients_t, usual, switches, true_effects=truth, true_halves=halves, state=state
     )
     return system, practices.kind.size
 
