@@ -304,8 +304,9 @@ def test_options_are_checked():
         rebalance(enc, clinicians=clin, capacity="beds")
     with pytest.raises(OptionError, match="--max-moves must be a whole number"):
         rebalance(enc, clinicians=clin, max_moves=-1)
-    with pytest.raises(OptionError, match="--network-weight"):
-        rebalance(enc, clinicians=clin, network_weight=0.3)
+    for weight in (-0.3, float("nan")):
+        with pytest.raises(OptionError, match="--network-weight must be a number of at least 0"):
+            rebalance(enc, clinicians=clin, network_weight=weight)
     with pytest.raises(TypeError, match="colour"):
         rebalance(enc, clinicians=clin, colour="red")
 
