@@ -101,8 +101,8 @@ def rebalance(
         float,
         typer.Option(
             "--network-weight",
-            help="Strength of clinicians who share many patients with the patient's clinician "
-            "[needs the sharing-network measure; keep 0 until it exists].",
+            help="Weight of the share of the patient's clinician's patients a clinician also saw, added to "
+            "the strength (0: visits and practice only).",
         ),
     ] = 0.0,
     closed: ClosedOpt = None,
@@ -182,10 +182,13 @@ def rebalance(
     if summary is not None:
         emit(plan.clinicians, summary, limit=shared.limit)
     else:
-        from carethread.output import print_table
+        from carethread.cli.console import table_width
+        from carethread.cli.table import print_table
 
         changed = plan.clinicians.filter((plan.clinicians.joined > 0) | (plan.clinicians.left > 0))
-        print_table(changed, out_console, limit=SUMMARY_ROWS, title="Clinicians whose panel changes")
+        print_table(
+            changed, out_console, limit=SUMMARY_ROWS, title="Clinicians whose panel changes", width=table_width()
+        )
     if explain is not None:
         write_table(plan.explanations, explain)
         err_console.print(f"Explanations written to {explain}")
