@@ -182,10 +182,13 @@ def rebalance(
     if summary is not None:
         emit(plan.clinicians, summary, limit=shared.limit)
     else:
-        from carethread.output import print_table
+        from carethread.cli.console import table_width
+        from carethread.cli.table import print_table
 
         changed = plan.clinicians.filter((plan.clinicians.joined > 0) | (plan.clinicians.left > 0))
-        print_table(changed, out_console, limit=SUMMARY_ROWS, title="Clinicians whose panel changes")
+        print_table(
+            changed, out_console, limit=SUMMARY_ROWS, title="Clinicians whose panel changes", width=table_width()
+        )
     if explain is not None:
         write_table(plan.explanations, explain)
         err_console.print(f"Explanations written to {explain}")
