@@ -203,7 +203,8 @@ def _remarks(prep: Prepared, plan_moves: pa.Table) -> list[str]:
     departing = staff["departing"].to_numpy(zero_copy_only=False).astype(bool)
     unknown = int(np.count_nonzero(np.isnan(capacity) & (panel > 0) & ~departing))
     if unknown:
-        out.append(f"{plural(unknown, 'clinician')} with a panel but no capacity take no new patients.")
+        takes = "takes" if unknown == 1 else "take"
+        out.append(f"{plural(unknown, 'clinician')} with a panel but no capacity {takes} no new patients.")
     over = staff["over"].to_numpy(zero_copy_only=False).astype(bool)
     if not prep.options.resolve_overflow and over.any():
         out.append(
