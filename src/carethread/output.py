@@ -6,6 +6,7 @@ straight from the engine to Parquet or CSV without passing through pandas.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -14,6 +15,7 @@ import ibis
 from rich.console import Console
 from rich.table import Table as RichTable
 
+from carethread import engine
 from carethread.data import format_count
 from carethread.errors import OptionError
 
@@ -36,24 +38,63 @@ def check_out_path(path: str | os.PathLike, option: str = "--out") -> Path:
     return p
 
 
-def write_table(table: ibis.Table, path: str | os.PathLike) -> Path:
+def metadata_sidecar(path: str | os.PathLike) -> Path:
+    """Where the metadata of a CSV file is written: ``<name>.csv-metadata.json`` beside it (the CSVW convention).
+
+    >>> metadata_sidecar("out/patients.csv").name
+    'patients.csv-metadata.json'
+    """
+    p = Path(path)
+    return p.with_name(p.name + "-metadata.json")
+
+
+def write_table(table: ibis.Table, path: str | os.PathLike, *, metadata: dict[str, str] | None = None) -> Path:
     """Write ``table`` to ``path`` (``.csv`` or ``.parquet``), creating folders.
+
+    ``metadata`` (text keys and values: the window and settings a result
+    describes) goes into a Parquet file's key-value metadata, and for a CSV
+    file into the JSON file :func:`metadata_sidecar` names.
 
     Examples
     --------
-    >>> import ibis, tempfile, pathlib
+    >>> import ibis, tempfile, pathlib, json
     >>> out = pathlib.Path(tempfile.mkdtemp()) / "t.csv"
-    >>> _ = write_table(ibis.memtable({"patient_id": ["007"]}), out)
+    >>> _ = write_table(ibis.memtable({"patient_id": ["007"]}), out, metadata={"window": "all data"})
     >>> out.read_text().splitlines()
     ['patient_id', '007']
+    >>> json.loads(metadata_sidecar(out).read_text())
+    {'window': 'all data'}
     """
     p = check_out_path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
+    text = {str(k): str(v) for k, v in (metadata or {}).items()}
     if p.suffix.lower() == ".csv":
         table.to_csv(p)
+        if text:
+            metadata_sidecar(p).write_text(json.dumps(text, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    elif text and engine.is_duckdb(table._find_backend(use_default=True)):
+        # DuckDB's Parquet writer takes the pairs as a struct literal; quotes are doubled inside it.
+        pairs = ", ".join(f"'{_quoted(k)}': '{_quoted(v)}'" for k, v in text.items())
+        table.to_parquet(p, kv_metadata=_Literal("{" + pairs + "}"))
     else:
         table.to_parquet(p)
+        if text:
+            import pyarrow.parquet as pq
+
+            written = pq.read_table(p)
+            pq.write_table(written.replace_schema_metadata({**(written.schema.metadata or {}), **text}), p)
     return p
+
+
+def _quoted(text: str) -> str:
+    return text.replace("'", "''")
+
+
+class _Literal(str):
+    """A text the DuckDB writer's options take as it is (its ``repr`` is itself)."""
+
+    def __repr__(self) -> str:
+        return str(self)
 
 
 def _cell(value) -> str:
