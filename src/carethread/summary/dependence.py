@@ -87,7 +87,8 @@ from carethread.errors import InputError, OptionError
 from carethread.options import as_timestamp, check_min_visits
 from carethread.summary.bootstrap import WeightedMedian, bootstrap_intervals
 from carethread.summary.headline import headline
-from carethread.summary.result import BREAK_KINDS, WhoNeedsWhom, result_table
+from carethread.summary.population import detect_population, no_verdict
+from carethread.summary.result import BREAK_KINDS, CLINICIAN_SIDE, WhoNeedsWhom, result_table
 from carethread.wording import format_count
 
 # --- Ibis: reduce the result tables to one row per dyad -------------------------------------
@@ -233,6 +234,8 @@ def who_needs_whom(
     continuity: ibis.Table | None = None,
     attribution: ibis.Table | None = None,
     breaks: ibis.Table | None = None,
+    panels: ibis.Table | None = None,
+    population: str | None = None,
     start=None,
     end=None,
     as_of=None,
@@ -258,6 +261,17 @@ def who_needs_whom(
         Optional :func:`~carethread.measures.breaks.relationship_breaks`;
         the breaks dated in ``[start, end)`` are counted by kind. Without it
         the ``breaks_*`` measures are left out.
+    panels
+        Optional :func:`~carethread.measures.panels.panels` over the same
+        window: the clinicians' workloads that tell a sample of patients
+        from a complete extract (:mod:`carethread.summary.population`).
+    population
+        ``"sample"`` or ``"complete"`` says what the extract is; ``None``
+        (default) guesses it from ``panels``, and without ``panels`` takes
+        it as complete, with a remark. On a sample the clinician-side
+        measures (:data:`~carethread.summary.result.CLINICIAN_SIDE`) are
+        null with the note "not measurable from a patient sample" and the
+        headline gives no verdict, only the reason and the patient side.
     start, end
         The window the tables describe (``None`` leaves a side open); it
         bounds the breaks counted and is recorded in ``.window``.
@@ -335,6 +349,7 @@ def who_needs_whom(
             min_visits=min_visits,
             bootstrap=bootstrap,
             seed=seed,
+            population=population,
             **encounter_options,
         )
     if continuity is None or attribution is None:
@@ -360,10 +375,19 @@ def who_needs_whom(
     else:
         remarks.append("Relationship breaks are not included: no relationship breaks table was given.")
 
+    found = detect_population(panels, population=population)
+    if panels is None and population is None:
+        remarks.append(
+            "Whether the extract holds every patient of its clinicians was not checked (no panels table was given); "
+            "the clinician-side measures assume it does."
+        )
     x = _Arrays(rows, counted, min_visits)
-    estimate = x.statistics(np.ones(x.n_patients, dtype=np.int64))
+    statistics = x.statistics if not found.is_sample else _patient_side(x.statistics)
+    estimate = statistics(np.ones(x.n_patients, dtype=np.int64))
     estimate = {k: (None if math.isnan(v) else v) for k, v in estimate.items()}
-    intervals = bootstrap_intervals(x.statistics, x.n_patients, replicates=bootstrap, seed=seed, estimate=estimate)
+    intervals = bootstrap_intervals(statistics, x.n_patients, replicates=bootstrap, seed=seed, estimate=estimate)
+    if found.is_sample:
+        remarks.append(found.reason())
     n_short = int(np.sum(x.patient_visits < min_visits))
     if n_short:
         remarks.append(
@@ -378,12 +402,29 @@ def who_needs_whom(
         "visits": int(x.dv.sum()),
     }
     window = {"start": _iso(lo), "end": _iso(hi), "as_of": _iso(as_of)}
+    sentence = (
+        headline(estimate)
+        if not found.is_sample
+        else no_verdict(
+            found, estimate.get("patient_share_from_usual_clinician"), estimate.get("clinicians_per_patient")
+        )
+    )
     return WhoNeedsWhom(
-        result_table(estimate, intervals, with_breaks=counted is not None),
-        headline(estimate),
+        result_table(estimate, intervals, with_breaks=counted is not None, sample=found.is_sample),
+        sentence,
         window,
         counts,
         bootstrap,
         seed,
         tuple(remarks),
+        population=found,
     )
+
+
+def _patient_side(statistics):
+    """``statistics`` without the clinician-side measures (NaN: not measurable from a patient sample)."""
+
+    def patient_side(w: np.ndarray) -> dict[str, float]:
+        return {k: (math.nan if k in CLINICIAN_SIDE else v) for k, v in statistics(w).items()}
+
+    return patient_side
