@@ -32,14 +32,19 @@ FIXTURE_CSV = Path(__file__).parent / "fixtures" / "cli" / "encounters.csv"
 
 
 def shared_demo() -> Path:
-    """The demo folder (data and ``report.html``), built once per test process."""
+    """The demo folder (data, every table, ``report.html``, ``manifest.json``), built once per test process.
+
+    What the demo printed is kept in ``console.txt`` beside them.
+    """
     folder = Path(tempfile.gettempdir()) / f"carethread-report-tests-{os.getpid()}"
-    if not (folder / "report.html").exists():
+    if not (folder / "console.txt").exists():
         from carethread.demo import run_demo
 
         shutil.rmtree(folder, ignore_errors=True)
         atexit.register(shutil.rmtree, folder, True)
-        run_demo(folder, console=Console(file=io.StringIO()), **DEMO)
+        printed = io.StringIO()
+        run_demo(folder, console=Console(file=printed, width=10_000, soft_wrap=True), **DEMO)
+        (folder / "console.txt").write_text(printed.getvalue(), encoding="utf-8")
     return folder
 
 

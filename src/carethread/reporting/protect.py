@@ -79,14 +79,29 @@ def _age_bands(a: pd.DataFrame | None, privacy: bool) -> pd.DataFrame | None:
 
 def _clinicians(
     c: pd.DataFrame, privacy: bool, clinician_label, practice_label
-) -> tuple[pd.DataFrame, int, int | None]:
+) -> tuple[pd.DataFrame, int, int | None, int | None]:
+    """Clinicians as shown, the number left out as too small, the attributed total and left clinicians' patients.
+
+    A clinician who had left by the attribution date (``left``) holds no
+    panel in the report: their attributed patients are counted apart, in
+    ``left_panels`` (``None`` when small), not as a panel size.
+    """
     c = c.copy()
-    attributed = int(c.panel_size.sum())
-    panel_states = pv.suppress_group([int(v) for v in c.panel_size]) if privacy else [pv.SHOWN] * len(c)
-    if privacy and not pv.total_is_safe([int(v) for v in c.panel_size], panel_states):
+    left = c["left"].fillna(False).astype(bool) if "left" in c else pd.Series(False, index=c.index)
+    holding = [int(v) for v in c.panel_size[~left]]
+    left_panels = int(c.panel_size[left].sum())
+    if privacy and pv.is_small(left_panels):
+        left_panels = None
+    attributed = sum(holding)
+    states = pv.suppress_group(holding) if privacy else [pv.SHOWN] * len(holding)
+    if privacy and not pv.total_is_safe(holding, states):
         attributed = None  # the total would give a hidden panel size away: do not show it
+    panel_states = iter(states)
+    all_states = [pv.SHOWN if gone else next(panel_states) for gone in left]
     small = [privacy and (pv.is_small(p) or pv.is_small(s)) for p, s in zip(c.panel_size, c.patients_seen, strict=True)]
-    c = _apply(c, "panel_size", panel_states)
+    c = _apply(c, "panel_size", all_states)
+    c.loc[left.values, "panel_size"] = pd.NA
+    c["left"] = left.values
     c["patients_seen"] = [None if privacy and pv.is_small(s) else int(s) for s in c.patients_seen]
     c["patients_seen"] = c["patients_seen"].astype("Int64")
     c["visits"] = [None if privacy and pv.is_small(v) else int(v) for v in c.visits]
@@ -102,6 +117,7 @@ def _clinicians(
         "practice",
         "panel_size",
         "state",
+        "left",
         "capacity",
         "provider_side_continuity",
         "patient_side_continuity",
@@ -109,7 +125,7 @@ def _clinicians(
         "visits_per_day",
     ]
     c = c[keep].sort_values(["practice", "label"]).reset_index(drop=True)
-    return c, hidden, attributed
+    return c, hidden, attributed, left_panels
 
 
 def _dependence(bins: pd.DataFrame, privacy: bool) -> pd.DataFrame:
@@ -321,7 +337,7 @@ def _who(who, privacy: bool) -> tuple[str | None, pd.DataFrame | None, dict]:
 def protect(values: ReportValues, *, privacy: bool, clinician_label, practice_label) -> ReportValues:
     """A copy of exact ``values`` with suppression and pseudonyms applied (see the module docstring)."""
     c = values
-    clinicians, hidden, attributed = _clinicians(c.clinicians, privacy, clinician_label, practice_label)
+    clinicians, hidden, attributed, left_panels = _clinicians(c.clinicians, privacy, clinician_label, practice_label)
     breaks, kinds = _breaks(c.breaks_by_quarter, privacy)
     departed, destinations = _departed(c.departed, c.departed_destinations, privacy, clinician_label, practice_label)
     headline, who_table, who_values = _who(c.who, privacy)
@@ -333,6 +349,7 @@ def protect(values: ReportValues, *, privacy: bool, clinician_label, practice_la
         clinicians=clinicians,
         clinicians_hidden=hidden,
         attributed=attributed,
+        left_panels=left_panels,
         dependence_bins=_dependence(c.dependence_bins, privacy),
         breaks_by_quarter=breaks,
         break_kinds=kinds,

@@ -39,6 +39,20 @@ class Span:
     hi: dt.datetime | None = None
     lookback_months: int = 18
 
+    @classmethod
+    def of(cls, current, over_time) -> Span:
+        """The span of the two windows of :mod:`carethread.run.windows` (the current picture, over time)."""
+        return cls(
+            over_time.first,
+            over_time.last,
+            over_time.start,
+            over_time.end,
+            current.as_of,
+            current.start,
+            current.end,
+            current.lookback_months,
+        )
+
 
 def no_breaks() -> pd.DataFrame:
     """An empty :func:`~carethread.reporting.compute.breaks_by_quarter` result (before breaks are computed)."""
@@ -70,6 +84,19 @@ class ReportValues:
         Set by protection: clinicians left out as too small, the attributed
         patients (``None`` when that total would give a hidden panel away),
         and breaks per kind over the whole period with their shares.
+    dependence_sides
+        Relationships above, on and below the line of equal dependence
+        (patient dependence against clinician dependence).
+    breaks_current
+        Breaks dated in the current window, by kind and ``total``: the
+        counts who-needs-whom gives.
+    population
+        The :class:`~carethread.summary.population.Population` the answer
+        assumed (a patient sample leaves the clinician side unmeasured).
+    min_visits, trend_years, windows
+        The fewest visits for a score, the years of trends shown, and the
+        two :class:`~carethread.run.windows.Window` (``current``,
+        ``over_time``) the sections describe.
     """
 
     span: Span
@@ -93,10 +120,17 @@ class ReportValues:
     privacy: bool | None = None
     clinicians_hidden: int = 0
     attributed: int | None = None
+    left_panels: int | None = None
     break_kinds: pd.DataFrame | None = None
     who_headline: str | None = None
     who_table: pd.DataFrame | None = None
     who_values: dict = field(default_factory=dict)
+    dependence_sides: dict = field(default_factory=dict)
+    breaks_current: dict = field(default_factory=dict)
+    population: object | None = None
+    min_visits: int = 2
+    trend_years: int | None = None
+    windows: dict = field(default_factory=dict)
 
     def count(self, n) -> str:
         """A count as the report writes it (``<11`` for 1-10 with privacy on)."""
