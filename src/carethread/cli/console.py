@@ -39,14 +39,30 @@ def print_remarks(remarks: list[str]) -> None:
             err_console.print(f"  {i}. {remark}")
 
 
-def emit(table, out: Path | None, *, limit: int, order_by: Sequence[str] | None = None) -> None:
+def emit(
+    table,
+    out: Path | None,
+    *,
+    limit: int,
+    order_by: Sequence[str] | None = None,
+    metadata: dict[str, str] | None = None,
+) -> None:
     """Print up to ``limit`` rows of ``table`` in ``order_by`` order (default: every column, first to
-    last; ``()``: the table's own), or write all of it to ``out`` (.csv or .parquet)."""
+    last; ``()``: the table's own), or write all of it to ``out`` (.csv or .parquet) with ``metadata``
+    (the window and settings it describes)."""
     from carethread.output import print_table, write_table
 
     if out is None:
         print_table(table, out_console, limit=limit, order_by=order_by)
     else:
         with step(f"Writing {out.name}"):
-            write_table(table, out)
+            write_table(table, out, metadata=metadata)
         err_console.print(f"Wrote {out}")
+
+
+def say_window(*lines: str, out: Path | None = None) -> None:
+    """The window and settings a command used: its first lines on stdout (on stderr when stdout carries
+    the data, ``--out -``)."""
+    console = err_console if out is not None and str(out) == "-" else out_console
+    for line in lines:
+        console.print(line)

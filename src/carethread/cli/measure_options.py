@@ -23,6 +23,14 @@ LookbackMonthsOpt = Annotated[int, typer.Option("--lookback-months", help="Attri
 #: The deprecated name of --lookback-months, hidden from --help.
 OldLookbackOpt = Annotated[int | None, typer.Option("--lookback", hidden=True)]
 MinVisitsOpt = Annotated[int, typer.Option("--min-visits", help="Patients with fewer visits get null indices.")]
+PopulationOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--population",
+        help="sample (the extract holds only some of each clinician's patients: no who-needs-whom verdict, "
+        "clinician side not measured) or complete [default: guessed from clinicians' visits per working day].",
+    ),
+]
 
 
 def check_as_of(as_of: str | None) -> None:
