@@ -77,6 +77,7 @@ def report(
     bootstrap: int = 200,
     population: str | None = None,
     trend_years: int | None = TREND_YEARS,
+    rule: str = "plurality",
     progress: bool | None = None,
     lookback: int | None = None,
 ) -> Path:
@@ -118,6 +119,9 @@ def report(
         On a sample the clinician side is shown as not measurable.
     trend_years
         Years of data the trends cover, the latest (default 5; ``None``: all).
+    rule
+        Attribution rule of the panels and the answer's own-panel measures
+        (:func:`carethread.measures.attribution.attribute`).
     progress
         ``None`` (default): a progress bar when stderr is a terminal, nothing
         when piped; ``True`` / ``False`` to force.
@@ -155,6 +159,7 @@ def report(
         bootstrap=bootstrap,
         population=population,
         trend_years=trend_years,
+        rule=rule,
     )
     return write_report(input_or_data, options, out=out, con=con, format=format, progress=progress)
 
