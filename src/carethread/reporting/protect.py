@@ -328,6 +328,14 @@ def _who(who, privacy: bool) -> tuple[str | None, pd.DataFrame | None, dict]:
             "Fewer than 11 patients had enough visits to compare the two sides of the relationship "
             "without revealing a small group."
         )
+        population = getattr(who, "population", None)
+        if population is not None and population.is_sample:
+            from carethread.summary.population import no_verdict
+
+            headline = (
+                no_verdict(population, None, None)
+                + " Fewer than 11 patients had enough visits to show the patient side without revealing a small group."
+            )
     else:
         headline = pv.redact_text(str(who.headline), privacy=privacy) if getattr(who, "headline", None) else None
     values = {n: v for n, v, k in zip(table.name, table.value, table.kind, strict=True) if k != "count"}

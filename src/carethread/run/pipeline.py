@@ -234,9 +234,10 @@ def run_all(
 
             source = Path(input_or_data)
             data = read(source, format=format, con=con or engine.connect())
-    n_encounters = sum(count.accepted for count in data.counts)
     with timings.step("stage", progress):
-        staged = stage(data, n_encounters)
+        # Every accepted row (encounters and side tables) bounds the encounters from above.
+        staged = stage(data, sum(count.accepted for count in data.counts))
+        n_encounters = int(staged.encounters.count().execute())
         if data.n_quarantined:
             from carethread.output import write_table
 
