@@ -206,7 +206,15 @@ def two_sides(df: pd.DataFrame, labels: bool) -> alt.LayerChart:
     )
     layers = [diagonal, points]
     if labels:
-        layers.append(base.mark_text(align="left", dx=6, dy=-4, fontSize=11, color="#444").encode(text="label:N"))
+        # Labels point inwards, so none runs past the plot's right edge.
+        right = d.patient_side_continuity > 0.5
+        for part, align, dx in ((d[~right], "left", 6), (d[right], "right", -6)):
+            if len(part):
+                layers.append(
+                    alt.Chart(_data(part))
+                    .mark_text(align=align, dx=dx, dy=-4, fontSize=11, color="#444")
+                    .encode(x="patient_side_continuity:Q", y="provider_side_continuity:Q", text="label:N")
+                )
     return alt.layer(*layers).properties(width=270, height=240)
 
 
@@ -277,7 +285,7 @@ def dependence_map(df: pd.DataFrame) -> alt.LayerChart:
 # --- Breaks ------------------------------------------------------------------------------
 
 
-def _kind_color(kinds: list[str]) -> alt.Color:
+def _kind_color(kinds: list[str], legend: bool = True) -> alt.Color:
     labels = [KIND_LABELS.get(k, k) for k in kinds]
     colors = [KIND_COLORS.get(k, "#bab0ac") for k in kinds]
     return alt.Color(
@@ -285,7 +293,7 @@ def _kind_color(kinds: list[str]) -> alt.Color:
         title="where the patient went",
         scale=alt.Scale(domain=labels, range=colors),
         sort=labels,
-        legend=alt.Legend(columns=1, labelLimit=MAX_WIDTH - 40),
+        legend=alt.Legend(columns=1, labelLimit=MAX_WIDTH - 40) if legend else None,
     )
 
 
@@ -340,10 +348,10 @@ def departed_chart(df: pd.DataFrame) -> alt.Chart:
         .encode(
             y=alt.Y("who:N", sort=order, title=None, axis=alt.Axis(labelLimit=LABEL_LIMIT + 60)),
             x=alt.X("patients:Q", title="patients whose relationship broke", stack="zero"),
-            color=_kind_color(kinds),
+            color=_kind_color(kinds, legend=False),  # the colours of the breaks chart, whose legend says them
             order=alt.Order("order:Q"),
         )
-        .properties(width=140, height=max(60, 26 * len(order)))
+        .properties(width=150, height=max(60, 26 * len(order)))
     )
 
 

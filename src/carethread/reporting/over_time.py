@@ -106,7 +106,7 @@ def _departed_block(shown: ReportValues) -> str:
             rows.append([esc(r.label), esc(r.to), esc(where), cell_count(shown, r.patients, r.state)])
     cap = (
         "Patients of each clinician who left, by where their care went from three months before the departure "
-        "on; hidden segments (fewer than 11) are not drawn."
+        "on, in the colours of the chart above; hidden segments (fewer than 11) are not drawn."
     )
     return (
         "<h3>When a clinician left</h3>"
