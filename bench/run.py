@@ -385,7 +385,7 @@ def render(results: dict) -> str:  # noqa: C901
             "### Every measure, end to end",
             "",
             "`carethread <measure> INPUT --out …parquet` with its defaults (attribution as of the day after "
-            "the last encounter, 18-month lookback, plurality; breaks by quarter), median wall time and, in "
+            "the last encounter, 18-month lookback, plurality; breaks as confirmed switches), median wall time and, in "
             "brackets, its ratio to `carethread patients` in the same run.",
             "",
             "| input | patients | " + " | ".join(names) + " | largest peak RSS |",

@@ -48,6 +48,18 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(SERVICE_FIXTURES[fixture])
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _pseudonym_key_of_the_tests(tmp_path_factory):
+    """Reports made without a key use the user's key (carethread.pseudonym_key); the tests' lives apart."""
+    before = os.environ.get("CARETHREAD_KEY_FILE")
+    os.environ["CARETHREAD_KEY_FILE"] = str(tmp_path_factory.mktemp("config") / "pseudonym-key")
+    yield
+    if before is None:
+        os.environ.pop("CARETHREAD_KEY_FILE", None)
+    else:
+        os.environ["CARETHREAD_KEY_FILE"] = before
+
+
 @pytest.fixture
 def con():
     c = engine.connect()

@@ -150,6 +150,53 @@ def test_the_manifest_records_inputs_options_windows_versions_timings_and_rows(d
     }
 
 
+def test_breaks_have_their_columns_and_carry_their_options_in_metadata_and_manifest(demo, manifest):
+    """Issue 12 item 5: the breaks table's columns, and the options that made it beside its window."""
+    breaks = pq.read_table(demo / "breaks.parquet")
+    assert breaks.column_names == ["patient_id", "from_clinician_id", "to_clinician_id", "break_date", "kind", "cause"]
+    assert set(breaks.column("cause").to_pylist()) == {"clinician_left", "patient_moved_on"}
+    meta = {k.decode(): v.decode() for k, v in pq.read_schema(demo / "breaks.parquet").metadata.items()}
+    assert {k: meta[k] for k in meta if k.startswith("carethread.") and "window" not in k} == {
+        "carethread.settings": "primary_care,virtual",
+        "carethread.confirm": "1",
+        "carethread.confirm_months": "18",
+        "carethread.usual_months": "24",
+    }  # the attribution date and look-back are the current picture's, not the breaks'
+    record = manifest["outputs"]["breaks"]
+    assert record["options"] == {"confirm": 1, "confirm_months": 18, "usual_months": 24, "period": None}
+    assert record["window"] == manifest["windows"]["over_time"]["text"]
+    assert {k: manifest["options"][k] for k in record["options"]} == record["options"]
+    # who_needs_whom counts the window's breaks by kind and by cause, and the two add up alike.
+    values = who_values(demo)
+    kinds = sum(float(values[f"breaks_{k}"]["value"]) for k in ("partner", "other_practice", "emergency_only", "lost"))
+    causes = sum(float(values[f"breaks_{c}"]["value"]) for c in ("clinician_left", "patient_moved_on"))
+    assert kinds == causes == float(values["breaks_total"]["value"])
+
+
+def test_all_takes_the_breaks_options_of_the_breaks_command(tmp_path):
+    """--confirm 0 --period year: attribution churn over the attribution look-back, as `breaks` computes it."""
+    from carethread.run import run_all
+    from carethread.synth import generate
+
+    generate(300, years=2, seed=4).write(tmp_path / "data")
+    result = run_all(tmp_path / "data", out=tmp_path / "out", confirm=0, period="year", bootstrap=0, key="ab" * 16)
+    data = carethread.read(tmp_path / "data", con=carethread.connect())
+    expected = carethread.relationship_breaks(
+        data.encounters, clinicians=data.clinicians, confirm=0, period="year", lookback_months=18
+    ).to_pyarrow()
+    ours = pq.read_table(result.paths["breaks"])
+    order = [(c, "ascending") for c in ours.column_names]
+    assert ours.num_rows > 0 and ours.sort_by(order).equals(expected.sort_by(order).cast(ours.schema))
+    meta = pq.read_schema(result.paths["breaks"]).metadata
+    assert (meta[b"carethread.confirm"], meta[b"carethread.period"], meta[b"carethread.lookback_months"]) == (
+        b"0",
+        b"year",
+        b"18",
+    )
+    assert result.manifest["outputs"]["breaks"]["options"]["period"] == "year"
+    assert "attribution churn" in (tmp_path / "out" / "report.html").read_text()
+
+
 @pytest.fixture(scope="module")
 def separate(demo, tmp_path_factory) -> Path:
     """The separate commands, with their defaults, on the demo's data."""

@@ -47,8 +47,8 @@ def test_plan_follows_the_memory_limit_and_only_batches_duckdb():
     assert plan(small, 10**7, "patients") == batches_needed(10**7, 135, limit) in (34, 35)
     assert plan(small, 10**7, "attribute") == 1  # reads only its look-back window
     assert plan(small, 10**7, patient_continuity) == plan(small, 10**7, "patients")
-    assert plan(small, 10**7, relationship_breaks) == batches_needed(10**7, 500, limit)
-    assert plan(small, 10**7, lambda e: e) == batches_needed(10**7, 500, limit)  # unknown: the largest need
+    assert plan(small, 10**7, relationship_breaks) == batches_needed(10**7, 150, limit)
+    assert plan(small, 10**7, lambda e: e) == batches_needed(10**7, 150, limit)  # unknown: the largest need
     assert plan(engine.connect(memory_limit="8GB"), 10**6, "breaks") == 1
 
 

@@ -21,8 +21,9 @@ FIXTURES = Path(__file__).parent / "fixtures" / "cli"
 runner = CliRunner()
 
 
-def invoke(*args):
-    return runner.invoke(app, [str(a) for a in args])
+def invoke(*args, columns: int | None = None):
+    """Run the CLI; result tables are as wide as ``columns`` (unset: not a terminal, so 240)."""
+    return runner.invoke(app, [str(a) for a in args], env={"COLUMNS": None if columns is None else str(columns)})
 
 
 def test_patients_prints_table_reconciliation_and_remarks():
@@ -30,12 +31,13 @@ def test_patients_prints_table_reconciliation_and_remarks():
     assert res.exit_code == 0
     lines = [line for line in res.stdout.splitlines() if line.startswith("│")]
     assert lines == [
-        "│ 007        │ 5        │ 3            │ A                  │ 0.6000 │ 0.3000 │ 0.0000 │ 0.5122 │ 0.4400 │ "
-        "0.5000  │ 0.5000         │",
-        "│ 008        │ 1        │ 1            │ B                  │        │        │        │        │        │ "
-        "        │                │",
-        "│ 009        │ 0        │ 0            │                    │        │        │        │        │        │ "
-        "        │                │",
+        # Shares as per cent, as the report writes them: UPC 3 of 5 visits = 60 %, MMCI 0.5122 = 51 %.
+        "│ 007        │ 5        │ 3            │ A                  │ 60 % │ 30 % │ 0 %   │ 51 % │ 44 % │ 50 %    │ "
+        "50 %           │",
+        "│ 008        │ 1        │ 1            │ B                  │      │      │       │      │      │         │ "
+        "               │",
+        "│ 009        │ 0        │ 0            │                    │      │      │       │      │      │         │ "
+        "               │",
     ]
     assert res.stderr.splitlines() == [
         "Format: generic (detected; --format overrides)",
@@ -217,7 +219,7 @@ def test_relationship_commands_run_on_synthetic_data(tmp_path):
     for command, columns in [
         ("panels", "clinician_id,practice_id,panel_size,visits,visits_with_own_panel,provider_side_continuity"),
         ("dyads", "patient_id,clinician_id,dyad_visits,patient_visits,clinician_visits,patient_dependence"),
-        ("breaks", "patient_id,from_clinician_id,to_clinician_id,break_date,kind"),
+        ("breaks", "patient_id,from_clinician_id,to_clinician_id,break_date,kind,cause"),
     ]:
         out = tmp_path / f"{command}.csv"
         res = invoke(command, data, "--out", out)
@@ -316,7 +318,7 @@ SHARED = [
         "--visit-concepts",
         "OMOP visit_concept_id settings: 38004207=specialty,262=inpatient, or a file of such lines.",
     ),
-    ("out", "--out", "Write to a .csv or .parquet file instead of printing."),
+    ("out", "--out", "Write to a .csv or .parquet file instead of printing; - writes CSV to stdout."),
     ("settings", "--settings", "Comma list of settings that count as visits [default: primary_care,virtual]."),
     ("start", "--start", "Window start date, inclusive (YYYY-MM-DD)."),
     ("end", "--end", "Window end date, exclusive (YYYY-MM-DD)."),
@@ -335,7 +337,7 @@ DATA_COMMANDS = {
     "attribute": ({"start", "end"}, ["as_of", "rule", "lookback_months", "ranking"], []),
     "panels": ({"start", "end"}, ["as_of", "rule", "lookback_months", "rollup"], []),
     "dyads": (set(), [], []),
-    "breaks": (set(), ["period", "lookback_months"], []),
+    "breaks": (set(), ["confirm", "confirm_months", "usual_months", "period", "lookback_months"], []),
     "summary": ({"limit"}, ["as_of", "bootstrap", "seed", "population"], []),
     "all": (
         {"out", "limit"},
@@ -344,12 +346,16 @@ DATA_COMMANDS = {
             "as_of",
             "rule",
             "lookback_months",
+            "confirm",
+            "confirm_months",
+            "usual_months",
+            "period",
             "population",
             "bootstrap",
             "seed",
             "trend_years",
             "no_privacy",
-            "key_file",
+            "key",
             "title",
         ],
         ["min_visits"],
@@ -359,7 +365,7 @@ DATA_COMMANDS = {
         [
             "out",
             "no_privacy",
-            "key_file",
+            "key",
             "title",
             "as_of",
             "lookback_months",
@@ -481,14 +487,25 @@ MONTHS = "must be a whole number of months of at least 1, not 0."
         (["attribute", "--lookback-months", 0], f"--lookback-months {MONTHS}"),
         (["panels", "--lookback", 0], f"--lookback {MONTHS}"),
         (
-            ["breaks", "--period", "year", "--lookback-months", 6],
+            ["breaks", "--confirm", 0, "--period", "year", "--lookback-months", 6],
             "--lookback-months (6 months) must be at least one year (12 months).",
         ),
         (
-            ["breaks", "--period", "year", "--lookback", 6],
+            ["breaks", "--confirm", 0, "--period", "year", "--lookback", 6],
             "--lookback (6 months) must be at least one year (12 months).",
         ),
-        (["breaks", "--period", "decade"], "--period must be one of month, quarter, year, not 'decade'."),
+        (
+            ["breaks", "--confirm", 0, "--period", "decade"],
+            "--period must be one of month, quarter, year, not 'decade'.",
+        ),
+        (
+            ["breaks", "--period", "month"],
+            "--period sets attribution churn (--confirm 0) only; confirmed breaks take --usual-months and "
+            "--confirm-months instead (docs/breaks.md). Leave it out, or add --confirm 0.",
+        ),
+        (["breaks", "--confirm", -1], "--confirm must be a whole number of visits, 0 or more, not -1."),
+        (["breaks", "--confirm-months", 0], f"--confirm-months {MONTHS}"),
+        (["breaks", "--usual-months", 0], f"--usual-months {MONTHS}"),
         (
             ["report", "--lookback", 3, "--lookback-months", 3],
             "--lookback is the old name of --lookback-months; give only --lookback-months.",
@@ -516,3 +533,155 @@ def test_report_options_are_report_keywords():
 
     keywords = inspect.signature(report).parameters
     assert all(f.name in keywords for f in dataclasses.fields(ReportOptions))
+
+
+def test_breaks_options_reach_the_library(tmp_path):
+    """--confirm, --confirm-months, --usual-months, --period and --lookback-months (and the old
+    --lookback) give the rows relationship_breaks gives with the same keywords."""
+    assert invoke("synth", "--patients", 300, "--years", 2, "--seed", 5, "--out", tmp_path / "s").exit_code == 0
+    loaded = carethread.read(tmp_path / "s", con=carethread.connect())
+    cases = [
+        ([], {}),
+        (
+            ["--confirm", 2, "--confirm-months", 12, "--usual-months", 12],
+            dict(confirm=2, confirm_months=12, usual_months=12),
+        ),
+        (
+            ["--confirm", 0, "--period", "month", "--lookback-months", 6],
+            dict(confirm=0, period="month", lookback_months=6),
+        ),
+        (["--confirm", 0, "--lookback", 6], dict(confirm=0, lookback_months=6)),
+    ]
+    for args, keywords in cases:
+        out = tmp_path / "b.parquet"
+        res = invoke("breaks", tmp_path / "s", *args, "--out", out)
+        assert res.exit_code == 0, (args, res.stderr)
+        expected = carethread.relationship_breaks(loaded.encounters, clinicians=loaded.clinicians, **keywords)
+        expected = expected.to_pyarrow()
+        assert expected.num_rows > 0
+        assert pq.read_table(out).cast(expected.schema).equals(expected), args
+
+
+# --- console tables and the remaining usage errors (issues 13 and 17) ------------------------------
+
+
+def long_id_encounters(folder: Path) -> Path:
+    """Encounters whose ids are as long as real ones: two patients, two clinicians, seven visits."""
+    visits = [
+        ("PATIENT-0000000001", "CLINICIAN-000000001", "2023-01-10"),
+        ("PATIENT-0000000001", "CLINICIAN-000000001", "2023-03-10"),
+        ("PATIENT-0000000001", "CLINICIAN-000000002", "2023-05-10"),
+        ("PATIENT-0000000002", "CLINICIAN-000000002", "2023-02-01"),
+        ("PATIENT-0000000002", "CLINICIAN-000000002", "2023-06-01"),
+        ("PATIENT-0000000002", "CLINICIAN-000000002", "2023-09-01"),
+        ("PATIENT-0000000002", "CLINICIAN-000000001", "2023-10-01"),
+    ]
+    path = folder / "encounters.csv"
+    lines = ["patient_id,clinician_id,start,setting"] + [f"{p},{c},{d},primary_care" for p, c, d in visits]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_console_tables_fit_80_columns_and_never_cut_an_id_or_a_number(tmp_path):
+    from rich.cells import cell_len
+
+    res = invoke("dyads", long_id_encounters(tmp_path), "--extraction-date", "2024-01-01", columns=80)
+    assert res.exit_code == 0, res.stderr
+    table = [line for line in res.stdout.splitlines() if line[:1] in "┏┃┡│└"]
+    assert max(cell_len(line) for line in table) <= 80
+    rows = [[cell.strip() for cell in line.strip("│").split("│")] for line in table if line.startswith("│")]
+    # Every id whole, counts as integers; the columns that do not fit are named, not squeezed.
+    assert rows == [
+        ["PATIENT-0000000001", "CLINICIAN-000000001", "2", "3", "3"],
+        ["PATIENT-0000000001", "CLINICIAN-000000002", "1", "3", "4"],
+        ["PATIENT-0000000002", "CLINICIAN-000000001", "1", "4", "3"],
+        ["PATIENT-0000000002", "CLINICIAN-000000002", "3", "4", "4"],
+    ]
+    assert res.stdout.splitlines()[-1] == (
+        "Not shown, too wide for 80 columns: patient_dependence, clinician_dependence, first_visit, last_visit, "
+        "duration_days, longest_gap_days; write them all with --out FILE.csv|.parquet."
+    )
+    wide = invoke("dyads", long_id_encounters(tmp_path), "--extraction-date", "2024-01-01", columns=200)
+    assert "Not shown" not in wide.stdout
+    first = next(line for line in wide.stdout.splitlines() if line.startswith("│"))
+    # Dependence as per cent: patient 1 made 2 of 3 visits with clinician 1 (67 %), who saw 3 visits in all.
+    assert [c.strip() for c in first.strip("│").split("│")] == [
+        "PATIENT-0000000001",
+        "CLINICIAN-000000001",
+        "2",
+        "3",
+        "3",
+        "67 %",
+        "67 %",
+        "2023-01-10",
+        "2023-03-10",
+        "59",
+        "59",
+    ]
+
+
+def test_limit_below_zero_is_a_usage_error():
+    res = invoke("patients", FIXTURES / "encounters.csv", "--limit", -1)
+    assert res.exit_code == 2
+    assert "Invalid value for '--limit'" in res.stderr and "greater than or equal to 0" in res.stderr
+
+
+def test_an_unreachable_engine_is_one_sentence_without_credentials():
+    import socket
+
+    pytest.importorskip("psycopg")
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    res = invoke("patients", "--engine", f"postgres://ann:secret@127.0.0.1:{port}/cdm", "--schema", "cdm")
+    assert res.exit_code == 1
+    assert res.stderr.splitlines()[-1] == (
+        f"Error: Could not connect to --engine postgres://127.0.0.1:{port}/cdm (OperationalError): check that the "
+        "server runs and that the URL's host, port, database and user are right."
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["summary", "--bootstrap", -1], "Invalid value for '--bootstrap'"),
+        (
+            ["report", "--bootstrap", 0],
+            "Error: --bootstrap 0: the report shows intervals, which need at least 1 resample (200 by default; "
+            "`carethread summary --bootstrap 0` gives the answer without intervals).",
+        ),
+    ],
+)
+def test_bootstrap_must_give_intervals_where_they_are_shown(tmp_path, args, message):
+    command, *options = args
+    res = invoke(command, FIXTURES / "encounters.csv", *options, "--out", tmp_path / "x.html")
+    assert res.exit_code == 2
+    assert message in res.stderr
+    assert listing(tmp_path) == []
+
+
+def test_summary_bootstrap_0_means_no_intervals():
+    res = invoke("summary", FIXTURES / "encounters.csv", "--bootstrap", 0)
+    assert res.exit_code == 0, res.stderr
+    rows = [line for line in res.stdout.splitlines() if line.startswith("│")]
+    # Patient 007: 3 of 5 visits with A (60 %); 008 has one visit and is left out; no interval around it.
+    assert [cell.strip() for cell in rows[0].split("│")[1:5]] == ["patient_share_from_usual_clinician", "60 %", "", ""]
+
+
+def listing(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir())
+
+
+def test_report_without_a_clinician_column_is_written_and_says_so(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "visits.csv").write_text(
+        "patient_id,start,setting\n"
+        + "".join(f"P{p:03d},2023-0{m}-01,primary_care\n" for p in range(30) for m in (1, 4, 7))
+    )
+    res = invoke("report", data, "--out", tmp_path / "r.html", "--bootstrap", 5, "--extraction-date", "2024-01-01")
+    assert res.exit_code == 0, res.stderr
+    html = (tmp_path / "r.html").read_text()
+    assert "No clinician has a panel of patients or a visit in this data." in html
+    assert "No patient–clinician relationship in this data." in html
+    assert "visits.csv has no clinician_id column" in html

@@ -252,6 +252,8 @@ def _count_columns(shown):
         ("dependence_bins", shown.dependence_bins, "relationships"),
         ("breaks_by_quarter", shown.breaks_by_quarter, "breaks"),
         ("break_kinds", shown.break_kinds, "breaks"),
+        ("breaks_by_cause", shown.breaks_by_cause, "breaks"),
+        ("break_causes", shown.break_causes, "breaks"),
         ("departed", shown.departed, "patients"),
         ("departed", shown.departed, "total"),
         ("departed_destinations", shown.departed_destinations, "patients"),
@@ -283,10 +285,20 @@ def test_suppressed_cells_cannot_be_recovered_from_shown_totals(small_build):
         states = group.state.tolist()
         hidden = [v for v, s in zip(values, states, strict=True) if s != pv.SHOWN]
         assert not hidden or len(hidden) >= 2
-    kinds = shown.break_kinds
-    if len(kinds):
-        values = exact.breaks_by_quarter.groupby("kind", sort=False).breaks.sum().reindex(kinds.kind).tolist()
-        assert pv.total_is_safe(values, kinds.state.tolist())
+    for by, totals in (("kind", shown.break_kinds), ("cause", shown.break_causes)):
+        exact_quarters = exact.breaks_by_quarter if by == "kind" else exact.breaks_by_cause
+        if len(totals):
+            values = exact_quarters.groupby(by, sort=False).breaks.sum().reindex(totals[by]).tolist()
+            assert pv.total_is_safe(values, totals.state.tolist())
+    # A quarter's total is known wherever one breakdown shows the whole quarter: then no quarter of the
+    # other breakdown may hide a single cell (it would be that total minus the cells shown).
+    for ours, other in (
+        (shown.breaks_by_quarter, shown.breaks_by_cause),
+        (shown.breaks_by_cause, shown.breaks_by_quarter),
+    ):
+        whole = {q for q, g in other.groupby("quarter") if (g.state == pv.SHOWN).all()}
+        hidden = ours[ours.state != pv.SHOWN].groupby("quarter").size()
+        assert not any(n == 1 and q in whole for q, n in hidden.items())
 
 
 def test_exact_values_are_never_written(small_build):
@@ -378,9 +390,10 @@ def test_cli_report_writes_the_file_with_stable_pseudonyms(small_system, small_b
     html = out.read_text()
     assert "Privacy protections on" in html
     assert "━" not in result.output  # no progress bar when not on a terminal
-    # The key written beside the data by the first report gives the same labels again.
-    key_file = small_system / pv.KEY_FILE
+    # The user's key (created by the first report, never beside the data) gives the same labels again.
+    key_file = pv.stored_key().path
     assert key_file.exists() and stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert not (small_system / pv.KEY_FILE).exists()
     labels = lambda page: sorted(set(re.findall(r"Clinician [0-9a-f]{6,}", page)))  # noqa: E731
     assert labels(small_build[0]) and labels(html) == labels(small_build[0])
 

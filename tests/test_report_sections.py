@@ -16,6 +16,7 @@ import re
 import pytest
 
 import carethread
+from carethread import privacy as pv
 from carethread.reporting import ReportOptions, build
 from carethread.wording import about, format_count, percent
 from tests.conftest import SAMPLES
@@ -129,6 +130,31 @@ def test_breaks_count_all_the_data_and_the_current_window_as_the_answer_does(sam
     in_window = computed.breaks_current["total"]
     assert in_window == computed.who.value("breaks_total")
     assert f"{shown.count(in_window)} of them are dated in the current window" in text
+
+
+def test_breaks_by_cause_say_the_share_the_causes_table_shows(declared_complete):
+    """The breaks' causes (issue 12 item 5): a chart and a table per cause over time, and the takeaway's share
+    of departures is the one the table shows."""
+    page, computed, shown, html = declared_complete
+    assert figures(html, "breaks")[:2] == ["breaks-quarters", "breaks-causes"]
+    causes = shown.break_causes.set_index("cause")
+    assert list(causes.index) == ["clinician_left", "patient_moved_on"]
+    assert (
+        causes.attrs["total"]
+        == int(computed.breaks_by_cause.breaks.sum())
+        == int(computed.breaks_by_quarter.breaks.sum())
+    )
+    share = causes.share["clinician_left"]
+    text = takeaway(page, "breaks")
+    if share is None or share != share:
+        assert "the clinician had left" not in text
+    else:
+        assert f"in {percent(share)} of them the clinician had left." in text
+    rows = " ¦ ".join(page.text)
+    for cause, label in (("clinician_left", "the clinician had left"), ("patient_moved_on", "the patient moved on")):
+        state = causes.state[cause]
+        cell = shown.count(int(causes.breaks[cause])) if state == pv.SHOWN else pv.format_cell(0, state)
+        assert f"{label} ¦ {cell} ¦ {percent(causes.share[cause])}" in rows
 
 
 def test_trends_cover_the_latest_five_years_and_say_what_the_line_does(sample):

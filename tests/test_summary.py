@@ -65,6 +65,8 @@ def test_bjgp_practice_by_hand(con):
     for kind in ("partner", "other_practice", "emergency_only", "lost"):
         assert w.value(f"breaks_{kind}") == sum(r["kind"] == kind for r in in_window)
     assert w.value("breaks_total") == len(in_window)
+    for cause in ("clinician_left", "patient_moved_on"):  # and by cause (issue 12 item 5)
+        assert w.value(f"breaks_{cause}") == sum(r["cause"] == cause for r in in_window)
     d = w.to_dict()
     assert d["headline"] == w.headline
     assert set(SHARE_MEASURES) <= set(d["measures"])
@@ -192,6 +194,11 @@ def test_precomputed_breaks_are_counted_in_the_window(con):
     w = who_needs_whom(**{**tables, "breaks": given_breaks}, bootstrap=0)
     assert (w.value("breaks_partner"), w.value("breaks_lost"), w.value("breaks_total")) == (1, 1, 2)
     assert (w.value("breaks_other_practice"), w.value("breaks_emergency_only")) == (0, 0)
+    # A breaks table without causes (made before they existed) leaves the cause measures empty.
+    assert (w.value("breaks_clinician_left"), w.value("breaks_patient_moved_on")) == (None, None)
+    caused = given_breaks.mutate(cause=ibis.literal("clinician_left"))
+    w = who_needs_whom(**{**tables, "breaks": caused}, bootstrap=0)
+    assert (w.value("breaks_clinician_left"), w.value("breaks_patient_moved_on")) == (2, 0)
     # Without a breaks table the break measures are left out, and a remark says so.
     without = who_needs_whom(**{**tables, "breaks": None}, bootstrap=0)
     assert without.table.column("name").to_pylist() == SHARE_MEASURES

@@ -4,7 +4,11 @@ The top-level options (``--memory-limit``, ``--temp-dir``, ``--threads``,
 ``--batches``) become one :class:`Resources` in the typer context object, so
 each invocation carries its own and nothing is left behind in the module for
 the next one. Library errors become one line on stderr and an exit code here
-and nowhere else: 0 ok, 1 data problem, 2 usage error.
+and nowhere else: 0 ok, 1 data problem (or a result that could not be
+written), 2 usage error, 130 stopped by Ctrl-C (SIGINT), 143 stopped by
+SIGTERM. A signal stops a running query too
+(:func:`carethread.engine.signals.stop_on_signals`), and a file being
+written is discarded (:mod:`carethread.output`).
 """
 
 from __future__ import annotations
@@ -103,11 +107,27 @@ def main(
     ctx.obj = Resources(memory_limit=memory_limit, temp_dir=temp_dir, threads=threads, batches=batches)
 
 
+#: What a stopped run says; outputs already complete stay, the one being written is discarded.
+STOPPED = (
+    "Error: stopped by {signal} before the run finished; no partial file was left "
+    "(files completed before it stay). Run the command again to finish."
+)
+
+
 @contextlib.contextmanager
 def reported() -> Iterator[None]:
-    """Turn library errors into one line on stderr and the contract's exit code."""
+    """Turn library errors and signals into one line on stderr and the contract's exit code."""
+    from carethread.engine.signals import EXIT_SIGINT, Terminated, stop_on_signals
+
     try:
-        yield
+        with stop_on_signals():
+            yield
+    except KeyboardInterrupt:
+        err_console.print(STOPPED.format(signal="Ctrl-C (SIGINT)"))
+        raise typer.Exit(EXIT_SIGINT) from None
+    except Terminated as stop:
+        err_console.print(STOPPED.format(signal="SIGTERM"))
+        raise typer.Exit(stop.code) from None
     except OptionError as exc:
         err_console.print(f"Error: {exc}")
         raise typer.Exit(2) from None
@@ -117,9 +137,15 @@ def reported() -> Iterator[None]:
     except Exception as exc:
         if os.environ.get("CARETHREAD_DEBUG"):
             raise
-        # Engine messages can quote data values, so only the error's type is shown.
-        err_console.print(
-            f"Error: the computation failed ({type(exc).__name__}). "
-            "Re-run with CARETHREAD_DEBUG=1 for details (they may contain data values)."
-        )
+        if isinstance(exc, OSError) and exc.filename is not None:
+            # A file the system refused: its path (given by the user, or under one) and the system's words.
+            err_console.print(
+                f"Error: {exc.filename}: {exc.strerror or type(exc).__name__}; check the path and its permissions."
+            )
+        else:
+            # Engine messages can quote data values, so only the error's type is shown.
+            err_console.print(
+                f"Error: the computation failed ({type(exc).__name__}). "
+                "Re-run with CARETHREAD_DEBUG=1 for details (they may contain data values)."
+            )
         raise typer.Exit(1) from None

@@ -9,16 +9,33 @@ the streams captures them.
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from rich.console import Console
 
 out_console = Console(highlight=False, soft_wrap=True)
-if not out_console.is_terminal:
-    # Piped output is read by programs and people alike: never truncate columns.
-    out_console = Console(highlight=False, soft_wrap=True, width=240)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+#: Width of result tables when stdout is neither a terminal nor told its width (``COLUMNS``):
+#: piped output is read by programs and people alike, so it is wide, but bounded.
+PIPED_WIDTH = 240
+
+
+def table_width() -> int:
+    """Columns a result table may use: ``COLUMNS`` when set, else the terminal's width, else :data:`PIPED_WIDTH`.
+
+    >>> import os
+    >>> before = os.environ.get("COLUMNS"); os.environ["COLUMNS"] = "80"
+    >>> table_width()
+    80
+    >>> _ = os.environ.pop("COLUMNS"); os.environ.update({} if before is None else {"COLUMNS": before})
+    """
+    columns = os.environ.get("COLUMNS", "").strip()
+    if columns.isdigit() and int(columns) > 0:
+        return int(columns)
+    return out_console.width if out_console.is_terminal else PIPED_WIDTH
 
 
 @contextlib.contextmanager
@@ -48,12 +65,16 @@ def emit(
     metadata: dict[str, str] | None = None,
 ) -> None:
     """Print up to ``limit`` rows of ``table`` in ``order_by`` order (default: every column, first to
-    last; ``()``: the table's own), or write all of it to ``out`` (.csv or .parquet) with ``metadata``
-    (the window and settings it describes)."""
-    from carethread.output import print_table, write_table
+    last; ``()``: the table's own), or write all of it to ``out`` (.csv or .parquet; ``-``: CSV on stdout)
+    with ``metadata`` (the window and settings it describes; not on stdout)."""
+    from carethread.cli.table import print_table
+    from carethread.output import is_stdout, write_table
 
     if out is None:
-        print_table(table, out_console, limit=limit, order_by=order_by)
+        print_table(table, out_console, limit=limit, order_by=order_by, width=table_width())
+    elif is_stdout(out):
+        with step("Writing CSV to standard output"):
+            write_table(table, out)
     else:
         with step(f"Writing {out.name}"):
             write_table(table, out, metadata=metadata)
@@ -63,6 +84,8 @@ def emit(
 def say_window(*lines: str, out: Path | None = None) -> None:
     """The window and settings a command used: its first lines on stdout (on stderr when stdout carries
     the data, ``--out -``)."""
-    console = err_console if out is not None and str(out) == "-" else out_console
+    from carethread.output import is_stdout
+
+    console = err_console if is_stdout(out) else out_console
     for line in lines:
         console.print(line)

@@ -33,7 +33,7 @@ from typer.models import ParameterInfo
 
 from carethread.cli.app import Resources, reported
 from carethread.cli.console import err_console, print_remarks, step
-from carethread.errors import CarethreadError, OptionError
+from carethread.errors import CarethreadError, InputError, OptionError
 
 if TYPE_CHECKING:
     from carethread.data import CanonicalData
@@ -74,9 +74,10 @@ class DataOptions:
             help="OMOP visit_concept_id settings: 38004207=specialty,262=inpatient, or a file of such lines.",
         ),
     ] = None
-    out: Annotated[Path | None, typer.Option("--out", help="Write to a .csv or .parquet file instead of printing.")] = (
-        None
-    )
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Write to a .csv or .parquet file instead of printing; - writes CSV to stdout."),
+    ] = None
     settings: Annotated[
         str | None,
         typer.Option("--settings", help="Comma list of settings that count as visits [default: primary_care,virtual]."),
@@ -97,17 +98,23 @@ class DataOptions:
     date_format: Annotated[
         str | None, typer.Option("--date-format", help="strptime pattern for dates, e.g. %d/%m/%Y.")
     ] = None
-    limit: Annotated[int, typer.Option("--limit", help="Rows to print when there is no --out.")] = 20
+    limit: Annotated[int, typer.Option("--limit", min=0, help="Rows to print when there is no --out.")] = 20
     #: The top-level options of this invocation (from the typer context), not an option of the command.
     resources: Resources = field(default_factory=Resources)
 
     def check(self) -> None:
-        """Check the options that need no data: the output path, the settings and the window."""
+        """Check the options that need no data: the output paths, the settings and the window.
+
+        The output paths are checked where they will be written (not a
+        folder, in a folder that takes files) before anything is computed.
+        """
         from carethread.options import check_options
         from carethread.output import check_out_path
 
         if self.out is not None:
-            check_out_path(self.out)
+            check_out_path(self.out, stdout=True)
+        if self.quarantine is not None:
+            check_out_path(self.quarantine, option="--quarantine")
         check_options(settings=self.settings, start=self.start, end=self.end)
 
     def window(self) -> dict[str, str | None]:
@@ -120,8 +127,7 @@ class DataOptions:
         Returns the :class:`~carethread.data.CanonicalData`. With ``--strict``
         a rejected row is an error (exit 1).
         """
-        from carethread.engine import connect
-        from carethread.output import check_out_path, write_table
+        from carethread.output import write_table
         from carethread.readers import read
 
         if self.input_path is None and self.engine is None and self.database is None:
@@ -129,9 +135,7 @@ class DataOptions:
                 "Missing INPUT: give a file or folder, or read OMOP CDM tables from a database with "
                 "--engine URL (or --database FILE.duckdb) and --schema."
             )
-        if self.quarantine is not None:
-            check_out_path(self.quarantine, option="--quarantine")
-        con = connect(self.engine, database=self.database, **self.resources.engine())
+        con = self._connect()
         input_format = self._announced_format()
         with step("Reading and validating"):
             data = read(
@@ -155,6 +159,23 @@ class DataOptions:
             )
         return data
 
+    def _connect(self):
+        """The engine's connection; one that cannot be made is an error that says where and what to check."""
+        from carethread.engine import connect
+
+        try:
+            return connect(self.engine, database=self.database, **self.resources.engine())
+        except CarethreadError:
+            raise
+        except Exception as exc:
+            if self.engine is None:
+                where = f"--database {self.database}" if self.database is not None else "the embedded DuckDB"
+                fix = "check that the file is a DuckDB database that no other program has open for writing"
+            else:
+                where = f"--engine {_without_credentials(self.engine)}"
+                fix = "check that the server runs and that the URL's host, port, database and user are right"
+            raise InputError(f"Could not connect to {where} ({type(exc).__name__}): {fix}.") from None
+
     def _announced_format(self) -> str:
         """``--format``, or for ``auto`` the format detected, said on stderr before reading.
 
@@ -172,6 +193,24 @@ class DataOptions:
         if os.path.exists(self.input_path) or glob.has_magic(os.fspath(self.input_path)):
             err_console.print(f"Format: {detected} (detected; --format overrides)")
         return detected
+
+
+def _without_credentials(url: str) -> str:
+    """``url`` with any user name and password left out (they are not for messages).
+
+    >>> _without_credentials("postgres://ann:secret@db.example:5433/cdm")
+    'postgres://db.example:5433/cdm'
+    """
+    from urllib.parse import urlsplit, urlunsplit
+
+    try:
+        parts = urlsplit(str(url))
+        host, port = parts.hostname, parts.port
+    except ValueError:  # an unreadable port: say nothing more of the URL
+        return "the URL given"
+    if host is None:
+        return f"{parts.scheme}://…" if parts.scheme else "the URL given"
+    return urlunsplit((parts.scheme, host + (f":{port}" if port else ""), parts.path, "", ""))
 
 
 def _is_option(annotation) -> bool:

@@ -17,18 +17,23 @@ from carethread.cli.console import out_console, print_remarks, step
 from carethread.cli.data_options import DataOptions, data_command
 from carethread.cli.measure_options import (
     AsOfOpt,
+    ConfirmMonthsOpt,
+    ConfirmOpt,
     LookbackMonthsOpt,
     MinVisitsOpt,
+    PeriodOpt,
     PopulationOpt,
     RuleOpt,
+    UsualMonthsOpt,
     check_attribution,
 )
 from carethread.cli.report_options import (
     BootstrapOpt,
-    KeyFileOpt,
+    KeyOpt,
     NoPrivacyOpt,
     TitleOpt,
     TrendYearsOpt,
+    check_bootstrap,
     pseudonym_key,
     source_name,
     trend_years_of,
@@ -45,26 +50,36 @@ def run_everything(
     as_of: AsOfOpt = None,
     rule: RuleOpt = "plurality",
     lookback_months: LookbackMonthsOpt = 18,
+    confirm: ConfirmOpt = 1,
+    confirm_months: ConfirmMonthsOpt = 18,
+    usual_months: UsualMonthsOpt = 24,
+    period: PeriodOpt = None,
     population: PopulationOpt = None,
     bootstrap: BootstrapOpt = 200,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the bootstrap.")] = 0,
     trend_years: TrendYearsOpt = None,
     no_privacy: NoPrivacyOpt = False,
-    key_file: KeyFileOpt = None,
+    key: KeyOpt = None,
     title: TitleOpt = None,
     shared: DataOptions,
     min_visits: MinVisitsOpt = 2,
 ) -> None:
     """Every measure, the who-needs-whom answer, the report and a manifest, from one input read once."""
+    from carethread.measures.breaks import check_break_options
     from carethread.options import check_options
+    from carethread.output import check_out_folder
     from carethread.run.pipeline import run_all
     from carethread.run.story import console_lines
     from carethread.summary.population import check_population
 
     months = check_attribution(ctx, as_of, rule, lookback_months, None)
     check_options(min_visits=min_visits)
+    breaks = dict(confirm=confirm, confirm_months=confirm_months, usual_months=usual_months, period=period)
+    check_break_options(**breaks, **({"lookback_months": months} if confirm == 0 else {}))
     check_population(population)
-    key = pseudonym_key(shared.input_path, key_file, no_privacy)
+    check_bootstrap(bootstrap)
+    check_out_folder(out)
+    secret = pseudonym_key(shared.input_path, key, None, no_privacy)
     data = shared.read()
     result = run_all(
         data,
@@ -75,13 +90,14 @@ def run_everything(
         as_of=as_of,
         lookback_months=months,
         rule=rule,
+        **breaks,
         min_visits=min_visits,
         population=population,
         bootstrap=bootstrap,
         seed=seed,
         trend_years=trend_years_of(trend_years),
         privacy=not no_privacy,
-        key=key,
+        key=secret,
         title=title or f"Care relationships: {source_name(shared.input_path, shared.schema)}",
         batches=shared.resources.batches,
         source=shared.input_path,

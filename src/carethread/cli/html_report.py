@@ -26,9 +26,11 @@ from carethread.cli.measure_options import (
 from carethread.cli.report_options import (
     BootstrapOpt,
     KeyFileOpt,
+    KeyOpt,
     NoPrivacyOpt,
     TitleOpt,
     TrendYearsOpt,
+    check_bootstrap,
     pseudonym_key,
     source_name,
     trend_years_of,
@@ -42,6 +44,7 @@ def report(
     *,
     out: Annotated[Path, typer.Option("--out", help="The HTML file to write.")] = Path("report.html"),
     no_privacy: NoPrivacyOpt = False,
+    key: KeyOpt = None,
     key_file: KeyFileOpt = None,
     title: TitleOpt = None,
     as_of: AsOfOpt = None,
@@ -55,22 +58,25 @@ def report(
 ) -> None:
     """One self-contained HTML report to share: who needs the relationship more, and where relationships break."""
     from carethread.options import check_options
+    from carethread.output import check_out_path
     from carethread.reporting import ReportOptions, write_report
     from carethread.run.windows import all_data_window, current_window, over_time_line
     from carethread.summary.population import check_population
 
     if out.suffix.lower() not in (".html", ".htm"):
         raise OptionError(f"--out {out.name}: the report is an HTML file; give a name ending in .html.")
+    check_out_path(out, suffixes=(".html", ".htm"))
     check_options(min_visits=min_visits)
     check_as_of(as_of)
     check_population(population)
     months = check_lookback(ctx, lookback_months, lookback)
-    key = pseudonym_key(shared.input_path, key_file, no_privacy)
+    check_bootstrap(bootstrap)
+    secret = pseudonym_key(shared.input_path, key, key_file, no_privacy)
     years = trend_years_of(trend_years)
     data = shared.read()
     say_window(
         current_window(data.encounters, **shared.window(), as_of=as_of, lookback_months=months).line(),
-        over_time_line(all_data_window(data.encounters, **shared.window(), lookback_months=months), years),
+        over_time_line(all_data_window(data.encounters, **shared.window()), years),
     )
     options = ReportOptions(
         **shared.window(),
@@ -78,7 +84,7 @@ def report(
         lookback_months=months,
         min_visits=min_visits,
         privacy=not no_privacy,
-        key=key,
+        key=secret,
         title=title or f"Care relationships: {source_name(shared.input_path, shared.schema)}",
         bootstrap=bootstrap,
         population=population,

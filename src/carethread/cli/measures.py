@@ -22,11 +22,15 @@ from carethread.cli.console import emit, err_console, out_console, print_remarks
 from carethread.cli.data_options import DataOptions, data_command
 from carethread.cli.measure_options import (
     AsOfOpt,
+    ConfirmMonthsOpt,
+    ConfirmOpt,
     LookbackMonthsOpt,
     MinVisitsOpt,
     OldLookbackOpt,
+    PeriodOpt,
     PopulationOpt,
     RuleOpt,
+    UsualMonthsOpt,
     check_as_of,
     check_attribution,
     check_lookback,
@@ -183,31 +187,41 @@ def dyads(*, shared: DataOptions) -> None:
 def breaks(
     ctx: typer.Context,
     *,
-    period: Annotated[str, typer.Option("--period", help="month, quarter or year.")] = "quarter",
-    lookback_months: LookbackMonthsOpt = 18,
+    confirm: ConfirmOpt = 1,
+    confirm_months: ConfirmMonthsOpt = 18,
+    usual_months: UsualMonthsOpt = 24,
+    period: PeriodOpt = None,
+    lookback_months: Annotated[
+        int | None,
+        typer.Option("--lookback-months", help="With --confirm 0: attribution look-back in months [default: 18]."),
+    ] = None,
     lookback: OldLookbackOpt = None,
     shared: DataOptions,
 ) -> None:
-    """Relationship breaks: each move of a patient's attributed clinician, dated and classified."""
-    from carethread.measures.breaks import BREAK_ORDER, relationship_breaks
+    """Relationship breaks: each confirmed change of a patient's usual clinician or lapse, dated, with its cause."""
+    from carethread.measures.breaks import BREAK_ORDER, check_break_options, relationship_breaks
     from carethread.run.windows import all_data_window
 
-    months = check_lookback(ctx, lookback_months, lookback, period=period)
+    options = dict(confirm=confirm, confirm_months=confirm_months, usual_months=usual_months)
+    if period is not None or lookback_months is not None or lookback is not None:
+        months = 18 if lookback_months is None else lookback_months
+        months = check_lookback(ctx, months, lookback, period="quarter" if period is None else period)
+        options.update(period=period, lookback_months=months)
+    check_break_options(**options)
     data = shared.read()
-    window = all_data_window(data.encounters, **shared.window(), lookback_months=months)
+    window = all_data_window(data.encounters, **shared.window())
     say_window(window.line(), out=shared.out)
     result = computed_in_batches(
-        "Tracking attribution period by period",
+        "Tracking attribution period by period" if confirm == 0 else "Following each patient's usual clinician",
         relationship_breaks,
         data,
         shared,
         clinicians=data.clinicians,
         **shared.window(),
-        period=period,
-        lookback_months=months,
+        **options,
     )
     # Each patient's breaks in time order.
-    emit(result, shared.out, limit=shared.limit, order_by=BREAK_ORDER, metadata=window.metadata())
+    emit(result, shared.out, limit=shared.limit, order_by=BREAK_ORDER, metadata=window.metadata(**options))
     print_remarks(data.remarks)
 
 
@@ -216,7 +230,8 @@ def summary(
     *,
     as_of: AsOfOpt = None,
     bootstrap: Annotated[
-        int, typer.Option("--bootstrap", help="Bootstrap resamples over patients for the intervals.")
+        int,
+        typer.Option("--bootstrap", min=0, help="Bootstrap resamples over patients for the intervals; 0 for none."),
     ] = 200,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the bootstrap.")] = 0,
     population: PopulationOpt = None,
@@ -225,6 +240,7 @@ def summary(
     """Who needs the relationship more? The population answer, with bootstrap intervals."""
     import ibis
 
+    from carethread.output import is_stdout
     from carethread.summary import who_needs_whom_from_encounters
     from carethread.summary.population import check_population
 
@@ -243,6 +259,9 @@ def summary(
             seed=seed,
             population=population,
         )
-    out_console.print(answer.headline)
+    # With --out - stdout is the CSV alone; the headline goes with the other messages.
+    (err_console if is_stdout(shared.out) else out_console).print(answer.headline)
+    if bootstrap == 0:
+        err_console.print("No intervals: --bootstrap 0 skips the bootstrap (ci_low and ci_high are empty).")
     emit(ibis.memtable(answer.table), shared.out, limit=50, order_by=(), metadata=window.metadata())
     print_remarks(data.remarks + list(answer.remarks))

@@ -35,10 +35,12 @@ def synth(
     ] = "parquet",
 ) -> None:
     """Generate a synthetic health system (encounters, clinicians, patients, ground truth) as Parquet or FHIR NDJSON."""
+    from carethread.output import check_out_folder
     from carethread.synth import write_chunked
     from carethread.synth.fhir import write_fhir_chunked
 
     with reported():
+        check_out_folder(out)
         kind = output_format.strip().lower()
         if kind not in ("parquet", "fhir"):
             raise OptionError(f"--format {output_format!r}: synth writes parquet or fhir.")
@@ -59,6 +61,8 @@ def demo(
 ) -> None:
     """Generate a synthetic health system and run all on it: every table, the answer, the report, the manifest."""
     from carethread.demo import run_demo
+    from carethread.output import check_out_folder
 
     with reported():
+        check_out_folder(out)
         run_demo(out, n_patients=patients, years=years, seed=seed, console=out_console, step=step)

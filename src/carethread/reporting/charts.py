@@ -34,6 +34,16 @@ KIND_COLORS: dict[str, str] = {
     "emergency_only": "#e15759",
     "lost": "#79706e",
 }
+CAUSE_LABELS: dict[str, str] = {
+    "clinician_left": "the clinician had left",
+    "patient_moved_on": "the patient moved on",
+}
+CAUSE_COLORS: dict[str, str] = {"clinician_left": "#b07aa1", "patient_moved_on": "#59a14f"}
+#: What the breaks can be counted by: the column, with its labels, colours and legend title.
+BREAKDOWNS: dict[str, tuple[dict[str, str], dict[str, str], str]] = {
+    "kind": (KIND_LABELS, KIND_COLORS, "where the patient went"),
+    "cause": (CAUSE_LABELS, CAUSE_COLORS, "why it broke"),
+}
 INDEX_LABELS: dict[str, str] = {
     "upc": "share of visits with the usual clinician",
     "coc": "chance two visits share a clinician",
@@ -285,16 +295,30 @@ def dependence_map(df: pd.DataFrame) -> alt.LayerChart:
 # --- Breaks ------------------------------------------------------------------------------
 
 
-def _kind_color(kinds: list[str], legend: bool = True) -> alt.Color:
-    labels = [KIND_LABELS.get(k, k) for k in kinds]
-    colors = [KIND_COLORS.get(k, "#bab0ac") for k in kinds]
+def group_label(by: str, group: str) -> str:
+    """A kind or cause of break (``by``) in words."""
+    return BREAKDOWNS[by][0].get(group, group)
+
+
+def _group_color(groups: list[str], by: str = "kind", legend: bool = True) -> alt.Color:
+    names, colors, title = BREAKDOWNS[by]
+    labels = [names.get(g, g) for g in groups]
     return alt.Color(
-        "kind_label:N",
-        title="where the patient went",
-        scale=alt.Scale(domain=labels, range=colors),
+        "group_label:N",
+        title=title,
+        scale=alt.Scale(domain=labels, range=[colors.get(g, "#bab0ac") for g in groups]),
         sort=labels,
         legend=alt.Legend(columns=1, labelLimit=MAX_WIDTH - 40) if legend else None,
     )
+
+
+def _grouped(df: pd.DataFrame, by: str) -> pd.DataFrame:
+    """The shown rows of ``df``, with the label and stacking order of their ``by`` group."""
+    groups = list(dict.fromkeys(df[by]))
+    d = df[df.state == "shown"].copy()
+    d["group_label"] = [group_label(by, g) for g in d[by]]
+    d["order"] = [groups.index(g) for g in d[by]]
+    return d
 
 
 #: Beyond this many quarters the breaks are drawn per year.
@@ -306,20 +330,18 @@ def breaks_by_year(df: pd.DataFrame) -> bool:
     return df.quarter.nunique() > MAX_QUARTERS
 
 
-def breaks_over_time(df: pd.DataFrame) -> alt.Chart:
-    """Stacked bars of breaks per quarter (per year over many quarters) by kind; hidden segments are not drawn.
+def breaks_over_time(df: pd.DataFrame, by: str = "kind") -> alt.Chart:
+    """Stacked bars of breaks per quarter (per year over many quarters) by kind or cause (``by``); hidden
+    segments are not drawn.
 
     A year's bar adds the shown quarters only: a hidden quarter never adds
     to a drawn total.
     """
-    kinds = list(dict.fromkeys(df.kind))
-    d = df[df.state == "shown"].copy()
-    d["kind_label"] = [KIND_LABELS.get(k, k) for k in d.kind]
-    d["order"] = [kinds.index(k) for k in d.kind]
+    d = _grouped(df, by)
     periods = list(dict.fromkeys(df.quarter))
     if breaks_by_year(df):
         d["quarter"] = [q.split()[0] for q in d.quarter]
-        d = d.groupby(["quarter", "kind", "kind_label", "order"], as_index=False).breaks.sum()
+        d = d.groupby(["quarter", by, "group_label", "order"], as_index=False).breaks.sum()
         periods = list(dict.fromkeys(q.split()[0] for q in periods))
     return (
         alt.Chart(_data(d))
@@ -327,7 +349,7 @@ def breaks_over_time(df: pd.DataFrame) -> alt.Chart:
         .encode(
             x=alt.X("quarter:O", sort=periods, title=None, axis=alt.Axis(labelAngle=-60, labelOverlap=True)),
             y=alt.Y("breaks:Q", title="relationship breaks", stack="zero"),
-            color=_kind_color(kinds),
+            color=_group_color(list(dict.fromkeys(df[by])), by),
             order=alt.Order("order:Q"),
         )
         .properties(width=280, height=200)
@@ -336,10 +358,7 @@ def breaks_over_time(df: pd.DataFrame) -> alt.Chart:
 
 def departed_chart(df: pd.DataFrame) -> alt.Chart:
     """Per departed clinician, their patients by where they went next."""
-    kinds = list(dict.fromkeys(df.kind))
-    d = df[df.state == "shown"].copy()
-    d["kind_label"] = [KIND_LABELS.get(k, k) for k in d.kind]
-    d["order"] = [kinds.index(k) for k in d.kind]
+    d = _grouped(df, "kind")
     d["who"] = [f"{label} (left {left})" for label, left in zip(d.label, d.left, strict=True)]
     order = list(dict.fromkeys(f"{label} (left {left})" for label, left in zip(df.label, df.left, strict=True)))
     return (
@@ -348,7 +367,9 @@ def departed_chart(df: pd.DataFrame) -> alt.Chart:
         .encode(
             y=alt.Y("who:N", sort=order, title=None, axis=alt.Axis(labelLimit=LABEL_LIMIT + 60)),
             x=alt.X("patients:Q", title="patients whose relationship broke", stack="zero"),
-            color=_kind_color(kinds, legend=False),  # the colours of the breaks chart, whose legend says them
+            color=_group_color(
+                list(dict.fromkeys(df.kind)), legend=False
+            ),  # the colours of the breaks chart, whose legend says them
             order=alt.Order("order:Q"),
         )
         .properties(width=150, height=max(60, 26 * len(order)))

@@ -16,6 +16,7 @@ import datetime as dt
 import ibis
 import pandas as pd
 
+from carethread.measures.break_causes import CAUSES as BREAK_CAUSES
 from carethread.measures.breaks import KINDS as BREAK_KINDS
 from carethread.options import normalize_settings
 from carethread.reporting.values import Span, no_breaks
@@ -255,20 +256,21 @@ def breaks_in_window(breaks: ibis.Table, *, start=None, end=None) -> dict[str, i
     return out
 
 
-def breaks_by_quarter(breaks: ibis.Table, *, start=None, end=None) -> pd.DataFrame:
-    """Breaks per calendar quarter of ``break_date`` and kind: ``quarter, quarter_start, kind, breaks``.
+def breaks_by_quarter(breaks: ibis.Table, *, by: str = "kind", start=None, end=None) -> pd.DataFrame:
+    """Breaks per calendar quarter of ``break_date`` and ``by`` (``kind`` or ``cause``):
+    ``quarter, quarter_start, <by>, breaks``.
 
-    Every quarter between the first and last break and every kind appear
-    (zeros included), so a missing bar means zero, not missing data.
+    Every quarter between the first and last break and every kind (or cause)
+    appear, zeros included, so a missing bar means zero, not missing data.
     """
     b = _dated_in(breaks, start, end)
     got = (
-        b.group_by(quarter_start=b.break_date.cast("date").truncate("Q"), kind=b.kind)
+        b.group_by(quarter_start=b.break_date.cast("date").truncate("Q"), **{by: b[by]})
         .aggregate(breaks=b.count())
         .to_pandas()
     )
     if got.empty:
-        return no_breaks()
+        return no_breaks(by)
     got["quarter_start"] = got["quarter_start"].map(_date)
     first, last = min(got.quarter_start), max(got.quarter_start)
     quarters = []
@@ -277,12 +279,13 @@ def breaks_by_quarter(breaks: ibis.Table, *, start=None, end=None) -> pd.DataFra
         quarters.append(q)
         month = q.month + 3
         q = dt.date(q.year + (month - 1) // 12, (month - 1) % 12 + 1, 1)
-    kinds = list(BREAK_KINDS) + sorted(set(got.kind) - set(BREAK_KINDS))
-    full = pd.DataFrame([(q, k) for q in quarters for k in kinds], columns=["quarter_start", "kind"])
-    out = full.merge(got, on=["quarter_start", "kind"], how="left").fillna({"breaks": 0})
+    known = BREAK_KINDS if by == "kind" else BREAK_CAUSES
+    groups = list(known) + sorted(set(got[by].dropna()) - set(known))
+    full = pd.DataFrame([(q, g) for q in quarters for g in groups], columns=["quarter_start", by])
+    out = full.merge(got, on=["quarter_start", by], how="left").fillna({"breaks": 0})
     out["breaks"] = out["breaks"].astype("int64")
     out["quarter"] = out["quarter_start"].map(quarter)
-    return out[["quarter", "quarter_start", "kind", "breaks"]]
+    return out[["quarter", "quarter_start", by, "breaks"]]
 
 
 def departed_clinicians(

@@ -29,6 +29,39 @@ def _in_current_window(shown: ReportValues) -> str:
     return f" {count(shown, current.get('total', 0))} of them are dated in the current window ({span})."
 
 
+def _shares(totals, by: str) -> list[str]:
+    """``40 % to a colleague in the same practice``, ... for each kind or cause whose share may be shown."""
+    return [
+        f"{percent(r.share)} {charts.group_label(by, getattr(r, by))}"
+        for r in totals.itertuples()
+        if not is_missing(r.share)
+    ]
+
+
+def _breakdown(shown: ReportValues, b, totals, by: str, caption: str) -> str:
+    """One breakdown of the breaks: the chart per period and the table over the whole period."""
+    period = "year" if charts.breaks_by_year(b) else "quarter"
+    title = charts.BREAKDOWNS[by][2]
+    if int((b.state != pv.SHOWN).sum()):
+        caption += " Segments with fewer than 11 breaks (or that would reveal one) are not drawn."
+    rows = [
+        [esc(charts.group_label(by, getattr(r, by))), cell_count(shown, r.breaks, r.state), percent(r.share)]
+        for r in totals.itertuples()
+    ]
+    return (
+        '<div class="grid2">'
+        + figure(
+            charts.render(charts.breaks_over_time(b, by)),
+            caption=caption + f" Bars: breaks per {period}.",
+            name="breaks-quarters" if by == "kind" else "breaks-causes",
+            takeaway=f"Breaks per {period}, by {title}",
+        )
+        + f"<div><h3>Over the whole period, by {esc(title)}</h3>"
+        + table([title, "breaks", "share"], rows, numeric=(1, 2))
+        + "</div></div>"
+    )
+
+
 def breaks_section(shown: ReportValues) -> str:
     b, kinds = shown.breaks_by_quarter, shown.break_kinds
     over_time = shown.windows["over_time"]
@@ -37,41 +70,34 @@ def breaks_section(shown: ReportValues) -> str:
             "breaks", "Breaks", f"No relationship broke over {esc(over_time.span())}.", _departed_block(shown)
         )
     total = kinds.attrs.get("total", 0)
-    parts = []
-    for r in kinds.itertuples():
-        if not is_missing(r.share):
-            parts.append(f"{percent(r.share)} {charts.KIND_LABELS.get(r.kind, r.kind)}")
     takeaway = f"{count(shown, total)} relationships broke over {esc(over_time.span())}"
-    takeaway += (": " + esc(", ".join(parts)) + ".") if parts else "."
+    by_kind = _shares(kinds, "kind")
+    takeaway += (": " + esc(", ".join(by_kind))) if by_kind else ""
+    causes = shown.break_causes
+    left = causes.share[causes.cause == "clinician_left"] if causes is not None and len(causes) else ()
+    shared = len(left) and not is_missing(left.iloc[0])
+    takeaway += f"; in {percent(left.iloc[0])} of them the clinician had left." if shared else "."
     takeaway += _in_current_window(shown)
-    rows = [
-        [esc(charts.KIND_LABELS.get(r.kind, r.kind)), cell_count(shown, r.breaks, r.state), percent(r.share)]
-        for r in kinds.itertuples()
-    ]
-    hidden = int((b.state != pv.SHOWN).sum())
-    by_year = charts.breaks_by_year(b)
-    cap = (
-        "A break: the clinician a patient is attributed to (most visits over the trailing "
-        f"{shown.span.lookback_months} months) changes between quarters; dated by the first visit that made it."
-        f" Bars: breaks per {'year' if by_year else 'quarter'}."
-    )
-    cap += (
+    if shown.confirmed_breaks:
+        rule = (
+            "A break: the patient's usual clinician changed to another, confirmed by later visits with the new one "
+            "(docs/breaks.md), or care lapsed; dated by the first visit with the new clinician."
+        )
+    else:
+        rule = (
+            "A break (attribution churn): the clinician a patient is attributed to (most visits over the trailing "
+            f"{shown.span.lookback_months} months) changes between periods; dated by the first visit that made it."
+        )
+    lapses = (
         " Emergency-only and lost relationships are recognised only after months without a visit, so the "
         "latest quarters undercount them."
     )
-    if hidden:
-        cap += " Segments with fewer than 11 breaks (or that would reveal one) are not drawn."
+    cause = (
+        "The clinician had left when they had no encounter at all from the break on; otherwise the patient moved on."
+    )
     body = (
-        '<div class="grid2">'
-        + figure(
-            charts.render(charts.breaks_over_time(b)),
-            caption=cap,
-            name="breaks-quarters",
-            takeaway=f"Breaks per {'year' if by_year else 'quarter'}, by where the patient went",
-        )
-        + "<div><h3>Over the whole period</h3>"
-        + table(["where the patient went", "breaks", "share"], rows, numeric=(1, 2))
-        + "</div></div>"
+        _breakdown(shown, b, kinds, "kind", rule + lapses)
+        + _breakdown(shown, shown.breaks_by_cause, shown.break_causes, "cause", cause)
         + _departed_block(shown)
     )
     return section("breaks", "Breaks", takeaway, body)

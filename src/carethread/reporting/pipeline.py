@@ -29,7 +29,6 @@ renders, so the main thread waited for the charts either way
 from __future__ import annotations
 
 import datetime as dt
-import os
 import platform
 from collections.abc import Iterable
 from importlib import resources
@@ -37,6 +36,7 @@ from pathlib import Path
 from string import Template
 
 from carethread.deprecation import warn_renamed
+from carethread.output import write_text
 from carethread.reporting import steps
 from carethread.reporting.html import esc, header, stamp
 from carethread.reporting.methods import methods_section
@@ -46,7 +46,7 @@ from carethread.reporting.render import Renderer, rendering
 from carethread.reporting.steps import Inputs, ReportOptions, Tables
 from carethread.reporting.values import ReportValues
 from carethread.run.windows import TREND_YEARS
-from carethread.wording import day
+from carethread.wording import day, plural
 
 __all__ = ["STEPS", "ReportOptions", "Tables", "build", "report", "write_report"]
 
@@ -78,6 +78,7 @@ def report(
     population: str | None = None,
     trend_years: int | None = TREND_YEARS,
     rule: str = "plurality",
+    breaks: dict | None = None,
     progress: bool | None = None,
     lookback: int | None = None,
 ) -> Path:
@@ -100,15 +101,15 @@ def report(
         encounter) and look-back in months (default 18). The answer,
         patients, clinicians and pairs describe the attribution window
         ``[as_of - lookback_months, as_of)``; breaks all the data
-        (docs/definitions.md, *Windows*).
+        (docs/windows.md).
     privacy
         ``True`` (default): no patient identifier (never, in any mode),
         clinicians and practices under keyed pseudonyms, counts from 1 to 10
         shown as ``<11`` with complementary suppression. ``False`` shows real
         clinician ids and exact counts and stamps every page "not for sharing".
     key
-        Pseudonym key (hex or text, at least 16 bytes). Default: the stored
-        key (:func:`carethread.privacy.load_or_create_key`), created on first use.
+        Pseudonym key (hex or text, at least 16 bytes). Default: the user's
+        key (:mod:`carethread.pseudonym_key`), created (mode 0600) on first use.
     title
         Report title (default: "Care relationships" and the input's name).
     bootstrap
@@ -122,6 +123,9 @@ def report(
     rule
         Attribution rule of the panels and the answer's own-panel measures
         (:func:`carethread.measures.attribution.attribute`).
+    breaks
+        Options of :func:`carethread.relationship_breaks` (``confirm``,
+        ``confirm_months``, ...; default: its defaults).
     progress
         ``None`` (default): a progress bar when stderr is a terminal, nothing
         when piped; ``True`` / ``False`` to force.
@@ -160,6 +164,7 @@ def report(
         population=population,
         trend_years=trend_years,
         rule=rule,
+        breaks=dict(breaks or {}),
     )
     return write_report(input_or_data, options, out=out, con=con, format=format, progress=progress)
 
@@ -188,10 +193,7 @@ def write_report(
     with Progress(progress) as bar:
         html = build(input_or_data, options, con=con, format=format, bar=bar, keep=keep, tables=tables, source=source)
         with bar.step(STEPS[-1]):
-            out.parent.mkdir(parents=True, exist_ok=True)
-            tmp = out.with_name(out.name + ".part")
-            tmp.write_text(html, encoding="utf-8")
-            os.replace(tmp, out)
+            write_text(out, html)  # whole or not at all, at exactly this path
     return out
 
 
@@ -263,6 +265,7 @@ def _build(input_or_data, options: ReportOptions, *, con, format, bar, keep, ren
         min_visits=options.min_visits,
         trend_years=options.trend_years,
         windows={"current": inputs.current, "over_time": inputs.over_time},
+        confirmed_breaks=options.breaks.get("confirm", 1) != 0,
         **patient_fields,
         **clinician_fields,
         **pair_fields,
@@ -318,6 +321,26 @@ def assemble(
     )
 
 
+def _breaks_rule(options: ReportOptions) -> str:
+    """The rule of the relationship breaks, as the methods section lists it."""
+    from carethread.measures.breaks import check_break_options
+
+    o = check_break_options(**options.breaks)
+    if o["confirm"] == 0:
+        return (
+            f"attribution churn: the attributed clinician (over {o['lookback_months']} months) changes from one "
+            f"{o['period']} to the next"
+        )
+    visits = plural(o["confirm"], "later visit")
+    months = options.breaks.get("confirm_months", 18)
+    return (
+        f"confirmed changes of usual clinician (at least {visits} with the new clinician within {months} months), "
+        "and "
+        "a year without primary care; cause: the clinician left (no encounter from the break on) or the patient "
+        "moved on"
+    )
+
+
 def _parameters(shown: ReportValues, inputs: Inputs, options: ReportOptions) -> dict[str, str]:
     """The settings and parameters the methods section lists."""
     current, over_time = inputs.current, inputs.over_time
@@ -333,13 +356,13 @@ def _parameters(shown: ReportValues, inputs: Inputs, options: ReportOptions) -> 
         "Minimum visits for a score": str(options.min_visits),
         "Attribution": ("plurality of visits" if options.rule == "plurality" else f"the {options.rule} rule")
         + f" over the {lookback} months before {day(current.as_of)}",
-        "Relationship breaks": f"quarterly, attribution over a trailing {lookback} months",
+        "Relationship breaks": _breaks_rule(options),
         "Patients in the extract": population.reason() if population is not None else "not checked",
         "Who-needs-whom intervals": f"{options.bootstrap} bootstrap resamples, seed 0",
         "Input format": inputs.data.format,
         "Privacy": (
-            "on: keyed pseudonyms (HMAC-SHA256, key kept beside the data), counts from 1 to 10 shown as <11, "
-            "complementary cells hidden"
+            "on: keyed pseudonyms (HMAC-SHA256, key kept by whoever made the report), "
+            "counts from 1 to 10 shown as <11, complementary cells hidden"
             if options.privacy
             else "OFF (--no-privacy): real identifiers and exact counts"
         ),

@@ -110,7 +110,7 @@ def _clinicians(
     c["practice"] = [
         practice_label(x) if x is not None and not pd.isna(x) else "unknown practice" for x in c.practice_id
     ]
-    c = c[[not s for s in small]]
+    c = c.loc[[not s for s in small]]  # .loc: an empty list keeps the columns (c[[]] would drop them)
     hidden = sum(small)
     keep = [
         "label",
@@ -134,35 +134,42 @@ def _dependence(bins: pd.DataFrame, privacy: bool) -> pd.DataFrame:
     return _apply(bins, "relationships", _states(bins.relationships, total_shown=True, privacy=privacy))
 
 
-def _breaks(b: pd.DataFrame, privacy: bool) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _breaks(b: pd.DataFrame, privacy: bool, by: str = "kind") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Breaks per quarter by ``by`` (kind or cause) and over the whole period, small counts suppressed.
+
+    A quarter's total follows from the other breakdown wherever that one
+    shows the whole quarter, so each breakdown is protected as if its
+    quarter totals were shown too: no hidden cell can be recovered from the
+    two charts together.
+    """
     if b.empty:
-        return b.assign(state=[]), pd.DataFrame(columns=["kind", "breaks", "state", "share"])
-    kinds = list(dict.fromkeys(b.kind))
+        return b.assign(state=[]), pd.DataFrame(columns=[by, "breaks", "state", "share"])
+    groups = list(dict.fromkeys(b[by]))
     quarters = list(dict.fromkeys(b.quarter))
-    wide = b.pivot(index="quarter", columns="kind", values="breaks").loc[quarters, kinds]
+    wide = b.pivot(index="quarter", columns=by, values="breaks").loc[quarters, groups]
     matrix = [[int(v) for v in row] for row in wide.values.tolist()]
-    bad_kinds = []
+    bad_groups = []
     if privacy:
-        states = pv.suppress_table(matrix, row_totals=False, column_totals=True)
+        states = pv.suppress_table(matrix, row_totals=True, column_totals=True)
         _rows, bad_columns = pv.unsafe_totals(matrix, states, row_totals=False)
-        bad_kinds = [j for j, bad in enumerate(bad_columns) if bad]
+        bad_groups = [j for j, bad in enumerate(bad_columns) if bad]
     else:
-        states = [[pv.SHOWN] * len(kinds) for _ in quarters]
-    lookup = {(q, k): states[i][j] for i, q in enumerate(quarters) for j, k in enumerate(kinds)}
+        states = [[pv.SHOWN] * len(groups) for _ in quarters]
+    lookup = {(q, g): states[i][j] for i, q in enumerate(quarters) for j, g in enumerate(groups)}
     out = b.copy()
-    out["state"] = [lookup[(q, k)] for q, k in zip(out.quarter, out.kind, strict=True)]
+    out["state"] = [lookup[(q, g)] for q, g in zip(out.quarter, out[by], strict=True)]
     out["breaks"] = [int(v) if s == pv.SHOWN else None for v, s in zip(out.breaks, out.state, strict=True)]
     out["breaks"] = out["breaks"].astype("Int64")
-    totals = b.groupby("kind", sort=False).breaks.sum().reindex(kinds).fillna(0).astype("int64")
+    totals = b.groupby(by, sort=False).breaks.sum().reindex(groups).fillna(0).astype("int64")
     grand = int(totals.sum())
-    kt = pd.DataFrame({"kind": kinds, "breaks": totals.values})
-    kt = _apply(kt, "breaks", _states(kt.breaks, total_shown=True, privacy=privacy, hidden=bad_kinds))
-    kt["share"] = [
+    gt = pd.DataFrame({by: groups, "breaks": totals.values})
+    gt = _apply(gt, "breaks", _states(gt.breaks, total_shown=True, privacy=privacy, hidden=bad_groups))
+    gt["share"] = [
         (v / grand) if s == pv.SHOWN and pv.share_is_safe(int(v), grand, privacy=privacy) else None
-        for v, s in zip(totals.values, kt.state, strict=True)
+        for v, s in zip(totals.values, gt.state, strict=True)
     ]
-    kt.attrs["total"] = grand
-    return out, kt
+    gt.attrs["total"] = grand
+    return out, gt
 
 
 def _departed(by_kind, dest, privacy: bool, clinician_label, practice_label):
@@ -347,6 +354,7 @@ def protect(values: ReportValues, *, privacy: bool, clinician_label, practice_la
     c = values
     clinicians, hidden, attributed, left_panels = _clinicians(c.clinicians, privacy, clinician_label, practice_label)
     breaks, kinds = _breaks(c.breaks_by_quarter, privacy)
+    by_cause, causes = _breaks(c.breaks_by_cause, privacy, by="cause")
     departed, destinations = _departed(c.departed, c.departed_destinations, privacy, clinician_label, practice_label)
     headline, who_table, who_values = _who(c.who, privacy)
     return dataclasses.replace(
@@ -361,6 +369,8 @@ def protect(values: ReportValues, *, privacy: bool, clinician_label, practice_la
         dependence_bins=_dependence(c.dependence_bins, privacy),
         breaks_by_quarter=breaks,
         break_kinds=kinds,
+        breaks_by_cause=by_cause,
+        break_causes=causes,
         departed=departed,
         departed_destinations=destinations,
         trends=_trends(c.trends, privacy),

@@ -12,7 +12,7 @@ fields of :class:`~carethread.reporting.values.ReportValues` it fills
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import ibis
@@ -41,11 +41,12 @@ class ReportOptions:
     population: str | None = None
     trend_years: int | None = TREND_YEARS
     rule: str = "plurality"
+    breaks: dict = field(default_factory=dict)  # options of relationship_breaks (confirm, confirm_months, ...)
 
 
 @dataclass
 class Tables:
-    """The measure results a report summarises, over its two windows (docs/definitions.md, *Windows*).
+    """The measure results a report summarises, over its two windows (docs/windows.md).
 
     ``patients``, ``panels``, ``dyads`` and ``attribution`` describe the
     current window, ``breaks`` all the data; ``who`` is the who-needs-whom
@@ -115,7 +116,7 @@ def read_inputs(
     o = options
     window = dict(settings=o.settings, start=o.start, end=o.end)
     current = current_window(enc, **window, as_of=o.as_of, lookback_months=o.lookback_months)
-    over_time = all_data_window(enc, **window, lookback_months=o.lookback_months)
+    over_time = all_data_window(enc, **window)
     ids = cp.provider_ids(enc, clinicians)
     # Labels come from every clinician and practice in the data, so a label does not depend
     # on which clinicians a section happens to show.
@@ -164,7 +165,7 @@ def compute_tables(inputs: Inputs, options: ReportOptions) -> Tables:
             clinicians=inputs.clinicians,
             settings=current.settings,
             **inputs.over_time.bounds(),
-            lookback_months=options.lookback_months,
+            **options.breaks,
         ).cache(),
         attribution=attribute(enc, **attribution).cache(),
     )
@@ -222,6 +223,7 @@ def compute_breaks(inputs: Inputs, breaks: ibis.Table) -> dict:
     departed, destinations = cp.departed_clinicians(breaks, inputs.clinicians, span)
     return {
         "breaks_by_quarter": cp.breaks_by_quarter(breaks, start=span.start, end=span.end),
+        "breaks_by_cause": cp.breaks_by_quarter(breaks, by="cause", start=span.start, end=span.end),
         "breaks_current": cp.breaks_in_window(breaks, start=span.lo, end=span.hi),
         "departed": departed,
         "departed_destinations": destinations,

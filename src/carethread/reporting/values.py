@@ -54,9 +54,9 @@ class Span:
         )
 
 
-def no_breaks() -> pd.DataFrame:
+def no_breaks(by: str = "kind") -> pd.DataFrame:
     """An empty :func:`~carethread.reporting.compute.breaks_by_quarter` result (before breaks are computed)."""
-    return pd.DataFrame(columns=["quarter", "quarter_start", "kind", "breaks"])
+    return pd.DataFrame(columns=["quarter", "quarter_start", by, "breaks"])
 
 
 @dataclass
@@ -80,10 +80,13 @@ class ReportValues:
     privacy
         ``None`` for exact values; ``True`` or ``False`` (no suppression,
         real identifiers) once protected.
-    clinicians_hidden, attributed, break_kinds
+    breaks_by_quarter, breaks_by_cause
+        Breaks per quarter by kind, and by cause.
+    clinicians_hidden, attributed, break_kinds, break_causes
         Set by protection: clinicians left out as too small, the attributed
         patients (``None`` when that total would give a hidden panel away),
-        and breaks per kind over the whole period with their shares.
+        and breaks per kind and per cause over the whole period with their
+        shares.
     dependence_sides
         Relationships above, on and below the line of equal dependence
         (patient dependence against clinician dependence).
@@ -93,10 +96,11 @@ class ReportValues:
     population
         The :class:`~carethread.summary.population.Population` the answer
         assumed (a patient sample leaves the clinician side unmeasured).
-    min_visits, trend_years, windows
-        The fewest visits for a score, the years of trends shown, and the
+    min_visits, trend_years, windows, confirmed_breaks
+        The fewest visits for a score, the years of trends shown, the
         two :class:`~carethread.run.windows.Window` (``current``,
-        ``over_time``) the sections describe.
+        ``over_time``) the sections describe, and whether breaks are
+        confirmed changes of usual clinician (else attribution churn).
     """
 
     span: Span
@@ -114,6 +118,7 @@ class ReportValues:
     reads: list
     remarks: list[str] = field(default_factory=list)
     breaks_by_quarter: pd.DataFrame = field(default_factory=no_breaks)
+    breaks_by_cause: pd.DataFrame = field(default_factory=lambda: no_breaks("cause"))
     departed: pd.DataFrame | None = None
     departed_destinations: pd.DataFrame | None = None
     who: object | None = None
@@ -122,6 +127,7 @@ class ReportValues:
     attributed: int | None = None
     left_panels: int | None = None
     break_kinds: pd.DataFrame | None = None
+    break_causes: pd.DataFrame | None = None
     who_headline: str | None = None
     who_table: pd.DataFrame | None = None
     who_values: dict = field(default_factory=dict)
@@ -131,6 +137,7 @@ class ReportValues:
     min_visits: int = 2
     trend_years: int | None = None
     windows: dict = field(default_factory=dict)
+    confirmed_breaks: bool = True
 
     def count(self, n) -> str:
         """A count as the report writes it (``<11`` for 1-10 with privacy on)."""

@@ -63,10 +63,8 @@ def window_record(window: Window) -> dict:
         "end_exclusive": _plain(window.end),
         "first_encounter_day": _plain(window.first),
         "last_encounter_day": _plain(window.last),
-        "as_of": _plain(window.as_of),
-        "lookback_months": window.lookback_months,
         "settings": list(window.settings),
-    }
+    } | ({"as_of": _plain(window.as_of), "lookback_months": window.lookback_months} if window.scope == CURRENT else {})
 
 
 def _rows(path: Path) -> int | None:
@@ -83,6 +81,7 @@ def _rows(path: Path) -> int | None:
 def manifest(ctx: RunContext, paths: dict[str, Path], seconds: dict[str, float], *, answer, source) -> dict:
     """The manifest's contents (see the module docstring)."""
     scopes = {m.name: m.scope for m in MEASURES} | SUMMARIES
+    measure_options = {m.name: m.options(ctx.options) for m in MEASURES}
     windows = {CURRENT: ctx.current, OVER_TIME: ctx.over_time}
     outputs = {}
     for name, path in paths.items():
@@ -90,8 +89,8 @@ def manifest(ctx: RunContext, paths: dict[str, Path], seconds: dict[str, float],
         outputs[name] = {
             "file": path.name,
             "rows": _rows(path),
-            "window": window_record(windows[scope])["text"] if scope else None,
-        }
+            "window": windows[scope].text() if scope else None,
+        } | ({"options": measure_options[name]} if measure_options.get(name) else {})
     return {
         "carethread": versions()["carethread"],
         "made": _dt.datetime.now().isoformat(timespec="seconds"),
@@ -112,6 +111,7 @@ def manifest(ctx: RunContext, paths: dict[str, Path], seconds: dict[str, float],
 
 
 def write_manifest(record: dict, path: Path) -> Path:
-    """Write the manifest as indented JSON; return its path."""
-    path.write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    return path
+    """Write the manifest as indented JSON, whole or not at all; return its path."""
+    from carethread.output import write_text
+
+    return write_text(path, json.dumps(record, indent=2, ensure_ascii=False) + "\n")

@@ -110,9 +110,8 @@ def compute_tables(ctx: RunContext, out: Path, timings: Timings, bar=None) -> di
     paths = {}
     for measure in MEASURES:
         with timings.step(measure.name, bar), measure.compute(ctx) as table:
-            path = write_table(
-                table, out / f"{measure.name}{measure.suffix}", metadata=ctx.window(measure.scope).metadata()
-            )
+            metadata = ctx.window(measure.scope).metadata(**measure.options(ctx.options))
+            path = write_table(table, out / f"{measure.name}{measure.suffix}", metadata=metadata)
             ctx.tables[measure.name] = _kept(table, path)
         paths[measure.name] = path
     return paths
@@ -130,6 +129,10 @@ def run_all(
     as_of=None,
     lookback_months: int = 18,
     rule: str = "plurality",
+    confirm: int = 1,
+    confirm_months: int = 18,
+    usual_months: int = 24,
+    period: str | None = None,
     min_visits: int = 2,
     known_lookback_days: int = 365,
     population: str | None = None,
@@ -160,13 +163,17 @@ def run_all(
     con, format
         Engine connection and input format when reading a path.
     settings, start, end, as_of, lookback_months
-        The windows (docs/definitions.md, *Windows*): the current picture
+        The windows (docs/windows.md): the current picture
         is the attribution window ``[as_of - lookback_months, as_of)``,
         ``start``/``end`` replacing either side; breaks cover all the data,
         ``[start, end)`` when given.
     rule, min_visits, known_lookback_days
         Attribution rule; fewest visits for an index; look-back of
         known-provider continuity.
+    confirm, confirm_months, usual_months, period
+        The relationship breaks' options (:func:`carethread.relationship_breaks`);
+        with ``confirm=0`` (attribution churn) ``period`` and the attribution
+        ``lookback_months`` apply.
     population
         ``"sample"``, ``"complete"`` or ``None`` (default: guessed from the
         data; docs/definitions.md, *Who needs whom*).
@@ -211,6 +218,10 @@ def run_all(
         as_of=as_of,
         lookback_months=lookback_months,
         rule=rule,
+        confirm=confirm,
+        confirm_months=confirm_months,
+        usual_months=usual_months,
+        period=period,
         min_visits=min_visits,
         known_lookback_days=known_lookback_days,
         population=check_population(population),
@@ -250,7 +261,7 @@ def run_all(
             clinicians=staged.clinicians,
             options=options,
             current=current_window(staged.encounters, **window, as_of=as_of, lookback_months=lookback_months),
-            over_time=all_data_window(staged.encounters, **window, lookback_months=lookback_months),
+            over_time=all_data_window(staged.encounters, **window),
             n_encounters=n_encounters,
         )
     paths = compute_tables(ctx, out, timings, progress)
@@ -268,12 +279,14 @@ def run_all(
 
 def _check(options: RunOptions) -> None:
     from carethread.measures.attribution import RULES
+    from carethread.measures.breaks import check_break_options
     from carethread.options import check_lookback_days, check_months, check_options, check_rule
 
     check_options(settings=options.settings, start=options.start, end=options.end, min_visits=options.min_visits)
     check_months(options.lookback_months, "lookback-months")
     check_rule(options.rule, RULES)
     check_lookback_days(options.known_lookback_days)
+    check_break_options(**options.breaks())
 
 
 def _answer(ctx: RunContext, out: Path):
@@ -325,6 +338,7 @@ def _report(ctx: RunContext, staged: CanonicalData, answer, out: Path, *, source
         population=o.population,
         trend_years=o.trend_years,
         rule=o.rule,
+        breaks=o.breaks(),
     )
     path = write_report(
         staged, options, out=out / "report.html", tables=tables, source=source, keep=keep, progress=False

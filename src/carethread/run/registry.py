@@ -44,6 +44,10 @@ class RunOptions:
     as_of: object = None
     lookback_months: int = 18
     rule: str = "plurality"
+    confirm: int = 1
+    confirm_months: int = 18
+    usual_months: int = 24
+    period: str | None = None
     min_visits: int = 2
     known_lookback_days: int = 365
     population: str | None = None
@@ -53,6 +57,14 @@ class RunOptions:
     privacy: bool = True
     title: str | None = None
     batches: int | None = None
+
+    def breaks(self) -> dict:
+        """The options of :func:`carethread.relationship_breaks`; attribution churn (``confirm`` 0) also takes
+        the attribution look-back."""
+        options = dict(
+            confirm=self.confirm, confirm_months=self.confirm_months, usual_months=self.usual_months, period=self.period
+        )
+        return options | ({"lookback_months": self.lookback_months} if self.confirm == 0 else {})
 
 
 @dataclass
@@ -79,7 +91,9 @@ class Measure:
     ``compute(ctx)`` returns a context manager that yields the lazy result
     (valid inside the block, where it is written); :func:`table_of` wraps a
     plain table, :func:`batched` runs a per-patient measure in patient
-    batches. ``suffix`` is the file type.
+    batches. ``suffix`` is the file type. ``options(run_options)`` gives
+    the measure's own options, written beside its window in the file's
+    metadata and the manifest.
     """
 
     name: str
@@ -87,6 +101,7 @@ class Measure:
     compute: Callable[[RunContext], AbstractContextManager[ibis.Table]]
     suffix: str = ".parquet"
     order_by: tuple[str, ...] = ()
+    options: Callable[[RunOptions], dict] = lambda _options: {}
 
 
 def table_of(table: ibis.Table) -> AbstractContextManager[ibis.Table]:
@@ -166,12 +181,7 @@ def _breaks(ctx: RunContext):
 
     o = ctx.options
     return batched(
-        ctx,
-        relationship_breaks,
-        clinicians=ctx.clinicians,
-        settings=o.settings,
-        **ctx.over_time.bounds(),
-        lookback_months=o.lookback_months,
+        ctx, relationship_breaks, clinicians=ctx.clinicians, settings=o.settings, **ctx.over_time.bounds(), **o.breaks()
     )
 
 
@@ -183,7 +193,7 @@ MEASURES: list[Measure] = [
     Measure("attribution_ranking", CURRENT, _ranking),
     Measure("panels", CURRENT, _panels),
     Measure("dyads", CURRENT, _dyads),
-    Measure("breaks", OVER_TIME, _breaks),
+    Measure("breaks", OVER_TIME, _breaks, options=RunOptions.breaks),
 ]
 
 

@@ -1,6 +1,6 @@
 """One window story: which period each result describes, said the same way everywhere.
 
-docs/definitions.md, *Windows*. Every command, :func:`carethread.run_all` and
+docs/windows.md. Every command, :func:`carethread.run_all` and
 the report use the same two defaults:
 
 * **The current picture** — patients, attribution, panels, dyads, who needs
@@ -45,8 +45,9 @@ class Window:
 
     ``start`` is inclusive and ``end`` exclusive (``None``: open);
     ``first``/``last`` are the first and last encounter days inside it,
-    ``as_of`` the attribution date and ``lookback_months`` its look-back;
-    ``given`` says which of ``start``/``end`` the user set.
+    ``as_of`` the attribution date and ``lookback_months`` its look-back
+    (the current picture's only); ``given`` says which of ``start``/``end``
+    the user set.
     """
 
     scope: str
@@ -54,7 +55,7 @@ class Window:
     end: _dt.datetime | None
     settings: tuple[str, ...]
     as_of: _dt.datetime | None = None
-    lookback_months: int = 18
+    lookback_months: int | None = None
     first: _dt.date | None = None
     last: _dt.date | None = None
     given: tuple[bool, bool] = (False, False)
@@ -85,21 +86,29 @@ class Window:
         """The first line a command prints: the window and the settings counted as visits."""
         return f"Window: {self.text()}; visits in {', '.join(self.settings)}."
 
-    def metadata(self) -> dict[str, str]:
-        """Text pairs for a result file's metadata (dates ISO, ``end`` exclusive; empty when open)."""
+    def metadata(self, **options) -> dict[str, str]:
+        """Text pairs for a result file's metadata: the window (dates ISO, ``end`` exclusive, empty when
+        open; the attribution date and look-back in the current picture's) and the measure's ``options``
+        that are set, each as ``carethread.<name>``.
+
+        >>> w = Window(OVER_TIME, None, None, ("primary_care",), first=_dt.date(2020, 1, 1), last=_dt.date(2020, 6, 30))
+        >>> w.metadata(confirm=1, period=None)["carethread.confirm"], "carethread.period" in w.metadata(period=None)
+        ('1', False)
+        """
 
         def iso(moment) -> str:
             return moment.date().isoformat() if isinstance(moment, _dt.datetime) else ""
 
-        return {
+        pairs = {
             "carethread.window": self.text(),
             "carethread.window_scope": "current picture" if self.scope == CURRENT else "over time",
             "carethread.window_start": iso(self.start),
             "carethread.window_end_exclusive": iso(self.end),
-            "carethread.as_of": iso(self.as_of),
-            "carethread.lookback_months": str(self.lookback_months),
             "carethread.settings": ",".join(self.settings),
         }
+        if self.scope == CURRENT:
+            pairs |= {"carethread.as_of": iso(self.as_of), "carethread.lookback_months": str(self.lookback_months)}
+        return pairs | {f"carethread.{name}": str(value) for name, value in options.items() if value is not None}
 
 
 def _days(encounters: ibis.Table, lo, hi) -> tuple[_dt.date | None, _dt.date | None]:
@@ -157,7 +166,6 @@ def all_data_window(
     settings: Settings = None,
     start: DateLike = None,
     end: DateLike = None,
-    lookback_months: int = 18,
 ) -> Window:
     """The window of results over time: all the data, or ``[start, end)`` when given.
 
@@ -173,7 +181,6 @@ def all_data_window(
         lo,
         hi,
         normalize_settings(settings),
-        lookback_months=lookback_months,
         first=first,
         last=last,
         given=(start is not None, end is not None),

@@ -7,10 +7,11 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 
+from carethread.measures.break_causes import CAUSES as BREAK_CAUSES
 from carethread.measures.breaks import KINDS as BREAK_KINDS
 from carethread.summary.population import NOT_MEASURABLE, Population
 
-__all__ = ["BREAK_KINDS", "CLINICIAN_SIDE", "MEASURES", "WhoNeedsWhom", "result_table"]
+__all__ = ["BREAK_CAUSES", "BREAK_KINDS", "CLINICIAN_SIDE", "MEASURES", "WhoNeedsWhom", "result_table"]
 
 #: (name, description) of every measure, in table order.
 MEASURES: tuple[tuple[str, str], ...] = (
@@ -51,6 +52,8 @@ BREAK_MEASURES: tuple[tuple[str, str], ...] = (
     ("breaks_emergency_only", "Relationship breaks with only emergency or urgent care since."),
     ("breaks_lost", "Relationship breaks with no encounter in the next 12 months."),
     ("breaks_total", "All relationship breaks."),
+    ("breaks_clinician_left", "Relationship breaks after which the clinician had no encounter at all."),
+    ("breaks_patient_moved_on", "Relationship breaks while the clinician went on working."),
 )
 
 
