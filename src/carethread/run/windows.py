@@ -1,7 +1,7 @@
 """One window story: which period each result describes, said the same way everywhere.
 
-docs/windows.md. Every command, :func:`carethread.run_all` and
-the report use the same two defaults:
+Every command, :func:`carethread.run_all` and the report use the same two
+defaults (docs/windows.md):
 
 * **The current picture** — patients, attribution, panels, dyads, who needs
   whom, and the report's answer, patients, clinicians and pairs — covers the
