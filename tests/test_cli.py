@@ -159,6 +159,10 @@ def test_every_command_and_option_has_help():
         "breaks",
         "summary",
         "all",
+        "network",
+        "outcomes",
+        "rebalance",
+        "what-if",
         "synth",
         "demo",
         "report",
@@ -333,7 +337,7 @@ SHARED = [
 #: summary and report print no table; report writes HTML with its own --out), then its own options
 #: listed right after INPUT, then those listed after the window (--end), each in --help order.
 DATA_COMMANDS = {
-    "patients": (set(), [], ["min_visits", "level", "known_lookback_days"]),
+    "patients": (set(), [], ["min_visits", "level", "known_lookback_days", "care_density"]),
     "attribute": ({"start", "end"}, ["as_of", "rule", "lookback_months", "ranking"], []),
     "panels": ({"start", "end"}, ["as_of", "rule", "lookback_months", "rollup"], []),
     "dyads": (set(), [], []),
@@ -360,6 +364,7 @@ DATA_COMMANDS = {
         ],
         ["min_visits"],
     ),
+    "network": ({"out"}, ["within", "min_shared", "shareable", "key_file", "teams", "out"], []),
     "report": (
         {"out", "limit"},
         [

@@ -34,6 +34,12 @@ _MEASURES = (
     "dyads",
     "relationship_breaks",
     "who_needs_whom",
+    "sharing_network",
+    "care_density",
+    "fragmented_care_density",
+    "care_teams",
+    "rebalance",
+    "what_if",
 )
 
 _API = {
@@ -43,6 +49,8 @@ _API = {
     **dict.fromkeys(_MEASURES, "carethread.measures"),
     "run_in_batches": "carethread.batches",
     "run_all": "carethread.run",
+    **dict.fromkeys(("outcomes", "relationship_duration", "relationship_survival"), "carethread.outcomes"),
+    **dict.fromkeys(("clinician_tenure", "tenure_hazards"), "carethread.outcomes"),
     "generate": "carethread.synth",
     "report": "carethread.reporting",
 }

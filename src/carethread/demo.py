@@ -42,7 +42,7 @@ def run_demo(
     step = step or (lambda message: contextlib.nullcontext())
     out = Path(out_dir)
     with step(f"Generating a synthetic health system of {format_count(n_patients)} patients"):
-        generate(n_patients, years=years, seed=seed).write(out / "data")
+        generate(n_patients, years=years, seed=seed, outcomes=True).write(out / "data")
     with step("Reading and validating"):
         data = read(out / "data", con=connect())
     result = run_all(

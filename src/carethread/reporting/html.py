@@ -7,6 +7,7 @@ so tests can find them; every text comes through :func:`html.escape`.
 
 from __future__ import annotations
 
+import datetime as _dt
 import html
 from collections.abc import Iterable
 
@@ -20,8 +21,11 @@ SECTIONS: tuple[tuple[str, str], ...] = (
     ("patients", "Patients"),
     ("clinicians", "Clinicians"),
     ("pairs", "Pairs"),
+    ("network", "Who shares patients"),
     ("breaks", "Breaks"),
     ("trends", "Trends"),
+    ("worth", "What the relationship is worth"),
+    ("departure", "If a clinician leaves"),
     ("methods", "Data and methods"),
 )
 
@@ -74,6 +78,18 @@ def table(headers: Iterable[str], rows: Iterable[Iterable[str]], numeric: Iterab
 
 
 # --- header -----------------------------------------------------------------------------
+
+
+def window_text(lo, hi) -> str:
+    """``1 Jul 2023 to 31 Dec 2024`` for ``[lo, hi)``: a window's days as
+    :meth:`carethread.run.windows.Window.span` says them.
+
+    >>> import datetime as dt
+    >>> window_text(dt.datetime(2023, 7, 1), dt.datetime(2025, 1, 1))
+    '1 Jul 2023 to 31 Dec 2024'
+    """
+    last = hi - _dt.timedelta(days=1) if hi is not None else None
+    return f"{day(lo)} to {day(last)}"
 
 
 def header(shown: ReportValues, *, title: str, source: str, made: str, version: str) -> str:

@@ -17,7 +17,9 @@ from __future__ import annotations
 from carethread import privacy as pv
 from carethread.reporting import charts
 from carethread.reporting.compute import UNKNOWN_AGE
+from carethread.reporting.departure import departure_section
 from carethread.reporting.html import cell_count, count, esc, figure, section, table
+from carethread.reporting.network import network_section
 from carethread.reporting.over_time import HIGH, breaks_section, trends_section
 from carethread.reporting.values import ReportValues
 from carethread.summary.population import NOT_MEASURABLE
@@ -27,6 +29,8 @@ __all__ = [
     "answer_section",
     "breaks_section",
     "clinicians_section",
+    "departure_section",
+    "network_section",
     "pairs_section",
     "patients_section",
     "trends_section",

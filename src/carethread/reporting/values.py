@@ -138,6 +138,9 @@ class ReportValues:
     trend_years: int | None = None
     windows: dict = field(default_factory=dict)
     confirmed_breaks: bool = True
+    network: object | None = None  # carethread.reporting.network.NetworkValues
+    #: The "If a clinician leaves" section (:class:`carethread.reporting.departure.Departure`).
+    departure: object | None = None
 
     def count(self, n) -> str:
         """A count as the report writes it (``<11`` for 1-10 with privacy on)."""
