@@ -37,7 +37,7 @@ def test_every_measure_is_exported_and_listed():
         assert getattr(carethread, name) is getattr(carethread.measures, name)
     from carethread.measures.attribution import attribute
     from carethread.measures.breaks import relationship_breaks
-    from carethread.summary import who_needs_whom
+    from carethread.measures.dependence import who_needs_whom
 
     assert carethread.attribute is attribute
     assert carethread.relationship_breaks is relationship_breaks

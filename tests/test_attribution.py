@@ -600,9 +600,9 @@ def test_every_measure_ties_a_same_day_last_visit_to_the_later_one(con):
     who-needs-whom and the attribution churn of relationship breaks (one key helper)."""
     from carethread.measures.breaks import relationship_breaks
     from carethread.measures.continuity import patient_continuity
+    from carethread.measures.dependence.dependence import dependence_rows
     from carethread.measures.dyads import dyads
     from carethread.measures.panels import panels
-    from carethread.summary.dependence import dependence_rows
 
     day = dt.datetime(2023, 3, 10)
     rows = [

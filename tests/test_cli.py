@@ -231,7 +231,7 @@ def test_relationship_commands_run_on_synthetic_data(tmp_path):
         assert out.read_text().splitlines()[0].startswith(columns), command
     res = invoke("summary", data, "--bootstrap", 20)
     assert res.exit_code == 0, res.stderr
-    from carethread.summary import who_needs_whom_from_encounters
+    from carethread.measures.dependence import who_needs_whom_from_encounters
 
     loaded = carethread.read(data, con=carethread.connect())
     answer = who_needs_whom_from_encounters(loaded.encounters, clinicians=loaded.clinicians, bootstrap=20, seed=0)

@@ -27,10 +27,10 @@ import carethread.engine as engine
 from carethread.measures.attribution import RULES, attribute, attribution_ranking, attribution_summary
 from carethread.measures.breaks import relationship_breaks
 from carethread.measures.continuity import continuity_summary, patient_continuity, visit_counts
+from carethread.measures.dependence import who_needs_whom_from_encounters
 from carethread.measures.dyads import dyads
 from carethread.measures.network import care_density, fragmented_care_density, sharing_network
 from carethread.measures.panels import panel_rollup, panels
-from carethread.summary import who_needs_whom_from_encounters
 from carethread.synth import generate
 from carethread.visits import default_as_of
 from tests.conftest import ENCOUNTER_ARROW, encounters_table

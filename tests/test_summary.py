@@ -14,16 +14,16 @@ from hypothesis import strategies as st
 from carethread.errors import InputError, OptionError
 from carethread.measures.attribution import attribute
 from carethread.measures.continuity import patient_continuity
-from carethread.measures.dyads import dyads
-from carethread.measures.panels import panel_rollup, panels
-from carethread.summary import (
+from carethread.measures.dependence import (
     MEASURES,
     WhoNeedsWhom,
     who_needs_whom,
     who_needs_whom_from_encounters,
 )
-from carethread.summary.bootstrap import WeightedMedian
-from carethread.summary.encounters import measure_tables
+from carethread.measures.dependence.bootstrap import WeightedMedian
+from carethread.measures.dependence.encounters import measure_tables
+from carethread.measures.dyads import dyads
+from carethread.measures.panels import panel_rollup, panels
 from tests.conftest import encounters_table
 from tests.test_panels import bjgp_rows
 
@@ -279,7 +279,7 @@ def _day_clinic(patients_per_day: int, days: int = 20) -> list[dict]:
 
 
 def test_population_rule_is_the_median_of_visits_per_working_day():
-    from carethread.summary.population import SAMPLE_BELOW_VISITS_PER_DAY, detect_population
+    from carethread.measures.dependence.population import SAMPLE_BELOW_VISITS_PER_DAY, detect_population
 
     # Three clinicians: 2.0, 2.99 and 3.0 visits per working day -> median 2.99: a sample.
     panels_table = ibis.memtable(

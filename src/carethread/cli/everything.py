@@ -66,11 +66,11 @@ def run_everything(
 ) -> None:
     """Every measure, the who-needs-whom answer, the report and a manifest, from one input read once."""
     from carethread.measures.breaks import check_break_options
+    from carethread.measures.dependence.population import check_population
     from carethread.options import check_options
     from carethread.output import check_out_folder
     from carethread.run.pipeline import run_all
     from carethread.run.story import console_lines
-    from carethread.summary.population import check_population
 
     months = check_attribution(ctx, as_of, rule, lookback_months, None)
     check_options(min_visits=min_visits)

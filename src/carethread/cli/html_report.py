@@ -57,11 +57,11 @@ def report(
     min_visits: MinVisitsOpt = 2,
 ) -> None:
     """One self-contained HTML report to share: who needs the relationship more, and where relationships break."""
+    from carethread.measures.dependence.population import check_population
     from carethread.options import check_options
     from carethread.output import check_out_path
     from carethread.reporting import ReportOptions, write_report
-    from carethread.run.windows import all_data_window, current_window, over_time_line
-    from carethread.summary.population import check_population
+    from carethread.windows import all_data_window, current_window, over_time_line
 
     if out.suffix.lower() not in (".html", ".htm"):
         raise OptionError(f"--out {out.name}: the report is an HTML file; give a name ending in .html.")

@@ -5,7 +5,7 @@ its own options, calls one library measure and prints or writes the result,
 then the remarks. The first line each prints is the window and settings it
 used, and a file it writes carries them in its metadata: the current
 picture (patients, attribute, panels, dyads, summary) covers the
-attribution window, breaks all the data (:mod:`carethread.run.windows`).
+attribution window, breaks all the data (:mod:`carethread.windows`).
 Library modules are imported inside the commands, so ``--help`` does not
 wait for Ibis.
 """
@@ -39,7 +39,7 @@ from carethread.cli.measure_options import (
 
 def current(data, shared: DataOptions, *, as_of=None, lookback_months: int = 18):
     """The current picture's window of this command (the attribution window, --start/--end replacing a side)."""
-    from carethread.run.windows import current_window
+    from carethread.windows import current_window
 
     return current_window(data.encounters, **shared.window(), as_of=as_of, lookback_months=lookback_months)
 
@@ -210,7 +210,7 @@ def breaks(
 ) -> None:
     """Relationship breaks: each confirmed change of a patient's usual clinician or lapse, dated, with its cause."""
     from carethread.measures.breaks import BREAK_ORDER, check_break_options, relationship_breaks
-    from carethread.run.windows import all_data_window
+    from carethread.windows import all_data_window
 
     options = dict(confirm=confirm, confirm_months=confirm_months, usual_months=usual_months)
     if period is not None or lookback_months is not None or lookback is not None:
@@ -250,9 +250,9 @@ def summary(
     """Who needs the relationship more? The population answer, with bootstrap intervals."""
     import ibis
 
+    from carethread.measures.dependence import who_needs_whom_from_encounters
+    from carethread.measures.dependence.population import check_population
     from carethread.output import is_stdout
-    from carethread.summary import who_needs_whom_from_encounters
-    from carethread.summary.population import check_population
 
     check_as_of(as_of)
     check_population(population)

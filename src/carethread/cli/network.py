@@ -183,8 +183,8 @@ def _write_teams(data: CanonicalData, shared: DataOptions, path: Path, clinician
 
 def network_window(data: CanonicalData, shared: DataOptions):
     """The network's window: all the data unless --start/--end, every setting unless --settings."""
-    from carethread.run.windows import all_data_window
     from carethread.schema import SETTINGS
+    from carethread.windows import all_data_window
 
     return all_data_window(data.encounters, **{**shared.window(), "settings": shared.settings or SETTINGS})
 

@@ -42,7 +42,7 @@ TrendYearsOpt = Annotated[
 
 def trend_years_of(value: int | None) -> int | None:
     """``--trend-years`` as the library takes it: the default when not given, ``None`` (all) for 0."""
-    from carethread.run.windows import TREND_YEARS
+    from carethread.windows import TREND_YEARS
 
     return TREND_YEARS if value is None else (value or None)
 

@@ -15,8 +15,9 @@ grammar (:mod:`carethread.options`) and returns a lazy Ibis table:
 * :func:`sharing_network`, :func:`care_density`,
   :func:`fragmented_care_density` and :func:`care_teams`
   (:mod:`~carethread.measures.network`);
-* :func:`who_needs_whom` (:mod:`carethread.summary`, imported when first
-  used), which returns its answer computed, with bootstrap intervals.
+* :func:`who_needs_whom` (:mod:`~carethread.measures.dependence`), which
+  summarises the other measures' results and returns its answer computed,
+  with bootstrap intervals.
 
 The functions are imported here, not on first use, because two of them share
 their module's name (``panels``, ``dyads``): importing a module binds its name
@@ -28,6 +29,7 @@ Definitions: docs/definitions.md.
 from carethread.measures.attribution import attribute, attribution_ranking, attribution_summary
 from carethread.measures.breaks import relationship_breaks
 from carethread.measures.continuity import continuity_summary, patient_continuity
+from carethread.measures.dependence import who_needs_whom
 from carethread.measures.dyads import dyads
 from carethread.measures.network import care_density, care_teams, fragmented_care_density, sharing_network
 from carethread.measures.panels import panel_rollup, panels
@@ -51,15 +53,6 @@ __all__ = [
     "what_if",
     "who_needs_whom",
 ]
-
-
-def __getattr__(name: str):
-    # carethread.summary imports the measures, so it is imported when first asked for.
-    if name == "who_needs_whom":
-        from carethread.summary import who_needs_whom
-
-        return who_needs_whom
-    raise AttributeError(f"module 'carethread.measures' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:

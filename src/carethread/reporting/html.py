@@ -82,7 +82,7 @@ def table(headers: Iterable[str], rows: Iterable[Iterable[str]], numeric: Iterab
 
 def window_text(lo, hi) -> str:
     """``1 Jul 2023 to 31 Dec 2024`` for ``[lo, hi)``: a window's days as
-    :meth:`carethread.run.windows.Window.span` says them.
+    :meth:`carethread.windows.Window.span` says them.
 
     >>> import datetime as dt
     >>> window_text(dt.datetime(2023, 7, 1), dt.datetime(2025, 1, 1))

@@ -2,7 +2,7 @@
 
 As in :mod:`carethread.reporting.sections`, every sentence comes from the
 numbers drawn beside it; the windows are said in the words of
-:mod:`carethread.run.windows`.
+:mod:`carethread.windows`.
 """
 
 from __future__ import annotations

@@ -46,7 +46,7 @@ from carethread.reporting.protect import protect
 from carethread.reporting.render import Renderer, rendering
 from carethread.reporting.steps import Inputs, ReportOptions, Tables
 from carethread.reporting.values import ReportValues
-from carethread.run.windows import TREND_YEARS
+from carethread.windows import TREND_YEARS
 from carethread.wording import day, plural
 
 __all__ = ["STEPS", "ReportOptions", "Tables", "build", "report", "write_report"]
@@ -127,7 +127,7 @@ def report(
         Bootstrap resamples of the who-needs-whom intervals.
     population
         ``"sample"``, ``"complete"`` or ``None`` (guess): whether the extract
-        holds every patient of its clinicians (:mod:`carethread.summary.population`).
+        holds every patient of its clinicians (:mod:`carethread.measures.dependence.population`).
         On a sample the clinician side is shown as not measurable.
     trend_years
         Years of data the trends cover, the latest (default 5; ``None``: all).

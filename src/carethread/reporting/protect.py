@@ -337,7 +337,7 @@ def _who(who, privacy: bool) -> tuple[str | None, pd.DataFrame | None, dict]:
         )
         population = getattr(who, "population", None)
         if population is not None and population.is_sample:
-            from carethread.summary.population import no_verdict
+            from carethread.measures.dependence.population import no_verdict
 
             headline = (
                 no_verdict(population, None, None)

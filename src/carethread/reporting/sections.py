@@ -7,7 +7,7 @@ Every sentence is written from the same numbers as the chart or table
 beside it, so the words cannot contradict the picture: the direction of
 the answer, the share of relationships above the line of equal dependence,
 which clinicians are shown and why others are not. On a sample of patients
-(:mod:`carethread.summary.population`) the clinician side says it is not
+(:mod:`carethread.measures.dependence.population`) the clinician side says it is not
 measurable, and why. The sections over time are in
 :mod:`carethread.reporting.over_time`.
 """
@@ -15,6 +15,7 @@ measurable, and why. The sections over time are in
 from __future__ import annotations
 
 from carethread import privacy as pv
+from carethread.measures.dependence.population import NOT_MEASURABLE
 from carethread.reporting import charts
 from carethread.reporting.compute import UNKNOWN_AGE
 from carethread.reporting.departure import departure_section
@@ -22,7 +23,6 @@ from carethread.reporting.html import cell_count, count, esc, figure, section, t
 from carethread.reporting.network import network_section
 from carethread.reporting.over_time import HIGH, breaks_section, trends_section
 from carethread.reporting.values import ReportValues
-from carethread.summary.population import NOT_MEASURABLE
 from carethread.wording import MISSING, about, day, is_missing, percent
 
 __all__ = [

@@ -21,7 +21,7 @@ from carethread import privacy as pv
 from carethread.data import CanonicalData
 from carethread.reporting import compute as cp
 from carethread.reporting.values import Span
-from carethread.run.windows import TREND_YEARS, Window, all_data_window, current_window
+from carethread.windows import TREND_YEARS, Window, all_data_window, current_window
 
 
 @dataclass(frozen=True)
@@ -232,7 +232,7 @@ def compute_breaks(inputs: Inputs, breaks: ibis.Table) -> dict:
 
 def compute_who(inputs: Inputs, options: ReportOptions, tables: Tables):
     """Who needs whom: the answer handed in, or summarised from the same tables as the sections."""
-    from carethread.summary import who_needs_whom
+    from carethread.measures.dependence import who_needs_whom
 
     if tables.who is not None:
         return tables.who

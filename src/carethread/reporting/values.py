@@ -41,7 +41,7 @@ class Span:
 
     @classmethod
     def of(cls, current, over_time) -> Span:
-        """The span of the two windows of :mod:`carethread.run.windows` (the current picture, over time)."""
+        """The span of the two windows of :mod:`carethread.windows` (the current picture, over time)."""
         return cls(
             over_time.first,
             over_time.last,
@@ -74,7 +74,7 @@ class ReportValues:
         :class:`~carethread.data.ReadCount` when exact, their texts
         (``source, read, accepted, quarantined``) when protected.
     who
-        The :class:`~carethread.summary.WhoNeedsWhom` result when exact;
+        The :class:`~carethread.measures.dependence.WhoNeedsWhom` result when exact;
         ``None`` once protected, where ``who_headline``, ``who_table`` and
         ``who_values`` hold what may be shown of it.
     privacy
@@ -94,11 +94,11 @@ class ReportValues:
         Breaks dated in the current window, by kind and ``total``: the
         counts who-needs-whom gives.
     population
-        The :class:`~carethread.summary.population.Population` the answer
+        The :class:`~carethread.measures.dependence.population.Population` the answer
         assumed (a patient sample leaves the clinician side unmeasured).
     min_visits, trend_years, windows, confirmed_breaks
         The fewest visits for a score, the years of trends shown, the
-        two :class:`~carethread.run.windows.Window` (``current``,
+        two :class:`~carethread.windows.Window` (``current``,
         ``over_time``) the sections describe, and whether breaks are
         confirmed changes of usual clinician (else attribution churn).
     """

@@ -3,11 +3,12 @@
 :func:`run_all` reads and validates the input once, stages it, computes every
 measure of the registry over it, writes each table with the window it
 describes, then the who-needs-whom answer, the report and ``manifest.json``.
-Modules: :mod:`.windows` (the one window story every command tells),
-:mod:`.registry` (the measures, and :func:`register` for new ones),
+Modules: :mod:`.registry` (the measures, and :func:`register` for new ones),
 :mod:`.pipeline` (the run), :mod:`.manifest` (what it records) and
-:mod:`.story` (what it prints). Names are imported when first used, so the
-command line can read :mod:`.windows` without loading the engine.
+:mod:`.story` (what it prints); the windows they describe are
+:mod:`carethread.windows` (the one window story every command tells), whose
+names are re-exported here. Names are imported when first used, so the
+command line loads no more than it needs.
 """
 
 from importlib import import_module
@@ -35,7 +36,8 @@ __all__ = sorted(_NAMES)
 
 def __getattr__(name: str):
     if name in _NAMES:
-        return getattr(import_module(f"carethread.run.{_NAMES[name]}"), name)
+        module = "carethread.windows" if _NAMES[name] == "windows" else f"carethread.run.{_NAMES[name]}"
+        return getattr(import_module(module), name)
     raise AttributeError(f"module 'carethread.run' has no attribute {name!r}")
 
 

@@ -15,7 +15,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from carethread.run.registry import MEASURES, RunContext
-from carethread.run.windows import CURRENT, OVER_TIME, Window
+from carethread.windows import CURRENT, OVER_TIME, Window
 
 #: Outputs that are not tables of the registry, and the scope of the window they describe.
 SUMMARIES: dict[str, str] = {"who_needs_whom": CURRENT, "report": CURRENT}

@@ -6,12 +6,12 @@ Steps, each timed for the manifest:
    :class:`~carethread.data.CanonicalData`);
 2. **stage** the encounters once (:func:`stage`), so no later step re-reads
    or re-validates the input;
-3. **windows**: the current picture and over time (:mod:`carethread.run.windows`);
+3. **windows**: the current picture and over time (:mod:`carethread.windows`);
 4. every measure of the registry (:data:`carethread.run.registry.MEASURES`),
    each written to ``<name>.parquet`` (or ``.csv``) with its window in the
    file's metadata and read back from that file for the steps after it;
 5. **who needs whom** from those tables, checked against a patient sample
-   (:mod:`carethread.summary.population`), to ``who_needs_whom.csv``;
+   (:mod:`carethread.measures.dependence.population`), to ``who_needs_whom.csv``;
 6. the **report** from the same tables and answer, to ``report.html``;
 7. ``manifest.json`` (:mod:`carethread.run.manifest`).
 """
@@ -30,7 +30,7 @@ import ibis
 from carethread import engine
 from carethread.data import CanonicalData
 from carethread.run.registry import MEASURES, RunContext, RunOptions
-from carethread.run.windows import CURRENT, Window, all_data_window, current_window
+from carethread.windows import CURRENT, Window, all_data_window, current_window
 
 #: Inputs up to this many encounters are staged in memory; larger ones as one Parquet file in the spill folder.
 STAGE_IN_MEMORY = 20_000_000
@@ -208,8 +208,8 @@ def run_all(
     >>> sorted(result.paths)[:3]  # doctest: +SKIP
     ['attribution', 'attribution_ranking', 'breaks']
     """
+    from carethread.measures.dependence.population import check_population
     from carethread.run.manifest import manifest, write_manifest
-    from carethread.summary.population import check_population
 
     options = RunOptions(
         settings=settings,
@@ -290,8 +290,8 @@ def _check(options: RunOptions) -> None:
 
 
 def _answer(ctx: RunContext, out: Path):
+    from carethread.measures.dependence import who_needs_whom
     from carethread.output import write_table
-    from carethread.summary import who_needs_whom
 
     o, t = ctx.options, ctx.tables
     answer = who_needs_whom(

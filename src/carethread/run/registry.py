@@ -2,7 +2,7 @@
 
 Each :class:`Measure` names its table (the file stem and the manifest key),
 the window it describes (the current picture or over time, see
-:mod:`carethread.run.windows`), and how to compute it from a
+:mod:`carethread.windows`), and how to compute it from a
 :class:`RunContext`: the staged encounters, the windows, the options and
 the tables computed before it. A measure that follows each patient through
 time runs through :func:`carethread.batches.run_in_batches`, so an input
@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 
 import ibis
 
-from carethread.run.windows import CURRENT, OVER_TIME, Window
+from carethread.windows import CURRENT, OVER_TIME, Window
 
 if TYPE_CHECKING:
     from carethread.data import CanonicalData

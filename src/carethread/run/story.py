@@ -8,7 +8,7 @@ files and the report cannot disagree; the first line is the window.
 from __future__ import annotations
 
 from carethread.run.pipeline import RunResult
-from carethread.run.windows import over_time_line
+from carethread.windows import over_time_line
 from carethread.wording import format_count, percent
 
 

@@ -10,9 +10,9 @@ what they compute), :mod:`.encounters` (the tables of the encounters),
 *Who needs whom*.
 """
 
-from carethread.summary.dependence import who_needs_whom
-from carethread.summary.encounters import who_needs_whom_from_encounters
-from carethread.summary.result import BREAK_KINDS, MEASURES, WhoNeedsWhom
+from carethread.measures.dependence.dependence import who_needs_whom
+from carethread.measures.dependence.encounters import who_needs_whom_from_encounters
+from carethread.measures.dependence.result import BREAK_KINDS, MEASURES, WhoNeedsWhom
 
 __all__ = [
     "BREAK_KINDS",

@@ -12,7 +12,7 @@ It summarises the results of other measures, all over one window
 :func:`~carethread.measures.continuity.patient_continuity`, the attribution
 of :func:`~carethread.measures.attribution.attribute` as of ``as_of``, and
 optionally :func:`~carethread.measures.breaks.relationship_breaks`.
-:func:`~carethread.summary.encounters.who_needs_whom_from_encounters`
+:func:`~carethread.measures.dependence.encounters.who_needs_whom_from_encounters`
 computes those tables once from the encounters and summarises them.
 
 Measures:
@@ -54,7 +54,7 @@ Measures:
     (docs/definitions.md, *Privacy*); suppress before sharing it.
 
 Uncertainty: a nonparametric bootstrap over patients
-(:mod:`carethread.summary.bootstrap`). The heavy work runs in Ibis and ends
+(:mod:`carethread.measures.dependence.bootstrap`). The heavy work runs in Ibis and ends
 in one small row per dyad (patient, clinician, visits, usual, own-panel flags)
 and one per patient and break kind. Every measure is recomputed from the drawn
 patients (with all their dyads and breaks), with one exception: a clinician's
@@ -87,11 +87,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from carethread.errors import InputError, OptionError
+from carethread.measures.dependence.bootstrap import WeightedMedian, bootstrap_intervals
+from carethread.measures.dependence.headline import headline
+from carethread.measures.dependence.population import detect_population, no_verdict
+from carethread.measures.dependence.result import BREAK_CAUSES, BREAK_KINDS, CLINICIAN_SIDE, WhoNeedsWhom, result_table
 from carethread.options import as_timestamp, check_min_visits
-from carethread.summary.bootstrap import WeightedMedian, bootstrap_intervals
-from carethread.summary.headline import headline
-from carethread.summary.population import detect_population, no_verdict
-from carethread.summary.result import BREAK_CAUSES, BREAK_KINDS, CLINICIAN_SIDE, WhoNeedsWhom, result_table
 from carethread.wording import format_count
 
 # --- Ibis: reduce the result tables to one row per dyad -------------------------------------
@@ -272,12 +272,12 @@ def who_needs_whom(
     panels
         Optional :func:`~carethread.measures.panels.panels` over the same
         window: the clinicians' workloads that tell a sample of patients
-        from a complete extract (:mod:`carethread.summary.population`).
+        from a complete extract (:mod:`carethread.measures.dependence.population`).
     population
         ``"sample"`` or ``"complete"`` says what the extract is; ``None``
         (default) guesses it from ``panels``, and without ``panels`` takes
         it as complete, with a remark. On a sample the clinician-side
-        measures (:data:`~carethread.summary.result.CLINICIAN_SIDE`) are
+        measures (:data:`~carethread.measures.dependence.result.CLINICIAN_SIDE`) are
         null with the note "not measurable from a patient sample" and the
         headline gives no verdict, only the reason and the patient side.
     start, end
@@ -322,7 +322,7 @@ def who_needs_whom(
     numpy. Memory is proportional to the number of dyads. Calling it with
     the encounters (``who_needs_whom(encounters, ...)``, the form of
     version 0.1) still works for one release, with a ``DeprecationWarning``:
-    use :func:`~carethread.summary.who_needs_whom_from_encounters`.
+    use :func:`~carethread.measures.dependence.who_needs_whom_from_encounters`.
 
     Examples
     --------
@@ -346,7 +346,7 @@ def who_needs_whom(
     2 relationships; each patient about 1.
     """
     if continuity is None and attribution is None:
-        from carethread.summary.encounters import deprecated_encounters_call
+        from carethread.measures.dependence.encounters import deprecated_encounters_call
 
         return deprecated_encounters_call(
             dyads,

@@ -23,7 +23,7 @@ def about_count(n: float | None, word: str) -> str:
 def headline(values: Mapping[str, float | None]) -> str:
     """Which side needs the relationship more, with the key numbers.
 
-    ``values`` maps measure names (see :data:`carethread.summary.MEASURES`)
+    ``values`` maps measure names (see :data:`carethread.measures.dependence.MEASURES`)
     to their estimates, ``None`` where undefined. The lead clause compares
     the two sides of the same relationships: "far more" when the patient's
     share from their usual clinician is at least ten times the share of that

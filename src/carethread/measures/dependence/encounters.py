@@ -3,7 +3,7 @@
 :func:`who_needs_whom_from_encounters` is the entry point for users who start
 from the encounters (the CLI ``summary`` command and the demo use it); a
 caller that already has the measure tables (the report) calls
-:func:`~carethread.summary.dependence.who_needs_whom` with them.
+:func:`~carethread.measures.dependence.dependence.who_needs_whom` with them.
 """
 
 from __future__ import annotations
@@ -12,11 +12,11 @@ import ibis
 
 from carethread.deprecation import warn_renamed
 from carethread.errors import InputError
+from carethread.measures.dependence.dependence import NEEDS_TABLES, check_count, who_needs_whom
+from carethread.measures.dependence.headline import NO_VISITS
+from carethread.measures.dependence.population import check_population, detect_population
+from carethread.measures.dependence.result import WhoNeedsWhom, result_table
 from carethread.options import as_timestamp, check_min_visits
-from carethread.summary.dependence import NEEDS_TABLES, check_count, who_needs_whom
-from carethread.summary.headline import NO_VISITS
-from carethread.summary.population import check_population, detect_population
-from carethread.summary.result import WhoNeedsWhom, result_table
 
 
 def measure_tables(encounters: ibis.Table, clinicians, settings, start, end, as_of, lookback_months) -> dict | None:
@@ -101,7 +101,7 @@ def who_needs_whom_from_encounters(
     population
         ``"sample"``, ``"complete"`` or ``None`` (default: guessed from the
         clinicians' workloads in the panels over the window; see
-        :mod:`carethread.summary.population`).
+        :mod:`carethread.measures.dependence.population`).
 
     Returns
     -------

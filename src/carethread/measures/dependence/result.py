@@ -9,7 +9,7 @@ import pyarrow as pa
 
 from carethread.measures.break_causes import CAUSES as BREAK_CAUSES
 from carethread.measures.breaks import KINDS as BREAK_KINDS
-from carethread.summary.population import NOT_MEASURABLE, Population
+from carethread.measures.dependence.population import NOT_MEASURABLE, Population
 
 __all__ = ["BREAK_CAUSES", "BREAK_KINDS", "CLINICIAN_SIDE", "MEASURES", "WhoNeedsWhom", "result_table"]
 
@@ -37,7 +37,7 @@ MEASURES: tuple[tuple[str, str], ...] = (
 )
 
 #: The measures that need each clinician's whole workload: null on a sample of patients
-#: (:mod:`carethread.summary.population`).
+#: (:mod:`carethread.measures.dependence.population`).
 CLINICIAN_SIDE: tuple[str, ...] = (
     "patient_share_of_usual_clinicians_work",
     "patient_share_of_clinicians_work_all_dyads",
@@ -59,13 +59,13 @@ BREAK_MEASURES: tuple[tuple[str, str], ...] = (
 
 @dataclass(frozen=True)
 class WhoNeedsWhom:
-    """The result of :func:`~carethread.summary.who_needs_whom`.
+    """The result of :func:`~carethread.measures.dependence.who_needs_whom`.
 
     Attributes
     ----------
     table
         ``pyarrow.Table`` with ``name, value, ci_low, ci_high, description,
-        note``, one row per measure (see :mod:`carethread.summary.dependence`);
+        note``, one row per measure (see :mod:`carethread.measures.dependence.dependence`);
         values and bounds are float64, null when undefined; ``note`` says
         why a value is missing on purpose (``not measurable from a patient
         sample``), else null.
@@ -82,7 +82,7 @@ class WhoNeedsWhom:
     remarks
         Caveats that do not block the result.
     population
-        The :class:`~carethread.summary.population.Population` the answer
+        The :class:`~carethread.measures.dependence.population.Population` the answer
         assumed: a sample of patients or a complete extract, and why.
     """
 
