@@ -33,7 +33,7 @@ from carethread.engine.scan import (
     BackendError,
     attach_read_only,
     csv_rejects,
-    csv_table,
+    csv_rows,
     is_data_error,
     ndjson_lines,
     parquet_columns,
@@ -41,6 +41,7 @@ from carethread.engine.scan import (
     parquet_table,
     renumber_after_rejects,
     store_in_file_order,
+    store_rows,
 )
 from carethread.engine.spark import (
     connect_spark,
@@ -75,7 +76,7 @@ __all__ = [
     "connect_spark",
     "create_view",
     "csv_rejects",
-    "csv_table",
+    "csv_rows",
     "default_memory_limit",
     "default_temp_dir",
     "drop",
@@ -102,6 +103,7 @@ __all__ = [
     "spark_local_config",
     "stage",
     "store_in_file_order",
+    "store_rows",
     "strictly_increasing",
     "trim_spaces",
     "try_cast",

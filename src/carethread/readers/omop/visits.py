@@ -15,7 +15,7 @@ import ibis
 from carethread import validate
 from carethread.data import plural
 from carethread.readers.omop.concepts import BY_SPECIALTY, KNOWN_CONCEPT_NAMES, UNKNOWN_SPECIALTIES
-from carethread.readers.omop.sources import Table, as_int, as_text, moment
+from carethread.readers.omop.sources import Table, as_int, as_text, moment, rejection
 
 
 def _first_detail_providers(detail: Table) -> ibis.Table:
@@ -68,6 +68,15 @@ _REFERENCES: tuple[tuple[str, str, str, str, str], ...] = (
 )
 
 
+#: OMOP id columns of a visit → the canonical id they become (for ``invalid_<id>``).
+_IDS = {
+    "visit_occurrence_id": "encounter_id",
+    "person_id": "patient_id",
+    "provider_id": "clinician_id",
+    "care_site_id": "practice_id",
+}
+
+
 def _flag_unknown(e: ibis.Table, table: Table, column: str, key: str, flag: str) -> ibis.Table:
     """``e`` with ``flag``: its ``key`` is given but is no ``column`` value of ``table``."""
     known = table.table.select(__known=as_text(table.table[column])).distinct()
@@ -94,6 +103,7 @@ def visits_raw(
         __concept_text=as_text(vo.visit_concept_id),
         __file=vo.__file,
         __row=vo.__row,
+        **rejection(vo, _IDS),
     )
     flags: dict[str, str] = {}
     detail = tables.get("visit_detail")
@@ -133,8 +143,10 @@ def visits_raw(
     e = e.mutate(
         __practice=ibis.coalesce(e.__own_site, provider_site),
         __setting=setting,
-        __reject=ibis.ifelse(kind.isnull(), ibis.literal("unknown_visit_concept"), ibis.null("string")),
-        __reject_value=e.__concept_text,
+        __reject=ibis.coalesce(
+            e.__reject, ibis.ifelse(kind.isnull(), ibis.literal("unknown_visit_concept"), ibis.null("string"))
+        ),
+        __reject_value=ibis.ifelse(e.__reject.notnull(), e.__reject_value, e.__concept_text),
         __flag_unknown_specialty=by_specialty & unknown_specialty,
         __flag_specialist=by_specialty & ~is_primary & ~unknown_specialty,
     )
