@@ -378,6 +378,27 @@ def test_damaged_gzip_anywhere_is_a_clear_error_and_no_row_is_used(con, tmp_path
     assert "P0" not in message
 
 
+def test_damaged_gzip_in_the_middle_of_an_ndjson_file_is_a_clear_error(con, tmp_path):
+    # DuckDB reads past such damage (the "only files cut in their last 8 bytes").
+    line = json.dumps(
+        {
+            "resourceType": "Encounter",
+            "id": "e1",
+            "class": {"code": "EMER"},
+            "period": {"start": "2024-01-02"},
+            "subject": {"reference": "Patient/p1"},
+        }
+    )
+    data = gzip.compress((line + "\n").encode() * 50_000, compresslevel=1)
+    middle = len(data) // 2
+    damaged = data[:middle] + bytes(b ^ 0x55 for b in data[middle : middle + 64]) + data[middle + 64 :]
+    write(tmp_path, damaged, "Encounter.ndjson.gz")
+    with pytest.raises(
+        InputError, match=r"^Encounter\.ndjson\.gz is a damaged gzip file: it could not be decompressed"
+    ):
+        load(tmp_path, con)
+
+
 def test_a_mapping_that_names_a_missing_column_says_what_to_do(con, tmp_path):
     path = write(tmp_path, b"patient_id,start\nP1,2024-01-01\n")
     with pytest.raises(SchemaError) as err:

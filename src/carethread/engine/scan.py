@@ -102,17 +102,14 @@ def store_rows(con: BaseBackend, rows) -> str:
     raw = duckdb_connection(con)
     name = new_name("rows")
     stream = f"{name}_in"
-    # One thread: several would take batches from the stream as they come, and the
-    # table's order (which proves keys unique cheaply later) would not be the file's.
-    # (Asked before registering: a query also ends a result the caller left unread.)
-    threads = raw.execute("SELECT current_setting('threads')").fetchall()[0][0]
+    # A query first ends any result the caller left unread (DuckDB refuses to register then).
+    raw.execute("SELECT 1").fetchall()
     raw.register(stream, rows)
-    raw.execute("SET threads = 1")
     try:
+        # In stream order: a key that increases in the file then proves itself unique cheaply.
         with keeping_insertion_order(raw):
             raw.execute(f"CREATE TEMP TABLE {quote_identifier(name)} AS SELECT * FROM {quote_identifier(stream)}")
     finally:
-        raw.execute(f"SET threads = {int(threads)}")
         raw.unregister(stream)
     return name
 
@@ -140,24 +137,24 @@ def csv_rows(con: BaseBackend, files: Sequence[tuple[str, Sequence[str], str, st
     parts = []
     for index, (rows, columns, delimiter, pattern) in enumerate(files):
         d, qdq = quote_literal(delimiter), quote_literal(f'"{delimiter}"')
+        # __m: the regular expression's matches (mode 2 only), each a field with its delimiter.
+        matched = (
+            f"SELECT *, CASE WHEN __mode = 2 THEN regexp_extract_all({d} || __line, {quote_literal(pattern)}, 1) "
+            f"END AS __m FROM {quote_identifier(rows)}"
+        )
         split = (
-            "SELECT __row, __flag, __line, __mode, CASE __mode "
+            "SELECT __row, __flag, __line, __mode, __m, CASE __mode "
             f"WHEN 0 THEN string_split(__line, {d}) "
             f"WHEN 1 THEN string_split(substring(__line, 2, length(__line) - 2), {qdq}) "
-            f"ELSE regexp_extract_all({d} || __line, {quote_literal(pattern)}, 1) END AS __f "
-            f"FROM {quote_identifier(rows)}"
+            f"ELSE list_transform(__m, lambda x: {_UNQUOTE.format('x')}) END AS __f FROM ({matched})"
         )
-        fields = ", ".join(
-            f"nullif(CASE WHEN __mode = 2 THEN {_UNQUOTE.format(f'__f[{i}]')} ELSE __f[{i}] END, '') "
-            f"AS {quote_identifier(column)}"
-            for i, column in enumerate(columns, 1)
-        )
+        fields = ", ".join(f"nullif(__f[{i}], '') AS {quote_identifier(c)}" for i, c in enumerate(columns, 1))
         checked = (
             f"SELECT {fields}, CAST({index} AS INTEGER) AS __file, __row, __line, CASE "
             "WHEN __flag IS NOT NULL THEN __flag "
-            "WHEN __mode = 2 AND list_sum(list_transform(__f, lambda x: length(x) + 1)) "
+            "WHEN __mode = 2 AND list_sum(list_transform(__m, lambda x: length(x) + 1)) "
             "IS DISTINCT FROM length(__line) + 1 THEN 'unbalanced_quote' "
-            "WHEN __mode <> 1 AND contains(__line, chr(13)) AND (__mode = 0 OR list_bool_or(list_transform(__f, "
+            "WHEN __mode <> 1 AND contains(__line, chr(13)) AND (__mode = 0 OR list_bool_or(list_transform(__m, "
             "lambda x: contains(x, chr(13)) AND NOT starts_with(ltrim(x), '\"')))) THEN 'line_ending' "
             f"WHEN len(__f) <> {len(columns)} THEN 'malformed_row' END AS __reject FROM ({split})"
         )

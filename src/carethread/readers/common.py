@@ -162,6 +162,7 @@ def read_table(
     for count, lines in zip(done.counts, lines_read or (), strict=False):
         if count.read != lines.rows:
             raise AssertionError(f"{count.source}: {lines.rows} rows split but {count.read} counted; rows were lost")
+        count.lines = lines.lines
     return done
 
 

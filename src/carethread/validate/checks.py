@@ -264,7 +264,8 @@ def check_encounters(
     [{'patient_id': '007', '__reason': None}, {'patient_id': None, '__reason': 'missing_patient_id'},
      {'patient_id': '8', '__reason': 'unparseable_start'}]
     """
-    src = SourceColumns(raw, columns, profile)
+    src = SourceColumns(raw, columns, profile).with_dates(("start",), date_format)
+    raw = src.raw
     latest = _day_after(extraction_date)
     patient = src.text("patient_id")
     start, start_missing, start_bad = src.timestamp("start", date_format)
@@ -337,7 +338,8 @@ def check_clinicians(
     :data:`ROLE_ALIASES`; an unrecognised role becomes ``'other'`` (counted in
     a remark), an empty one stays NULL.
     """
-    src = SourceColumns(raw, columns, profile)
+    src = SourceColumns(raw, columns, profile).with_dates(("active_from", "active_to"), date_format)
+    raw = src.raw
     clinician = src.text("clinician_id")
     rules = [
         *_format_rules(raw),
@@ -380,7 +382,8 @@ def check_patients(
     profile: Profile | None = None,
 ) -> Checked:
     """Check patient rows: id present and unique, birth and death dates valid."""
-    src = SourceColumns(raw, columns, profile)
+    src = SourceColumns(raw, columns, profile).with_dates(("birth_date", "death_date"), date_format)
+    raw = src.raw
     patient = src.text("patient_id")
     rules = [
         *_format_rules(raw),

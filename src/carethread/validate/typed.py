@@ -215,13 +215,29 @@ class SourceColumns:
         if kind.is_date():
             return col.cast("timestamp"), col.isnull(), ibis.literal(False)
         text = self.text(name, trim=True)
+        parsed = self.raw[f"__ts_{name}"] if f"__ts_{name}" in self.raw.columns else self._parse(name, date_format)
+        missing = text.isnull()
+        return parsed, missing, ~missing & parsed.isnull()
+
+    def _parse(self, name: str, date_format: DateFormat) -> ibis.Value:
+        text = self.text(name, trim=True)
         parsed = iso_timestamp(text)
         if isinstance(date_format, Mapping):
             date_format = date_format.get(name)
         if date_format:
             parsed = ibis.coalesce(engine.try_strptime(text, date_format), parsed)
-        missing = text.isnull()
-        return parsed, missing, ~missing & parsed.isnull()
+        return parsed
+
+    def with_dates(self, names: Sequence[str], date_format: DateFormat) -> SourceColumns:
+        """These columns over a raw table where each date column held as text is parsed
+        once, into ``__ts_<name>``: every rule about the date then reads that column
+        instead of repeating the parse (and its pattern test) in the SQL."""
+        parsed = {
+            f"__ts_{name}": self._parse(name, date_format)
+            for name in names
+            if self.has(name) and self.col(name).type().is_string()
+        }
+        return SourceColumns(self.raw.mutate(**parsed), self.columns, self.profile) if parsed else self
 
     def count(self, name: str) -> tuple[ibis.Value, ibis.BooleanValue]:
         """``(int64, invalid)``: a whole number >= 0 (``'12'``, ``'12.0'``, ``12``); NaN,

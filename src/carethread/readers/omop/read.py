@@ -137,6 +137,7 @@ def _check_and_finish(
         numbering=source.numbering,
         optional=optional,
     )
+    done.counts[0].lines = source.lines
     q = done.quarantine
     omop = {raw: name for _canonical, raw, name in _FIELDS[checked.spec.name] if name is not None}
     done.quarantine = q.mutate(column=q.column.substitute(omop, else_=q.column))

@@ -88,6 +88,7 @@ class Table:
     unparsed: int = 0
     notes: list[str] = field(default_factory=list)
     numbering: str = "row"
+    lines: int | None = None
 
     def has(self, column: str) -> bool:
         return column in self.table.columns
@@ -248,7 +249,7 @@ def _stage_file(con, name: str, path: Path, keep=None) -> Table:
         # A lookup row that could not be split is left out (and counted for a remark).
         unparsed = int(table.__reject.notnull().sum().execute() or 0)
         table = table.filter(table.__reject.isnull()).drop("__reject", "__reject_value")
-    return Table(name, path.name, source.stem, table, unparsed, line_remarks(counts), "data_row")
+    return Table(name, path.name, source.stem, table, unparsed, line_remarks(counts), "data_row", counts[0].lines)
 
 
 def _stage_concepts(con, path: Path, tables: dict[str, Table]) -> Table:
