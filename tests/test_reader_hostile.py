@@ -22,6 +22,16 @@ from carethread.readers import lines
 from carethread.validate import finishing
 
 EXTRACTION = dt.date(2024, 6, 30)
+#: One valid FHIR Encounter, as an NDJSON line.
+ENCOUNTER = json.dumps(
+    {
+        "resourceType": "Encounter",
+        "id": "e1",
+        "class": {"code": "EMER"},
+        "period": {"start": "2024-01-02"},
+        "subject": {"reference": "Patient/p1"},
+    }
+)
 
 
 @pytest.fixture(scope="module")
@@ -142,14 +152,18 @@ def test_blank_lines_are_no_rows_and_are_counted(con, tmp_path):
     assert "encounters.csv: 3 blank lines were skipped (no row)." in data.remarks
 
 
-def test_a_line_too_long_to_read_is_quarantined_and_skipped(con, tmp_path, monkeypatch):
+@pytest.mark.parametrize("piece", [1 << 20, 16])
+def test_a_line_too_long_to_read_is_quarantined_and_skipped(con, tmp_path, monkeypatch, piece):
     monkeypatch.setattr(lines, "MAX_ROW_BYTES", 64)
-    monkeypatch.setattr(lines, "CHUNK_BYTES", 32)  # the long line spans chunks too
+    # With small pieces the long line is never whole in memory: it is skipped up to its end.
+    monkeypatch.setattr(lines, "CHUNK_BYTES", 32)
+    monkeypatch.setattr(lines, "PIECE_BYTES", piece)
     path = write(tmp_path, b"patient_id,start\nP1,2024-01-01\nP2," + b"9" * 200 + b"\nP3,2024-01-03\n")
     data = load(path, con)
     [(_s, row, column, value, reason)] = quarantine(data)
     assert (row, column, reason) == (2, None, "line_too_long") and value.startswith("P2,999")
     assert patients(data) == ["P1", "P3"]
+    assert data.counts[0].lines == 3
 
 
 def test_invalid_utf8_lines_are_quarantined_one_by_one(con, tmp_path):
@@ -329,18 +343,7 @@ def test_an_optional_side_table_without_a_valid_row_is_set_aside(con, tmp_path, 
 
 
 def test_fhir_side_types_without_a_valid_resource_are_set_aside(con, tmp_path):
-    (tmp_path / "Encounter.ndjson").write_text(
-        json.dumps(
-            {
-                "resourceType": "Encounter",
-                "id": "e1",
-                "class": {"code": "EMER"},
-                "period": {"start": "2024-01-02"},
-                "subject": {"reference": "Patient/p1"},
-            }
-        )
-        + "\n"
-    )
+    (tmp_path / "Encounter.ndjson").write_text(ENCOUNTER + "\n")
     (tmp_path / "Patient.ndjson").write_text('{"resourceType": "Patient"\n')
     data = load(tmp_path, con)
     assert data.patients is None and data.encounters.count().execute() == 1
@@ -380,15 +383,7 @@ def test_damaged_gzip_anywhere_is_a_clear_error_and_no_row_is_used(con, tmp_path
 
 def test_damaged_gzip_in_the_middle_of_an_ndjson_file_is_a_clear_error(con, tmp_path):
     # DuckDB reads past such damage (the "only files cut in their last 8 bytes").
-    line = json.dumps(
-        {
-            "resourceType": "Encounter",
-            "id": "e1",
-            "class": {"code": "EMER"},
-            "period": {"start": "2024-01-02"},
-            "subject": {"reference": "Patient/p1"},
-        }
-    )
+    line = ENCOUNTER
     data = gzip.compress((line + "\n").encode() * 50_000, compresslevel=1)
     middle = len(data) // 2
     damaged = data[:middle] + bytes(b ^ 0x55 for b in data[middle : middle + 64]) + data[middle + 64 :]
@@ -417,15 +412,7 @@ def _export(tmp_path, url):
     export, outside = tmp_path / "export", tmp_path / "outside"
     export.mkdir()
     outside.mkdir()
-    line = json.dumps(
-        {
-            "resourceType": "Encounter",
-            "id": "e1",
-            "class": {"code": "EMER"},
-            "period": {"start": "2024-01-02"},
-            "subject": {"reference": "Patient/p1"},
-        }
-    )
+    line = ENCOUNTER
     (outside / "Encounter.ndjson").write_text(line + "\n")
     (export / "manifest.json").write_text(json.dumps({"output": [{"type": "Encounter", "url": url}]}))
     return export, outside

@@ -35,10 +35,10 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-#: How much of the file is split at a time.
-CHUNK_BYTES = 16 << 20
+#: How much of the file is split at a time, read in pieces of :data:`PIECE_BYTES`.
+CHUNK_BYTES, PIECE_BYTES = 16 << 20, 1 << 20
 #: The longest row read (one line, or a quoted value spanning lines); a longer one is quarantined.
-MAX_ROW_BYTES = 8 << 20
+MAX_ROW_BYTES = 16 << 20
 #: How much of a row too long to read is kept for the quarantine.
 SHOWN_BYTES = 10_000
 
@@ -156,7 +156,7 @@ class _Splitter:
         what came before an error."""
         parts, size = [], 0
         while size < CHUNK_BYTES:
-            piece = fh.read(1 << 20)
+            piece = fh.read(PIECE_BYTES)
             if not piece:
                 break
             parts.append(piece)

@@ -30,7 +30,7 @@ code                                    meaning
                                         with a quote inside an unquoted value
 ``line_ending``                         a CSV line with a carriage return that does
                                         not end it (outside quotes)
-``line_too_long``                       a CSV row longer than 8 MiB
+``line_too_long``                       a CSV row longer than 16 MiB
 ``invalid_encoding``                    a CSV or NDJSON line that is not UTF-8
 ``malformed_json``                      an NDJSON line that is not a JSON object
 ``unexpected_resource_type``            a FHIR resource in the wrong type's file
@@ -83,7 +83,7 @@ REASONS: dict[str, str] = {
     "malformed_row": "the row has another number of fields than the header",
     "unbalanced_quote": "the line has a quote that does not pair up",
     "line_ending": "the line holds a carriage return that does not end it",
-    "line_too_long": "the row is longer than 8 MiB",
+    "line_too_long": "the row is longer than 16 MiB",
     "invalid_encoding": "the line is not UTF-8 text",
     # Format readers (Synthea, FHIR, OMOP) set these through a ``__reject`` column.
     "malformed_json": "the line is not a complete JSON object",
