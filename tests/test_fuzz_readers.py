@@ -273,17 +273,23 @@ def cases(family: str) -> tuple[Tally, random.Random]:
     return Tally(family), random.Random(f"{SEED}-{family}")
 
 
+def batches(rng: random.Random, tmp_path: Path):
+    """Folders for up to :data:`BATCH` cases each, read together: ``(folder, plant, n)``."""
+    for batch in range(0, CASES, BATCH):
+        folder = tmp_path / f"b{batch}"
+        folder.mkdir()
+        yield folder, Plant(rng), min(BATCH, CASES - batch)
+        shutil.rmtree(folder)
+
+
 # --- generic CSV and TSV ------------------------------------------------------------------
 
 
 def test_fuzz_generic_csv(con, tmp_path):
     tally, rng = cases("generic CSV/TSV")
-    for batch in range(0, CASES, BATCH):
-        folder = tmp_path / f"b{batch}"
-        folder.mkdir()
-        plant = Plant(rng)
+    for folder, plant, n in batches(rng, tmp_path):
         made = {}
-        for i in range(min(BATCH, CASES - batch)):
+        for i in range(n):
             content, delimiter, columns = csv_file(rng, plant)
             name = f"c{i:03d}.{'tsv' if delimiter == chr(9) and rng.random() < 0.5 else 'csv'}"
             (folder / name).write_bytes(content)
@@ -298,7 +304,6 @@ def test_fuzz_generic_csv(con, tmp_path):
                 check_accounting(content, delimiter, data, name, name.rsplit(".", 1)[0], columns)
             except AssertionError as exc:
                 tally.note("rows_lost", f"{folder / name}: {exc}")
-        shutil.rmtree(folder)
     tally.finish()
 
 
@@ -395,12 +400,9 @@ def _parquet_column(rng: random.Random, plant: Plant, kind: str, n: int) -> pa.A
 
 def test_fuzz_parquet(con, tmp_path):
     tally, rng = cases("generic Parquet")
-    for batch in range(0, CASES, BATCH):
-        folder = tmp_path / f"b{batch}"
-        folder.mkdir()
-        plant = Plant(rng)
+    for folder, plant, n_files in batches(rng, tmp_path):
         sizes = {}
-        for i in range(min(BATCH, CASES - batch)):
+        for i in range(n_files):
             n = rng.randrange(1, 40)
             table = pa.table(
                 {
@@ -432,7 +434,6 @@ def test_fuzz_parquet(con, tmp_path):
         for count in data.counts:
             if count.source in sizes and count.read != sizes[count.source]:
                 tally.note("rows_lost", f"{folder}: {count} for {sizes[count.source]} rows")
-        shutil.rmtree(folder)
     tally.finish()
 
 
@@ -441,14 +442,12 @@ def test_fuzz_parquet(con, tmp_path):
 
 def test_fuzz_side_tables(con, tmp_path):
     tally, rng = cases("side tables (clinicians, patients)")
-    for batch in range(0, CASES, BATCH):
-        folder = tmp_path / f"b{batch}"
+    for folder, plant, n in batches(rng, tmp_path):
         for sub in ("clinicians", "patients"):
-            (folder / sub).mkdir(parents=True)
-        plant = Plant(rng)
+            (folder / sub).mkdir()
         (folder / "encounters.csv").write_text(f"patient_id,clinician_id,start\n{plant.patient()},C1,2024-01-02\n")
         made = {}
-        for i in range(min(BATCH, CASES - batch)):
+        for i in range(n):
             table = rng.choice(["clinicians", "patients"])
             content, _delimiter, _columns = csv_file(rng, plant, table, anchor=rng.random() < 0.7)
             made[f"{table}/part-{i:03d}.csv"] = content
@@ -464,7 +463,6 @@ def test_fuzz_side_tables(con, tmp_path):
         for count in data.counts:
             if count.source in made:
                 check_lines(tally, made[count.source], count, f"{folder}/{count.source}")
-        shutil.rmtree(folder)
     tally.finish()
 
 
