@@ -25,3 +25,9 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) carethread-demo .pytest_cache .hypothesis
+
+# The long tier of the fuzz harness (tests/test_fuzz_*.py): thousands of generated inputs of every
+# format, and the CLI on them; `make test` runs a few hundred. Results: docs/reliability.md.
+.PHONY: fuzz
+fuzz: $(STAMP)
+	CARETHREAD_FUZZ_CASES=2000 $(BIN)/python -m pytest tests/test_fuzz_readers.py tests/test_fuzz_cli.py -q
