@@ -14,6 +14,7 @@ error output, because where it fails is the finding.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import os
@@ -39,10 +40,8 @@ def _folder_bytes(folder: Path) -> int:
     total = 0
     for root, _, files in os.walk(folder):
         for name in files:
-            try:
+            with contextlib.suppress(OSError):  # a spill file removed while we looked
                 total += os.stat(os.path.join(root, name)).st_size
-            except OSError:  # a spill file removed while we looked
-                pass
     return total
 
 

@@ -2,10 +2,10 @@
 
     python bench/breaks_steps.py bench/data/10m/encounters
 
-Runs the steps of :func:`carethread.measures.breaks.breaks_detail` one after
-another on one connection, each cached (so a step's time excludes the steps
-it reads), and prints wall time, CPU time and rows per step as Markdown. The
-sum is close to one run of the measure; DuckDB's own optimiser may overlap
+Runs the steps of :func:`carethread.measures.breaks.relationship_breaks` one
+after another on one connection, each cached (so a step's time excludes the
+steps it reads), and prints wall time, CPU time and rows per step as Markdown.
+The sum is close to one run of the measure; DuckDB's own optimiser may overlap
 steps in the real query, so read it as shares, not an exact split.
 """
 
@@ -16,12 +16,12 @@ import time
 
 import ibis
 
-from carethread.measures import breaks as B
-from carethread.measures.practices import clinician_practice
+from carethread.measures.breaks import _clinician_table, _data_end
+from carethread.measures.lapses import lapses
+from carethread.measures.switches import confirmed_switches
+from carethread.measures.timeline import clinician_codes, patient_days, timeline, window_days
 from carethread.options import normalize_settings
 from carethread.readers import read
-from carethread.schema import SETTINGS
-from carethread.visits import encounters_in_window, visits
 
 
 def main(path: str) -> None:
@@ -36,20 +36,18 @@ def main(path: str) -> None:
 
     data = read(path)
     enc = step("read + validate the encounters (cached)", data.encounters)
-    e = encounters_in_window(enc)
-    last = int((B._month_index((e.start.max().cast("date") + ibis.interval(days=1)).cast("date")) // 3 * 3).execute())
-    grid = B._Grid.of(3, 18, ibis.literal(last))
-    chosen = normalize_settings(None)
-    v = visits(enc, settings=chosen)
-    v = step("visits (patient, clinician, day)", v.mutate(bucket=B._month_index(v.visit_date) // grid.size))
-    per_bucket, _ = B._attribution_at_boundaries(v, grid)
-    per_bucket = step("visits per patient, clinician and quarter", per_bucket)
-    _, attributed = B._attribution_at_boundaries(v, grid)
-    attributed = step("plurality attribution at every quarter (6 windows each)", attributed)
-    practices = step("each clinician's practice", clinician_practice(e, settings=SETTINGS))
-    step("switches (partner, other_practice)", B._switches(v, per_bucket, attributed, practices, grid))
-    episodes = step("episodes: what follows each visit day", B._episodes(e, chosen, 12))
-    step("lapses (emergency_only, lost)", B._lapses(episodes, attributed, grid, 12, 12))
+    days = step("visits and other encounter days (one aggregate)", patient_days(enc, normalize_settings(None)))
+    data_end = _data_end(days, None)
+    info = step("each clinician's practice and last encounter", _clinician_table(enc, None))
+    v, other = days.filter(days.clinician_id.notnull()), days.filter(days.clinician_id.isnull())
+    codes = step("clinician codes", clinician_codes(v))
+    t = step("timeline: two window passes over the visits", timeline(v, codes, usual_days=window_days(24)))
+    kw = dict(usual_days=window_days(24))
+    step(
+        "confirmed switches",
+        confirmed_switches(t, codes, info, data_end, confirm=1, confirm_days=window_days(18), **kw),
+    )
+    step("lapses", lapses(t, codes, other, info, data_end, lost_months=12, emergency_months=12, **kw))
 
     total_cpu = sum(r[2] for r in rows)
     print("| step | wall | CPU | share of CPU | rows |\n|---|---:|---:|---:|---:|")

@@ -39,11 +39,13 @@ def wrap(module, name: str, label: str) -> None:
 
 def main() -> None:
     import carethread.cli as cli
+    from carethread.cli import measures
+    from carethread.cli.data_options import DataOptions
 
     mark("import_cli")
-    wrap(cli, "_load", "read")  # connect + read + validate + reconciliation
-    wrap(cli, "_emit", "write")
-    wrap(cli, "_remarks", "print_remarks")
+    wrap(DataOptions, "read", "read")  # connect + read + validate + reconciliation
+    wrap(measures, "emit", "write")
+    wrap(measures, "print_remarks", "print_remarks")
     import carethread.measures.continuity as continuity
 
     mark("import_measure")

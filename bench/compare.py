@@ -27,13 +27,13 @@ def compare_tables(a: pa.Table, b: pa.Table, *, key="patient_id", tol=1e-9, usua
         return out
     for col in INT_COLUMNS + ((usual,) if usual else ()):
         x, y = a[col].to_pylist(), b[col].to_pylist()
-        bad = sum(1 for u, v in zip(x, y) if u != v)
+        bad = sum(1 for u, v in zip(x, y, strict=True) if u != v)
         if bad:
             out["mismatch"][col] = bad
     worst = 0.0
     for col in INDEX_COLUMNS:
         bad = 0
-        for u, v in zip(a[col].to_pylist(), b[col].to_pylist()):
+        for u, v in zip(a[col].to_pylist(), b[col].to_pylist(), strict=True):
             if _null(u) or _null(v):
                 bad += _null(u) != _null(v)
                 continue

@@ -56,7 +56,8 @@ def ensure(name: str, log=print) -> Path:
         "import sys; from carethread.synth import write_chunked; "
         "write_chunked(sys.argv[1], int(sys.argv[2]), years=int(sys.argv[3]), seed=int(sys.argv[4]), "
         "chunk_patients=200_000); import pathlib, pyarrow.parquet as pq; "
-        "print(sum(pq.ParquetFile(p).metadata.num_rows for p in pathlib.Path(sys.argv[1], 'encounters').glob('*.parquet')))"
+        "print(sum(pq.ParquetFile(p).metadata.num_rows "
+        "for p in pathlib.Path(sys.argv[1], 'encounters').glob('*.parquet')))"
     )
     child = run_measured([sys.executable, "-c", code, str(folder), str(patients), str(years), str(SEED)])
     if child.returncode:

@@ -227,7 +227,8 @@ def render(facts, info, results, profiles, reps) -> str:
         outer = med([x["wall"] for x in r["read"]])
         enc_files = [f for f in info[s]["files"] if f.startswith("Encounter")]
         lines.append(
-            f"| {s} ({info[s]['bytes'] / 2**20:,.0f} MiB) | {len(enc_files)} ({info[s]['encounter_bytes'] / 2**20:,.0f} MiB) "
+            f"| {s} ({info[s]['bytes'] / 2**20:,.0f} MiB) "
+            f"| {len(enc_files)} ({info[s]['encounter_bytes'] / 2**20:,.0f} MiB) "
             f"| {n:,} | {inner:.2f} s | {outer:.2f} s | **{n / inner:,.0f}** / {n / outer:,.0f} "
             f"| {n / med([x['cpu'] for x in r['read']]):,.0f} "
             f"| {max(x['peak_rss'] for x in r['read']) / 2**30:.2f} GiB | {med([x['wall'] for x in r['cli']]):.2f} s "

@@ -111,7 +111,7 @@ def main() -> None:
                 wall, cpu, _ = _timed(lambda: run_floor(con.con, glob))
             elif name == "floor_arrow":  # the same aggregation, its result fetched as an Arrow table
                 sql = floor_sql(glob).replace("SELECT count(*) FROM (", "SELECT * FROM (", 1)
-                wall, cpu, _ = _timed(lambda: con.con.execute(sql).to_arrow_table())
+                wall, cpu, _ = _timed(lambda sql=sql: con.con.execute(sql).to_arrow_table())
             else:
                 wall, cpu, cached = _timed(lambda m=module: m.patient_continuity(data.encounters).cache())
                 cached.release()

@@ -46,7 +46,7 @@ def patient_indices(g: pd.DataFrame) -> pd.Series:
     same = sum(seq[t] == seq[t + 1] for t in range(n - 1))
     known = 0
     previous = {}
-    for clinician, day in zip(seq, days):
+    for clinician, day in zip(seq, days, strict=True):
         if clinician in previous and (day - previous[clinician]).days <= LOOKBACK_DAYS:
             known += 1
         previous[clinician] = day

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import threading
@@ -33,10 +34,8 @@ def _poll_tree(pid: int, stop: threading.Event, out: dict, interval: float = 0.0
         except psutil.NoSuchProcess:
             break
         for proc in procs:
-            try:
+            with contextlib.suppress(psutil.NoSuchProcess):
                 total += proc.memory_info().rss
-            except psutil.NoSuchProcess:
-                pass
         out["peak"] = max(out.get("peak", 0), total)
         stop.wait(interval)
 

@@ -237,7 +237,8 @@ def _runs(xs, key="wall"):
     return ", ".join(f"{x[key]:.2f}" for x in xs)
 
 
-def render(results: dict) -> str:
+# One function writes RESULTS.md top to bottom, a branch per optional section, in page order.
+def render(results: dict) -> str:  # noqa: C901
     m = results["machine"]
     lines = [
         f"Run {results['started']} – {results['finished']}: `python bench/run.py "
@@ -269,7 +270,8 @@ def render(results: dict) -> str:
     lines += [
         "### End to end (subprocesses)",
         "",
-        "| input | encounters | `carethread patients` | floor (b), fresh DuckDB process | ratio | CLI peak RSS | floor peak RSS |",
+        "| input | encounters | `carethread patients` | floor (b), fresh DuckDB process | ratio "
+        "| CLI peak RSS | floor peak RSS |",
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for size, r in results["sizes"].items():
@@ -308,7 +310,8 @@ def render(results: dict) -> str:
         lines.append(
             f"| {size} | {mk['read:start']:.2f} s | {mk['read:end'] - mk['read:start']:.2f} s | "
             f"{mk['write:start'] - mk['read:end']:.2f} s | {mk['write:end'] - mk['write:start']:.2f} s | "
-            f"{mk['remarks:end'] - mk['remarks:start']:.2f} s | {ph['wall'] - mk['atexit']:.2f} s | {ph['wall']:.2f} s |"
+            f"{mk['remarks:end'] - mk['remarks:start']:.2f} s | {ph['wall'] - mk['atexit']:.2f} s | "
+            f"{ph['wall']:.2f} s |"
         )
     lines.append("")
 
@@ -320,7 +323,8 @@ def render(results: dict) -> str:
             "validation projection of the lazy Parquet view is part of its scan), against the floor query on "
             "the same connection.",
             "",
-            "| input | read + validate | floor query | floor, result fetched to Arrow | `patient_continuity` (now) | ratio | before (c866095 formulation) | ratio | speed-up | now == before |",
+            "| input | read + validate | floor query | floor, result fetched to Arrow | `patient_continuity` (now) "
+            "| ratio | before (c866095 formulation) | ratio | speed-up | now == before |",
             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
         ]
         for size, r in results["sizes"].items():
@@ -345,7 +349,8 @@ def render(results: dict) -> str:
             if ip:
                 runs = ip["runs"]
                 lines.append(
-                    f"* {size} runs — floor: {_runs(runs['floor'])} s; floor to Arrow: {_runs(runs.get('floor_arrow', []))} s; "
+                    f"* {size} runs — floor: {_runs(runs['floor'])} s; "
+                    f"floor to Arrow: {_runs(runs.get('floor_arrow', []))} s; "
                     f"now: {_runs(runs['measure'])} s"
                     + (f"; before: {_runs(runs['legacy'])} s" if "legacy" in runs else "")
                     + "."
@@ -380,7 +385,7 @@ def render(results: dict) -> str:
             "### Every measure, end to end",
             "",
             "`carethread <measure> INPUT --out …parquet` with its defaults (attribution as of the day after "
-            "the last encounter, 18-month lookback, plurality; breaks by quarter), median wall time and, in "
+            "the last encounter, 18-month lookback, plurality; breaks as confirmed switches), median wall time and, in "
             "brackets, its ratio to `carethread patients` in the same run.",
             "",
             "| input | patients | " + " | ".join(names) + " | largest peak RSS |",
@@ -389,7 +394,8 @@ def render(results: dict) -> str:
         for size, r in results["sizes"].items():
             base = med([x["wall"] for x in r["cli"]])
             cells = [
-                f"{med([x['wall'] for x in r['measures'][m]]):.2f} s ({med([x['wall'] for x in r['measures'][m]]) / base:.2f}×)"
+                f"{med([x['wall'] for x in r['measures'][m]]):.2f} s "
+                f"({med([x['wall'] for x in r['measures'][m]]) / base:.2f}×)"
                 for m in names
             ]
             rss = max(x["peak_rss"] for runs in [r["cli"], *r["measures"].values()] for x in runs)
@@ -409,7 +415,8 @@ def render(results: dict) -> str:
             [x["wall"] for x in results["sizes"]["1m"]["cli"]]
         )
         lines.append(
-            f"| ≥ {TARGET_PANDAS:.0f}× faster than pandas at 1 M | {ratio:.0f}× | {'yes' if ratio >= TARGET_PANDAS else '**no**'} |"
+            f"| ≥ {TARGET_PANDAS:.0f}× faster than pandas at 1 M | {ratio:.0f}× "
+            f"| {'yes' if ratio >= TARGET_PANDAS else '**no**'} |"
         )
     if "10m" in results["sizes"]:
         r = results["sizes"]["10m"]

@@ -32,6 +32,34 @@ def encounters_table(con, rows, name="encounters"):
     return con.create_table(name, pa.table(data, schema=ENCOUNTER_ARROW), overwrite=True)
 
 
+#: Fixtures that need a service (a JVM, a PostgreSQL server, a browser). A test that uses one,
+#: directly or through another fixture, gets the marker named here, so ``make test-fast`` can
+#: leave it out without each test saying so; ``make test`` runs every test regardless.
+SERVICE_FIXTURES = {
+    "spark": "spark",  # tests/test_spark.py: a local Spark session (JVM)
+    "postgres_server": "postgres",  # a throwaway PostgreSQL server (tests/postgres.py)
+    "chromium_path": "browser",  # tests/test_report_browser.py: headless Chromium
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        for fixture in SERVICE_FIXTURES.keys() & set(getattr(item, "fixturenames", ())):
+            item.add_marker(SERVICE_FIXTURES[fixture])
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _pseudonym_key_of_the_tests(tmp_path_factory):
+    """Reports made without a key use the user's key (carethread.pseudonym_key); the tests' lives apart."""
+    before = os.environ.get("CARETHREAD_KEY_FILE")
+    os.environ["CARETHREAD_KEY_FILE"] = str(tmp_path_factory.mktemp("config") / "pseudonym-key")
+    yield
+    if before is None:
+        os.environ.pop("CARETHREAD_KEY_FILE", None)
+    else:
+        os.environ["CARETHREAD_KEY_FILE"] = before
+
+
 @pytest.fixture
 def con():
     c = engine.connect()

@@ -7,6 +7,15 @@ lives as long as the test session. PostgreSQL refuses to run as root, so as
 root the server runs as the ``postgres`` system user (or ``nobody``) through
 ``runuser``.
 
+The server stops itself when the process that started it ends, however it
+ends (``kill -9`` of pytest included): a small watchdog process (this file run
+as a script) holds the read end of a pipe whose write end only the owner has.
+When the owner exits the kernel closes that end, the watchdog's read returns,
+and it stops the server (immediate shutdown) and deletes its files. It also
+checks every second that the owner's pid still names the same process, for an
+owner whose forked children would keep the pipe open. :meth:`Server.stop` is
+the ordinary, prompt way; the watchdog is for runs that never reach it.
+
 The server binaries are looked up in ``pg_config --bindir``, then
 ``/usr/lib/postgresql/<version>/bin`` (newest first), then ``PATH``. On Debian
 ``apt-get install postgresql`` provides them (``.ci/run`` does that).
@@ -22,12 +31,15 @@ import contextlib
 import csv
 import os
 import pwd
+import select
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 #: The database superuser the tests connect as (trust authentication).
@@ -46,6 +58,9 @@ class Server:
     root: Path
     port: int
     run_as: str | None
+    #: The watchdog process and the write end of its pipe (see the module docstring).
+    watchdog: subprocess.Popen | None = field(default=None, repr=False)
+    _lifeline: int | None = field(default=None, repr=False)
 
     @property
     def data(self) -> Path:
@@ -62,9 +77,26 @@ class Server:
         return psycopg.connect(host="127.0.0.1", port=self.port, user=USER, dbname="postgres", autocommit=True)
 
     def stop(self) -> None:
-        """Stop the server (fast shutdown) and delete its files."""
+        """Stop the server (fast shutdown), delete its files and dismiss the watchdog."""
         with contextlib.suppress(Exception):
             _run(self, [str(self.bindir / "pg_ctl"), "stop", "-D", str(self.data), "-m", "fast", "-w", "-t", "30"])
+        shutil.rmtree(self.root, ignore_errors=True)
+        if self._lifeline is not None:
+            os.close(self._lifeline)  # the watchdog wakes, finds nothing left to stop, and exits
+            self._lifeline = None
+        if self.watchdog is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.watchdog.wait(timeout=30)
+
+    def _stop_now(self) -> None:
+        """The watchdog's stop: immediate shutdown (the files go anyway), then the files."""
+        pid_file = self.data / "postmaster.pid"
+        if pid_file.exists():
+            with contextlib.suppress(Exception):
+                _run(self, [str(self.bindir / "pg_ctl"), "stop", "-D", str(self.data), "-m", "immediate", "-w"])
+            # A server that did not answer pg_ctl in time is killed.
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                os.kill(int(pid_file.read_text().split()[0]), signal.SIGKILL)
         shutil.rmtree(self.root, ignore_errors=True)
 
 
@@ -92,6 +124,69 @@ def _version(name: str) -> tuple[int, ...]:
         return tuple(int(part) for part in name.split("."))
     except ValueError:
         return (0,)
+
+
+def _process_start(pid: int) -> str | None:
+    """The start time of process ``pid`` (tells a reused pid apart), ``None`` if it has exited.
+
+    A zombie (exited, not yet reaped) counts as exited. Without ``/proc`` only existence is known.
+    """
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return None
+    except OSError:  # no /proc here
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return None
+        except PermissionError:
+            pass
+        return "?"
+    state, *rest = stat.rsplit(")", 1)[1].split()  # after "pid (comm)": state is field 3, start time 22
+    return None if state in ("Z", "X") else rest[18]
+
+
+def _start_watchdog(server: Server) -> None:
+    """Start the watchdog that stops ``server`` when this process ends (see the module docstring)."""
+    lifeline_read, lifeline_write = os.pipe()  # neither end is inherited by other children
+    try:
+        server.watchdog = subprocess.Popen(
+            [
+                sys.executable,
+                str(Path(__file__).resolve()),
+                "watch",
+                str(os.getpid()),
+                str(lifeline_read),
+                str(server.bindir),
+                str(server.root),
+                server.run_as or "",
+            ],
+            pass_fds=(lifeline_read,),
+            start_new_session=True,  # not in pytest's process group: a Ctrl-C or group kill spares it
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            cwd="/",
+        )
+    except OSError:
+        os.close(lifeline_write)
+        raise
+    finally:
+        os.close(lifeline_read)
+    server._lifeline = lifeline_write
+
+
+def _watch(owner: int, lifeline: int, server: Server) -> None:
+    """Wait until ``owner`` has ended (the pipe closes, or its pid is gone), then stop ``server``."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    started = _process_start(owner)
+    while started is not None and _process_start(owner) == started:
+        readable, _, _ = select.select([lifeline], [], [], 1.0)
+        if readable:  # nobody writes to the pipe: readable means the owner's end was closed
+            break
+    server._stop_now()
 
 
 def _free_port() -> int:
@@ -137,6 +232,7 @@ def start_server() -> Server:
         os.chown(root, entry.pw_uid, entry.pw_gid)
     server = Server(bindir=bindir, root=root, port=_free_port(), run_as=run_as)
     try:
+        _start_watchdog(server)  # first, so that even a run killed during initdb leaves nothing behind
         init = _run(
             server,
             [
@@ -235,3 +331,13 @@ def load_omop(server: Server, folder: Path, schema: str, *, typed: bool = True) 
             cur.execute(f'SELECT count(*) FROM "{schema}"."{table}"')
             counts[table] = cur.fetchone()[0]
     return counts
+
+
+if __name__ == "__main__":
+    # The watchdog: postgres.py watch OWNER_PID LIFELINE_FD BINDIR ROOT RUN_AS
+    _, _command, owner_pid, lifeline_fd, bindir, root, run_as = sys.argv
+    _watch(
+        int(owner_pid),
+        int(lifeline_fd),
+        Server(bindir=Path(bindir), root=Path(root), port=0, run_as=run_as or None),
+    )

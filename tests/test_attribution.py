@@ -597,11 +597,12 @@ def test_plurality_is_the_usual_clinician(con):
 def test_every_measure_ties_a_same_day_last_visit_to_the_later_one(con):
     """Equal visits, last seen on the same day at 16:15 (A) and 17:15 (B): B is the most
     recent, for the usual clinician, plurality attribution, panels, the usual dyad of
-    who-needs-whom and the attribution behind relationship breaks (one key helper)."""
+    who-needs-whom and the attribution churn of relationship breaks (one key helper)."""
     from carethread.measures.breaks import relationship_breaks
     from carethread.measures.continuity import patient_continuity
+    from carethread.measures.dyads import dyads
     from carethread.measures.panels import panels
-    from carethread.summary import dyad_summary
+    from carethread.summary.dependence import dependence_rows
 
     day = dt.datetime(2023, 3, 10)
     rows = [
@@ -617,14 +618,24 @@ def test_every_measure_ties_a_same_day_last_visit_to_the_later_one(con):
         "A": 0,
         "B": 1,
     }
-    usual = dyad_summary(table, as_of=as_of).filter(ibis._.usual).clinician_id.to_list()
+    rows_of_who = dependence_rows(
+        dyads(table), continuity=patient_continuity(table), attribution=attribute(table, as_of=as_of)
+    )
+    usual = rows_of_who.filter(ibis._.usual).clinician_id.to_list()
     assert usual == ["B"]
-    # Breaks: at the 1 April boundary the 3-month window holds only that day, so p is B's;
-    # then A's visits in the next quarter make p A's again: a switch B -> A, dated by A's
-    # first visit after B's last. Ties to the smaller id would have kept p with A throughout.
+    # Breaks with confirm=0 (attribution churn) use the same key. Quarterly, 3-month
+    # look-back; the data end on 2023-07-06, the day after the last encounter, so the
+    # boundaries are 1 April and 1 July. 1 April: the window [1 Jan, 1 Apr) holds only
+    # 10 March, A 1 visit and B 1, B's later -> B. 1 July: [1 Apr, 1 Jul) holds A's visits
+    # of 12 April and 12 May -> A. Attribution moved B -> A, dated by the first visit with
+    # A after B's last (10 March): 12 April (A's 10 March visit is the same day, not after).
+    # partner: both in X. patient_moved_on: B's last encounter (10 March) is before the
+    # break, but the data do not run 3 months past it (12 July > 6 July). Ties to the
+    # smaller id would have kept p with A throughout: no move.
     later = [dt.datetime(2023, 4, 12, 9), dt.datetime(2023, 5, 12, 9), dt.datetime(2023, 7, 5, 9)]
     rows += [{**rows[0], "start": when} for when in later]
-    got = relationship_breaks(encounters_table(con, rows), lookback_months=3).to_pyarrow().to_pylist()
+    table = encounters_table(con, rows)
+    got = relationship_breaks(table, confirm=0, lookback_months=3).to_pyarrow().to_pylist()
     assert got == [
         {
             "patient_id": "p",
@@ -632,5 +643,10 @@ def test_every_measure_ties_a_same_day_last_visit_to_the_later_one(con):
             "to_clinician_id": "A",
             "break_date": dt.date(2023, 4, 12),
             "kind": "partner",
+            "cause": "patient_moved_on",
         }
     ]
+    # Confirmed breaks need no tie-break: on 10 March A and B have 1 visit each, so nobody
+    # holds p (holding needs 2 and more than half); from 12 April A holds p (2 of 3, then
+    # 3 of 4, 4 of 5), so nothing broke, and the data end before any year of silence.
+    assert relationship_breaks(table).to_pyarrow().num_rows == 0

@@ -155,10 +155,11 @@ def test_matches_naive_and_sums_and_row_order(con, pop, seed):
     for (p, c), r in got.items():
         assert r["patient_visits"] == per_patient[p] and r["clinician_visits"] == per_clinician[c]
         assert 0 < r["patient_dependence"] <= 1 and 0 < r["clinician_dependence"] <= 1
-    for side in ("patient_dependence", "clinician_dependence"):
+    for side, totals in (("patient_dependence", per_patient), ("clinician_dependence", per_clinician)):
         sums = Counter()
         for (p, c), r in got.items():
             sums[p if side == "patient_dependence" else c] += r[side]
+        assert sums.keys() == totals.keys()
         assert all(s == pytest.approx(1.0, abs=1e-9) for s in sums.values())
     shuffled = rows[:]
     random.Random(seed).shuffle(shuffled)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import stat
+import sys
 
 import pytest
 from hypothesis import given, settings
@@ -211,15 +213,56 @@ def test_pseudonymizer_off_shows_real_ids():
     assert pv.Pseudonymizer(bytes(32), "Clinician", ["C7"], enabled=False)("C7") == "C7"
 
 
-def test_key_is_created_once_beside_the_data_with_mode_0600(tmp_path):
+def test_the_key_is_the_user_s_created_once_with_mode_0600_and_never_beside_the_data(tmp_path, monkeypatch):
+    user_key = tmp_path / "config" / "carethread" / "pseudonym-key"
+    monkeypatch.setenv("CARETHREAD_KEY_FILE", str(user_key))
     data = tmp_path / "extract"
     data.mkdir()
     (data / "encounters.csv").write_text("patient_id,start\n1,2024-01-01\n")
-    key = pv.load_or_create_key(data / "encounters.csv")
-    path = data / pv.KEY_FILE
-    assert path.exists() and stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert pv.load_or_create_key(data) == key  # the folder and a file in it share the key
-    assert len(key) == 32
+    first = pv.stored_key(data_path=data / "encounters.csv")
+    assert (first.path, first.created, len(first.key)) == (user_key, True, 32)
+    assert first.notice() == (
+        f"Pseudonym key created in {user_key} (later reports use it too; --key FILE uses another)."
+    )
+    assert stat.S_IMODE(user_key.stat().st_mode) == 0o600
+    assert user_key.read_text() == first.key.hex() + "\n"
+    again = pv.stored_key(data_path=tmp_path / "another extract.csv")  # one key per user, whatever the input
+    assert (again.key, again.created, again.notice()) == (first.key, False, None)
+    assert sorted(p.name for p in data.iterdir()) == ["encounters.csv"]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="platformdirs follows XDG_CONFIG_HOME on Linux")
+def test_the_default_key_lives_in_the_user_config_folder(tmp_path, monkeypatch):
+    monkeypatch.delenv("CARETHREAD_KEY_FILE")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    assert pv.stored_key().path == tmp_path / "carethread" / "pseudonym-key"
+    assert stat.S_IMODE((tmp_path / "carethread").stat().st_mode) == 0o700
+
+
+def test_a_key_file_given_is_used_and_created_there_on_first_use(tmp_path):
+    path = tmp_path / "project.key"
+    created = pv.stored_key(path)
+    assert created.created and created.path == path
+    assert pv.stored_key(path).key == created.key == pv.load_or_create_key(key_file=path)
+
+
+def test_a_key_file_that_is_not_hex_is_refused_without_quoting_it(tmp_path):
+    for content in ["correct horse battery staple, a password\n", "ab" * 15, b"\xff\xfe binary"]:
+        path = tmp_path / "key.txt"
+        path.write_bytes(content if isinstance(content, bytes) else content.encode())
+        with pytest.raises(OptionError) as caught:
+            pv.stored_key(path)
+        assert str(caught.value) == (
+            f"The key file {path} does not hold a pseudonym key: it must hold at least 32 hex digits (0-9, a-f) "
+            "and nothing else. Give another file, or a new path where a key will be created."
+        )
+
+
+def test_a_key_left_beside_the_data_by_older_versions_is_still_read(tmp_path):
+    (tmp_path / pv.KEY_FILE).write_text("cd" * 32 + "\n")
+    stored = pv.stored_key(data_path=tmp_path / "encounters.csv")
+    assert (stored.key, stored.legacy, stored.path) == (bytes.fromhex("cd" * 32), True, tmp_path / pv.KEY_FILE)
+    assert pv.stored_key(tmp_path / "mine.key", data_path=tmp_path).path == tmp_path / "mine.key"  # --key wins
 
 
 def test_a_supplied_key_wins_and_must_be_long_enough(tmp_path):
@@ -229,5 +272,73 @@ def test_a_supplied_key_wins_and_must_be_long_enough(tmp_path):
         pv.load_or_create_key(tmp_path, key="short")
 
 
-def test_no_folder_means_a_key_for_this_run_only():
-    assert pv.load_or_create_key(None) != pv.load_or_create_key(None)
+def test_without_a_writable_config_folder_the_key_lives_for_this_run(tmp_path, monkeypatch):
+    (tmp_path / "a_file").write_text("x")
+    monkeypatch.setenv("CARETHREAD_KEY_FILE", str(tmp_path / "a_file" / "pseudonym-key"))
+    first, second = pv.stored_key(), pv.stored_key()
+    assert first.path is None and first.key != second.key
+    assert first.notice() == (
+        f"Note: no pseudonym key could be stored ({tmp_path / 'a_file' / 'pseudonym-key'}: Not a directory); "
+        "this report's labels will not match later ones. Give a key file with --key FILE."
+    )
+
+
+# --- the report command's key (issue 13) ---------------------------------------------------------
+
+
+def test_report_keeps_its_key_out_of_a_read_only_input_folder_and_says_where_once(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from carethread.cli import app
+
+    user_key = tmp_path / "config" / "pseudonym-key"
+    monkeypatch.setenv("CARETHREAD_KEY_FILE", str(user_key))
+    data = tmp_path / "shared"
+    data.mkdir()
+    (data / "visits.csv").write_text(
+        "patient_id,clinician_id,start\n" + "".join(f"P{p},C{p % 3},2023-0{m}-01\n" for p in range(66) for m in (1, 5))
+    )
+    data.chmod(0o555)  # shared and read-only (root writes anyway: the listing below is the check)
+    try:
+        runs = [
+            CliRunner().invoke(app, ["report", str(data), "--out", str(tmp_path / f"r{i}.html"), "--bootstrap", "5"])
+            for i in (1, 2)
+        ]
+    finally:
+        data.chmod(0o755)
+    assert [r.exit_code for r in runs] == [0, 0], runs[0].stderr
+    notice = f"Pseudonym key created in {user_key} (later reports use it too; --key FILE uses another)."
+    assert notice in runs[0].stderr.splitlines() and "Pseudonym key" not in runs[1].stderr
+    assert sorted(p.name for p in data.iterdir()) == ["visits.csv"]
+    labels = [sorted(set(re.findall(r"Clinician [0-9a-f]{6}", (tmp_path / f"r{i}.html").read_text()))) for i in (1, 2)]
+    expected = sorted(
+        pv.Pseudonymizer(pv.load_or_create_key(), "Clinician", ["C0", "C1", "C2"])(c) for c in ["C0", "C1", "C2"]
+    )
+    assert labels == [expected, expected]
+
+
+def test_report_key_option_and_its_deprecated_alias(tmp_path):
+    from typer.testing import CliRunner
+
+    from carethread.cli import app
+
+    data = tmp_path / "visits.csv"
+    data.write_text("patient_id,clinician_id,start\nP1,C1,2023-01-01\nP1,C1,2023-02-01\n")
+
+    def report(*options):
+        return CliRunner().invoke(
+            app, ["report", str(data), "--out", str(tmp_path / "r.html"), "--bootstrap", "5", *options]
+        )
+
+    bad = tmp_path / "bad.key"
+    bad.write_text("not hex at all")
+    refused = report("--key", str(bad))
+    assert refused.exit_code == 2 and "does not hold a pseudonym key" in refused.stderr
+    assert "not hex at all" not in refused.stderr and not (tmp_path / "r.html").exists()
+    made = report("--key", str(tmp_path / "team.key"))
+    assert made.exit_code == 0 and f"Pseudonym key created in {tmp_path / 'team.key'}" in made.stderr
+    alias = report("--key-file", str(tmp_path / "team.key"))
+    assert alias.exit_code == 0
+    assert "Note: --key-file is deprecated and will be removed; use --key." in alias.stderr
+    missing = report("--key-file", str(tmp_path / "nope"))
+    assert missing.exit_code == 2 and "--key-file" in missing.stderr

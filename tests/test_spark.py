@@ -25,7 +25,7 @@ import pytest
 
 import carethread.engine as engine
 from carethread.measures.attribution import RULES, attribute, attribution_ranking, attribution_summary
-from carethread.measures.breaks import breaks_detail, relationship_breaks
+from carethread.measures.breaks import relationship_breaks
 from carethread.measures.continuity import continuity_summary, patient_continuity, visit_counts
 from carethread.measures.dyads import dyads
 from carethread.measures.panels import panel_rollup, panels
@@ -110,10 +110,10 @@ def hand_made_rows() -> list[dict]:
         _e("p08", None, 80, setting="urgent_care"),
         _e("p09", "D", 2, practice="Y", setting="specialty"),
     ]
-    # A switch to a partner, then to another practice (breaks).
+    # A switch to a partner, then to another practice (confirmed breaks).
     rows += [_e("p10", "A", 30 * m) for m in range(8)]
-    rows += [_e("p10", "B", 30 * m + 240) for m in range(8)]
-    rows += [_e("p10", "D", 30 * m + 480, practice="Y") for m in range(10)]
+    rows += [_e("p10", "B", 30 * m + 240) for m in range(12)]
+    rows += [_e("p10", "D", 30 * m + 900, practice="Y") for m in range(10)]
     # Visits stop; emergency care follows (emergency_only); another goes silent after an admission (lost).
     rows += [_e("p11", "C", 14 * m) for m in range(8)] + [_e("p11", None, 300, setting="emergency")]
     rows += [_e("p12", "A", 20 * m) for m in range(5)] + [_e("p12", None, 90, setting="inpatient")]
@@ -178,13 +178,13 @@ MEASURES: dict[str, Callable] = {
     "visit_counts": lambda e, c, a: visit_counts(e),
     "continuity_summary": lambda e, c, a: continuity_summary(patient_continuity(e).cache()),
     **{
-        f"attribute[{rule}]": (lambda rule: lambda e, c, a: attribute(e, as_of=a, rule=rule, clinicians=c))(rule)
+        f"attribute[{rule}]": lambda e, c, a, rule=rule: attribute(e, as_of=a, rule=rule, clinicians=c)
         for rule in RULES
     },
     **{
-        f"attribution_ranking[{rule}]": (
-            lambda rule: lambda e, c, a: attribution_ranking(e, as_of=a, rule=rule, clinicians=c)
-        )(rule)
+        f"attribution_ranking[{rule}]": lambda e, c, a, rule=rule: attribution_ranking(
+            e, as_of=a, rule=rule, clinicians=c
+        )
         for rule in RULES
     },
     "attribution_summary": lambda e, c, a: attribution_summary(
@@ -198,8 +198,11 @@ MEASURES: dict[str, Callable] = {
     "dyads": lambda e, c, a: dyads(e),
     # Cached, as the CLI and the report do (caching is its own code path on Spark).
     "relationship_breaks": lambda e, c, a: relationship_breaks(e, clinicians=c).cache(),
-    "breaks_detail[month,6m]": lambda e, c, a: breaks_detail(
-        e, period="month", lookback_months=6, lost_after_months=6, emergency_after_months=6
+    "relationship_breaks[confirm=2,12m]": lambda e, c, a: relationship_breaks(
+        e, clinicians=c, confirm=2, usual_months=12, confirm_months=12, lost_after_months=6, emergency_after_months=6
+    ),
+    "relationship_breaks[churn,month,6m]": lambda e, c, a: relationship_breaks(
+        e, confirm=0, period="month", lookback_months=6, lost_after_months=6, emergency_after_months=6
     ),
     "who_needs_whom": lambda e, c, a: _who(e, c, a),
 }
@@ -239,7 +242,7 @@ def assert_same_rows(expected: pa.Table, got: pa.Table) -> None:
     want = sorted(expected.to_pylist(), key=_sort_key)
     have = sorted(got.to_pylist(), key=_sort_key)
     assert len(have) == len(want)
-    for i, (w, h) in enumerate(zip(want, have)):
+    for i, (w, h) in enumerate(zip(want, have, strict=True)):
         for col, wv in w.items():
             hv = h[col]
             if isinstance(wv, float) and isinstance(hv, float):
@@ -270,8 +273,11 @@ def test_hand_made_input_is_not_trivial(inputs):
     """The comparison only means something if the measures find something."""
     duck, _, clinicians, as_of = inputs["hand-made"]
     kinds = set(relationship_breaks(duck, clinicians=clinicians).kind.to_list())
-    assert {"partner", "other_practice", "emergency_only", "lost"} <= kinds
-    assert attribute(duck, as_of=as_of, rule="recent").tie_broken.to_list().count(True) >= 1
+    assert kinds == {"partner", "other_practice", "emergency_only", "lost"}
+    # Last visits tied: p04 (B and C both at 09:00 on day 9) and p05 (A and B at the same
+    # microsecond); p06's last two differ by a microsecond.
+    recent = attribute(duck, as_of=as_of, rule="recent").to_pyarrow().to_pylist()
+    assert {r["patient_id"] for r in recent if r["tie_broken"]} == {"p04", "p05"}
 
 
 # --- the engine ----------------------------------------------------------------------------

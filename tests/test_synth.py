@@ -84,7 +84,7 @@ def test_ids_are_zero_padded_strings_and_encounter_ids_unique(system):
     for col, pattern in patterns.items():
         values = pc.unique(enc[col].drop_null()).to_pylist()
         assert all(re.fullmatch(pattern, v) for v in values), col
-    assert "P0000001" in system.patients["patient_id"].to_pylist()
+    assert system.patients["patient_id"].to_pylist() == [f"P{i:07d}" for i in range(1, 5_001)]
 
 
 def test_settings_and_roles_come_from_the_vocabulary(system, db):
@@ -164,7 +164,7 @@ def test_clinicians_see_patients_only_while_active(db):
 
 
 def test_every_kind_and_cause_of_switch_occurs(system):
-    pairs = set(zip(system.true_switches["kind"].to_pylist(), system.true_switches["cause"].to_pylist()))
+    pairs = set(zip(system.true_switches["kind"].to_pylist(), system.true_switches["cause"].to_pylist(), strict=True))
     assert pairs >= {
         ("partner", "patient_choice"),
         ("other_practice", "patient_choice"),
@@ -401,6 +401,9 @@ def test_write_chunked_reports_progress_and_replaces_stale_parts(tmp_path):
         dict(n_patients=10, null_clinician_share=1.5),
         dict(n_patients=10, history_months=-1),
         dict(n_patients=10, history_months=1.5),
+        dict(n_patients=10, away_share=1.0),
+        dict(n_patients=10, away_share=-0.1),
+        dict(n_patients=10, primary_care_rate=0),
     ],
 )
 def test_bad_arguments_raise_option_error(kwargs):
@@ -493,3 +496,41 @@ def test_without_history_encounters_start_with_the_span():
     assert first_quarter["clinician_id"].null_count < 0.2 * first_quarter.num_rows
     with_history = generate(500, years=1, seed=2)
     assert s.patients.num_rows == with_history.patients.num_rows == 500
+
+
+def _away_share_and_rate(system) -> tuple[float, float]:
+    """Share of primary-care visits with someone other than the true usual clinician of the
+    quarter, and mean primary-care visit days per patient."""
+    con = duckdb.connect()
+    for name in ("encounters", "true_usual"):
+        con.register(name, getattr(system, name))
+    away, visits = con.execute(
+        """select avg((e.clinician_id <> u.clinician_id)::int), count(*) / count(distinct e.patient_id)
+           from (select distinct patient_id, clinician_id, start::date d from encounters
+                 where setting in ('primary_care', 'virtual') and clinician_id is not null) e
+           join true_usual u on u.patient_id = e.patient_id and u.quarter_start = date_trunc('quarter', e.d)
+           where u.clinician_id is not null"""
+    ).fetchone()
+    return away, visits
+
+
+def test_away_share_and_visit_rate_are_met_and_the_defaults_are_unchanged():
+    base = generate(2_000, years=2, seed=4)
+    assert base.encounters.equals(generate(2_000, years=2, seed=4, away_share=None, primary_care_rate=1.0).encounters)
+    default_away, default_visits = _away_share_and_rate(base)
+    assert 0.1 <= default_away <= 0.17
+    for share in (0.05, 0.25, 0.4):
+        away, _ = _away_share_and_rate(generate(2_000, years=2, seed=4, away_share=share))
+        # Measured against the quarter's usual clinician, so switches add a little.
+        assert share - 0.01 <= away <= share + 0.02, (share, away)
+    _, doubled = _away_share_and_rate(generate(2_000, years=2, seed=4, primary_care_rate=2.0))
+    assert 1.8 <= doubled / default_visits <= 2.2
+
+    # The options change how visits are drawn, never who switches to whom when (a lapse's date
+    # follows the patient's last encounter, so only switches are compared).
+    def switches(s):
+        t = s.true_switches
+        return t.filter(pc.is_in(t["kind"], pa.array(["partner", "other_practice"]))).drop(["observable"])
+
+    other = generate(2_000, years=2, seed=4, away_share=0.3, primary_care_rate=0.5)
+    assert switches(other).equals(switches(base))

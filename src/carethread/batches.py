@@ -7,8 +7,8 @@ out-of-core windows slow down many-fold (``bench/RESULTS.md``).
 
 These measures are separable by patient: a patient's rows depend on that
 patient's encounters and on parameters that are fixed for the whole input
-(the window, the last period boundary of relationship breaks, each
-clinician's practice), and so are the per-pair counts of
+(the window, and for relationship breaks the end of the data and each
+clinician's practice and last encounter), and so are the per-pair counts of
 :func:`~carethread.measures.dyads.dyads`, whose clinician totals are added
 once every batch is done. :func:`run_in_batches` therefore fixes those
 parameters from the whole input first, cuts the input into slices of
@@ -58,9 +58,8 @@ from carethread.schema import ENCOUNTERS
 #: Working memory per encounter (bytes) of the measures that batch, by the
 #: name the command line gives them: peak RSS over encounters per batch on
 #: DuckDB, measured on 10^8 synthetic encounters and rounded up
-#: (``bench/RESULTS.md``). ``breaks`` plans for more: smaller batches also
-#: ran faster.
-WORKING_BYTES: dict[str, int] = {"patients": 135, "dyads": 110, "breaks": 500}
+#: (``bench/RESULTS.md``).
+WORKING_BYTES: dict[str, int] = {"patients": 135, "dyads": 110, "breaks": 150}
 
 #: Share of DuckDB's memory limit one batch may plan to fill; the rest is room
 #: for estimates that run high (more visits per patient than the benchmark's)
@@ -118,7 +117,7 @@ def batches_needed(n_encounters: int, working_bytes: int, memory_limit: int) -> 
     ``ceil(n_encounters * working_bytes / (FILL * memory_limit))``, at least 1.
 
     >>> batches_needed(100_000_000, WORKING_BYTES["breaks"], 6 * 10**9)
-    21
+    7
     >>> batches_needed(1_000_000, WORKING_BYTES["patients"], 6 * 10**9)
     1
     """

@@ -24,5 +24,9 @@ class OptionError(CarethreadError, ValueError):
     """An option value is invalid (unknown setting, min_visits < 1, ...)."""
 
 
+class OutputError(CarethreadError):
+    """A result could not be written (a full disk, a folder that stopped accepting files, ...)."""
+
+
 class MissingDependencyError(CarethreadError, ImportError):
     """An optional backend or format needs an extra that is not installed."""

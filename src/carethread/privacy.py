@@ -35,12 +35,13 @@ module:
   (:func:`share_is_safe`); a mean or median of a group is shown only when the
   group has at least 11 members (:func:`group_is_safe`).
 * **Pseudonyms.** Clinicians and practices appear as ``Clinician 7f3a9c``:
-  the first hex digits of HMAC-SHA256(key, kind + id). The key is the user's
-  or is generated once and stored beside the data (``.carethread-key``, mode
-  0600), so labels are stable between reports of the same data and cannot be
-  recomputed by someone who only has the ids (a plain hash could: ids are few
-  and guessable). :class:`Pseudonymizer` lengthens the labels of ids whose
-  short labels collide.
+  the first hex digits of HMAC-SHA256(key, kind + id). The key is given, or
+  is the user's own, generated once and kept in the user's configuration
+  folder (:mod:`carethread.pseudonym_key` says where and why), so labels are
+  stable between reports and cannot be recomputed by someone who only has
+  the ids (a plain hash could: ids are few and guessable).
+  :class:`Pseudonymizer` lengthens the labels of ids whose short labels
+  collide.
 * **Counts in free text.** Remarks are written by readers and measures for
   analysts; :func:`redact_text` rewrites "3 rows" as "<11 rows" before a remark
   goes into a shared output.
@@ -50,14 +51,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import re
-import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
-from carethread.errors import OptionError
+# Where the key is kept moved to carethread.pseudonym_key; these names stay importable from here.
+from carethread.pseudonym_key import KEY_FILE as KEY_FILE
+from carethread.pseudonym_key import load_or_create_key as load_or_create_key
+from carethread.pseudonym_key import stored_key as stored_key
 from carethread.wording import format_count
 
 #: Smallest count shown as it is; 1 to ``THRESHOLD - 1`` are suppressed.
@@ -68,9 +69,6 @@ SMALL = "<11"
 
 #: How a cell hidden by complementary suppression is written in tables.
 HIDDEN = "hidden"
-
-#: Name of the key file written beside the data.
-KEY_FILE = ".carethread-key"
 
 #: Hex digits in a pseudonym (lengthened only where two labels would collide).
 LABEL_DIGITS = 6
@@ -353,69 +351,6 @@ def redact_text(text: str, *, privacy: bool = True) -> str:
 
 
 # --- pseudonyms ---------------------------------------------------------------------
-
-
-def _key_bytes(key: str | bytes) -> bytes:
-    if isinstance(key, bytes):
-        raw = key
-    else:
-        text = key.strip()
-        try:
-            raw = bytes.fromhex(text)
-        except ValueError:
-            raw = text.encode("utf-8")
-    if len(raw) < 16:
-        raise OptionError(
-            "The pseudonym key must be at least 16 bytes (32 hex digits); leave --key out to generate one."
-        )
-    return raw
-
-
-def key_path(data_path: str | os.PathLike) -> Path:
-    """Where the key of an input lives: ``.carethread-key`` in its folder.
-
-    >>> key_path("/data/extract/encounters.csv").as_posix()
-    '/data/extract/.carethread-key'
-    >>> key_path("/data/extract").name
-    '.carethread-key'
-    """
-    p = Path(data_path)
-    folder = p if p.is_dir() or not p.suffix else p.parent
-    return folder / KEY_FILE
-
-
-def load_or_create_key(data_path: str | os.PathLike | None = None, *, key: str | bytes | None = None) -> bytes:
-    """The pseudonym key: ``key`` if given, else the one stored beside the data, else a new one.
-
-    A new key is 32 random bytes written as hex to ``.carethread-key`` in the
-    input's folder with mode 0600, so later reports of the same data use the
-    same pseudonyms. Without a writable data folder (or with no path at all)
-    the key lives only for this run: labels are then not stable between runs,
-    which is safe but less useful.
-
-    >>> import tempfile, pathlib
-    >>> folder = pathlib.Path(tempfile.mkdtemp())
-    >>> k = load_or_create_key(folder)
-    >>> k == load_or_create_key(folder), oct((folder / KEY_FILE).stat().st_mode & 0o777)
-    (True, '0o600')
-    """
-    if key is not None:
-        return _key_bytes(key)
-    if data_path is None:
-        return secrets.token_bytes(32)
-    path = key_path(data_path)
-    if path.exists():
-        return _key_bytes(path.read_text())
-    new = secrets.token_bytes(32)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another process wrote it first: use theirs
-        return _key_bytes(path.read_text())
-    except OSError:
-        return new
-    with os.fdopen(fd, "w") as handle:
-        handle.write(new.hex() + "\n")
-    return new
 
 
 def pseudonym_digest(value: str, key: bytes, kind: str) -> str:

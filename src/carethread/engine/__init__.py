@@ -12,7 +12,9 @@ own ``sql.py`` the only place SQL text may live:
   Parquet, NDJSON) and the rows it rejects;
 - :mod:`~carethread.engine.sql`: SQL helper functions (temporary tables and
   views, portable casts, DuckDB built-ins);
-- :mod:`~carethread.engine.names`: names and quoting in SQL text.
+- :mod:`~carethread.engine.names`: names and quoting in SQL text;
+- :mod:`~carethread.engine.export`: tables written to CSV and Parquet files;
+- :mod:`~carethread.engine.signals`: Ctrl-C and SIGTERM that stop a running query.
 
 Every function is importable from ``carethread.engine`` itself.
 """
@@ -27,6 +29,7 @@ from carethread.engine.connection import (
     is_duckdb,
     require_duckdb,
 )
+from carethread.engine.export import write_file
 from carethread.engine.names import new_name, quote_identifier, quote_literal
 from carethread.engine.scan import (
     MAX_LINE_BYTES,
@@ -43,6 +46,7 @@ from carethread.engine.scan import (
     store_in_file_order,
     store_rows,
 )
+from carethread.engine.signals import Terminated, stop_on_signals, watch
 from carethread.engine.spark import (
     connect_spark,
     import_data,
@@ -69,6 +73,7 @@ from carethread.engine.sql import (
 __all__ = [
     "MAX_LINE_BYTES",
     "BackendError",
+    "Terminated",
     "attach_read_only",
     "backend_name",
     "check_strptime_format",
@@ -102,6 +107,7 @@ __all__ = [
     "require_duckdb",
     "spark_local_config",
     "stage",
+    "stop_on_signals",
     "store_in_file_order",
     "store_rows",
     "strictly_increasing",
@@ -109,4 +115,6 @@ __all__ = [
     "try_cast",
     "try_strptime",
     "utc_wall_time",
+    "watch",
+    "write_file",
 ]

@@ -13,6 +13,7 @@ from pathlib import Path
 import ibis
 from ibis.backends import BaseBackend
 
+from carethread.engine.signals import watch
 from carethread.engine.spark import connect_spark, is_spark_session, spark_backend
 from carethread.errors import MissingDependencyError, OptionError
 
@@ -85,7 +86,7 @@ def connect(
             config["threads"] = int(threads)
         target = str(Path(database)) if database else ":memory:"
         try:
-            return ibis.duckdb.connect(target, **config)
+            return watch(ibis.duckdb.connect(target, **config))  # so Ctrl-C can stop its queries
         except Exception as exc:  # duckdb's own error classes are imported further down
             if "memory" in str(exc).lower() and memory_limit:
                 raise OptionError(

@@ -220,7 +220,9 @@ def import_table(con: BaseBackend, table: ibis.Table, name: str) -> ibis.Table:
             # Spark skips files whose names start with "_" or "." as hidden.
             path = _spark_scratch() / "staged" / f"{new_name(name).lstrip('_')}.parquet"
             path.parent.mkdir(parents=True, exist_ok=True)
-            table.to_parquet(path)
+            from carethread.engine.export import write_file  # export imports this module's package
+
+            write_file(table, path, file_format="parquet")  # the scratch path as an SQL literal, not a repr
             return con.read_parquet(path, table_name=new_name(name))
         frame = con._session.createDataFrame(table.to_pyarrow())
         view = new_name(name)

@@ -1,55 +1,56 @@
-"""Relationship breaks: when a patient's attribution leaves their clinician.
+"""Relationship breaks: a confirmed change of usual clinician, or a lapse from one.
 
-docs/definitions.md, *Relationship breaks*. Two mechanisms, one table:
-
-**Switches** (``partner``, ``other_practice``). Plurality attribution over a
-trailing ``lookback_months`` window (:func:`carethread.measures.attribution.choose`,
-the same code as :func:`~carethread.measures.attribution.attribute`) is
-evaluated at every period boundary (month, quarter or year starts) in the data
-span. When a patient attributed to ``a`` at one boundary is attributed to
-``b != a`` at the next, the relationship broke: ``partner`` when ``b`` works
-in ``a``'s practice, ``other_practice`` otherwise. The break is dated by the
-first visit with ``b`` after the last visit with ``a``.
-
-**Lapses** (``emergency_only``, ``lost``). A trailing window keeps pointing at
-the old clinician for up to ``lookback_months`` after a patient stops coming,
-so attribution alone notices a lapse late or never. Lapses are read from the
-encounters that follow each visit ``t`` (any clinician, visit settings) until
-the next visit:
-
-* ``emergency_only`` -- no visit for ``emergency_after_months`` after ``t``,
-  the first encounter after ``t`` is an emergency or urgent-care one
-  (nothing else on an earlier day), and no ``lost_after_months`` silence
-  came first. Dated by that encounter.
-* ``lost`` -- otherwise, when ``t`` or a later encounter before the next
-  visit is followed by no encounter at all for ``lost_after_months``. Dated
-  the day after that last encounter.
-
-``from_clinician_id`` of a lapse is the patient's attribution at the first
-boundary after ``t``; ``to_clinician_id`` is null.
+:func:`relationship_breaks` states the rule (and docs/definitions.md,
+*Relationship breaks*). Each patient's visits come in order from
+:mod:`carethread.measures.timeline`; :mod:`carethread.measures.switches` and
+:mod:`carethread.measures.lapses` find the breaks in them and
+:mod:`carethread.measures.break_causes` says which kind and why;
+``confirm=0`` gives the raw moves of quarterly attribution instead of
+confirmed switches (:mod:`carethread.measures.churn`).
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
+import inspect
 
 import ibis
 
 from carethread.deprecation import renamed_keywords, warn_renamed
 from carethread.errors import OptionError
-from carethread.measures.attribution import choose
+from carethread.measures.break_causes import CAUSES, LEFT_SEEN_MONTHS, days_after
+from carethread.measures.churn import PERIODS, check_churn
 from carethread.measures.display import as_result
+from carethread.measures.lapses import lapses
 from carethread.measures.practices import clinician_practice
-from carethread.options import Clinicians, DateLike, Settings, check_months, check_window, normalize_settings
+from carethread.measures.switches import attribution_churn, confirmed_switches
+from carethread.measures.timeline import clinician_codes, patient_days, timeline, window_days
+from carethread.options import (
+    Clinicians,
+    DateLike,
+    Settings,
+    check_months,
+    check_window,
+    clinicians_table,
+    normalize_settings,
+)
 from carethread.schema import SETTINGS
 from carethread.visits import default_as_of, encounters_in_window, visits
 
-#: Period lengths in months.
-PERIODS: dict[str, int] = {"month": 1, "quarter": 3, "year": 12}
+__all__ = [
+    "BREAK_COLUMNS",
+    "BREAK_ORDER",
+    "CAUSES",
+    "KINDS",
+    "LEFT_SEEN_MONTHS",
+    "PERIODS",
+    "check_break_options",
+    "clinician_activity",
+    "relationship_breaks",
+    "whole_input_parameters",
+]
 
 #: Columns of :func:`relationship_breaks`, in order.
-BREAK_COLUMNS: tuple[str, ...] = ("patient_id", "from_clinician_id", "to_clinician_id", "break_date", "kind")
+BREAK_COLUMNS: tuple[str, ...] = ("patient_id", "from_clinician_id", "to_clinician_id", "break_date", "kind", "cause")
 
 #: The order of :func:`relationship_breaks` rows: a total order, so output is deterministic.
 BREAK_ORDER: tuple[str, ...] = ("patient_id", "break_date", "kind", "from_clinician_id", "to_clinician_id")
@@ -57,28 +58,36 @@ BREAK_ORDER: tuple[str, ...] = ("patient_id", "break_date", "kind", "from_clinic
 #: Kinds of break, in the order docs/definitions.md lists them.
 KINDS: tuple[str, ...] = ("partner", "other_practice", "emergency_only", "lost")
 
-#: Settings whose encounters make a lapse ``emergency_only``.
-ACUTE_SETTINGS: tuple[str, ...] = ("emergency", "urgent_care")
 
+def clinician_activity(encounters: ibis.Table, *, clinicians: Clinicians = None) -> ibis.Table:
+    """``clinician_id, practice_id, last_encounter``: each clinician's practice and last encounter day.
 
-def _month_index(d: ibis.Value) -> ibis.Value:
-    """Months since year 0 of a date: ``year * 12 + month - 1``."""
-    return d.year().cast("int64") * 12 + d.month().cast("int64") - 1
+    The practice is :func:`carethread.measures.practices.clinician_practice`
+    over every setting (the clinicians table's when it lists one, else the
+    practice of most of their encounters); ``last_encounter`` is the day of
+    their last encounter of any kind with any patient (null for a clinician
+    only the clinicians table names). It decides ``partner`` versus
+    ``other_practice`` and whether a clinician stopped seeing patients
+    (cause ``clinician_left``).
 
-
-def _month_start(index: ibis.Value) -> ibis.Value:
-    """The first day of month ``index`` (inverse of :func:`_month_index`)."""
-    return ibis.date((index // 12).cast("int32"), (index % 12 + 1).cast("int32"), 1)
-
-
-def _first_boundary_on_or_after(d: ibis.Value, period_months: int) -> ibis.Value:
-    """Month index of the first period start on or after date ``d``."""
-    m = _month_index(d) + ibis.ifelse(d.day() == 1, 0, 1)
-    return ((m + period_months - 1) // period_months) * period_months
-
-
-def _add_months(d: ibis.Value, months: int) -> ibis.Value:
-    return (d + ibis.interval(months=months)).cast("date")
+    >>> import ibis, datetime as dt
+    >>> enc = ibis.memtable({"patient_id": ["p", "q", "q"], "clinician_id": ["A", "A", "B"],
+    ...     "practice_id": ["X", "X", "Y"], "setting": ["primary_care", "emergency", "primary_care"],
+    ...     "start": [dt.datetime(2024, 1, 5, 9), dt.datetime(2024, 2, 1, 23), dt.datetime(2024, 3, 9, 8)]})
+    >>> clinician_activity(enc).order_by("clinician_id").to_pyarrow().to_pylist()[0]
+    {'clinician_id': 'A', 'practice_id': 'X', 'last_encounter': datetime.date(2024, 2, 1)}
+    """
+    e = encounters.filter(encounters.clinician_id.notnull())
+    last = e.group_by("clinician_id").aggregate(last_encounter=e.start.max().cast("date"))
+    practice = clinician_practice(encounters, clinicians=clinicians, settings=SETTINGS)
+    # A view: with a clinicians table ``practice`` is a projection of a join, which Ibis
+    # would otherwise extend with this join and then reject the key as foreign to it.
+    j = practice.view().outer_join(last, "clinician_id")
+    return j.select(
+        clinician_id=j.clinician_id.fill_null(j.clinician_id_right),
+        practice_id=j.practice_id,
+        last_encounter=j.last_encounter,
+    )
 
 
 def clinician_practices(encounters: ibis.Table, clinicians: Clinicians = None) -> ibis.Table:
@@ -90,231 +99,92 @@ def clinician_practices(encounters: ibis.Table, clinicians: Clinicians = None) -
     return clinician_practice(encounters, clinicians=clinicians, settings=SETTINGS)
 
 
-@dataclass(frozen=True)
-class _Grid:
-    """Boundaries and windows in buckets of ``size`` months (``gcd(lookback, period)``).
-
-    Boundary ``k`` (in buckets) is the first day of month ``k * size``; its
-    window holds buckets ``k - width .. k - 1``; boundaries are ``step``
-    buckets apart. ``last`` is the month index of the last boundary.
-    """
-
-    period_months: int
-    size: int
-    step: int
-    width: int
-    last: ibis.Value
-
-    @classmethod
-    def of(cls, period_months: int, lookback: int, last: ibis.Value) -> _Grid:
-        size = math.gcd(lookback, period_months)
-        return cls(period_months, size, period_months // size, lookback // size, last)
-
-
-def _attribution_at_boundaries(v: ibis.Table, grid: _Grid) -> tuple[ibis.Table, ibis.Table]:
-    """Plurality attribution at every boundary: ``(per_bucket, attributed)``.
-
-    ``per_bucket`` holds visits per patient, clinician and bucket;
-    ``attributed`` the winner per patient and boundary ``k``
-    (``clinician_id, last_visit``), from
-    :func:`carethread.measures.attribution.choose`.
-    Visits are first counted per bucket; each bucket then feeds the
-    ``width`` windows that follow it, at the boundaries among them.
-    """
-    per_bucket = v.group_by("patient_id", "clinician_id", "bucket").aggregate(
-        n=v.count(), last_start=v.first_start.max()
-    )
-    offsets = ibis.memtable({"offset": list(range(1, grid.width + 1))})
-    fed = per_bucket.cross_join(offsets)
-    fed = fed.select("patient_id", "clinician_id", "n", "last_start", k=fed.bucket + fed.offset)
-    fed = fed.filter(fed.k * grid.size <= grid.last)
-    if grid.step > 1:
-        fed = fed.filter(fed.k % grid.step == 0)
-    at_k = fed.group_by("patient_id", "k", "clinician_id").aggregate(n=fed.n.sum(), last_start=fed.last_start.max())
-    attributed = choose(at_k.mutate(tier=ibis.literal(1)), ["patient_id", "k"], "plurality")
-    return per_bucket, attributed.select("patient_id", "k", "clinician_id", "last_visit")
-
-
-def _switches(
-    v: ibis.Table, per_bucket: ibis.Table, attributed: ibis.Table, practice: ibis.Table, grid: _Grid
-) -> ibis.Table:
-    """Attribution ``a`` at one boundary and ``b != a`` at the next, dated by the
-    first visit with ``b`` after the last visit with ``a``."""
-    before = attributed.select("patient_id", k_from="k", a="clinician_id", a_last="last_visit")
-    after = attributed.select(pid="patient_id", k_to="k", b="clinician_id")
-    sw = before.join(after, [before.patient_id == after.pid, after.k_to == before.k_from + grid.step])
-    sw = sw.filter(sw.a != sw.b).select("patient_id", "a", "b", "k_to", "a_last")
-    # a's last visit before the new boundary: in the previous window, or in the
-    # buckets between the two boundaries.
-    recent = per_bucket.select(
-        pid="patient_id", cid="clinician_id", bucket="bucket", a_now=per_bucket.last_start.cast("date")
-    ).view()
-    sw = sw.left_join(
-        recent,
-        [
-            sw.patient_id == recent.pid,
-            sw.a == recent.cid,
-            recent.bucket >= sw.k_to - grid.step,
-            recent.bucket < sw.k_to,
-        ],
-    )
-    last_a = ibis.greatest(sw.a_last, sw.a_now.fill_null(sw.a_last)).max()
-    sw = sw.group_by("patient_id", "a", "b", "k_to").aggregate(last_a=last_a)
-    sw = sw.view()
-    vb = v.select(pid="patient_id", cid="clinician_id", visit_date="visit_date", vbucket="bucket").view()
-    first_b = sw.join(vb, [sw.patient_id == vb.pid, sw.b == vb.cid, vb.visit_date > sw.last_a, vb.vbucket < sw.k_to])
-    first_b = first_b.group_by("patient_id", "a", "b", "k_to").aggregate(break_date=first_b.visit_date.min())
-    pa = practice.select(ca="clinician_id", practice_a="practice_id")
-    pb = practice.select(cb="clinician_id", practice_b="practice_id")
-    s = first_b.left_join(pa, first_b.a == pa.ca).left_join(pb, first_b.b == pb.cb)
-    same = s.practice_a.notnull() & (s.practice_a == s.practice_b)
-    return s.select(
-        "patient_id",
-        from_clinician_id=s.a,
-        to_clinician_id=s.b,
-        break_date=s.break_date.cast("date"),
-        kind=ibis.ifelse(same, "partner", "other_practice"),
-        detected_month=s.k_to * grid.size,
-    )
-
-
-def _episodes(e: ibis.Table, chosen: tuple[str, ...], lost_months: int) -> ibis.Table:
-    """One row per visit day of a patient and what follows it until the next visit day.
-
-    ``last_visit`` (the visit day), ``next_visit`` (null at the end of the
-    data), ``first_acute`` and ``first_other`` (first later day with an
-    emergency/urgent-care encounter, or with any other non-visit encounter)
-    and ``silent_from`` (first day in the episode followed by no encounter
-    for ``lost_months``, or by the end of the data).
-    """
-    is_visit = e.setting.isin(chosen) & e.clinician_id.notnull()
-    is_acute = e.setting.isin(ACUTE_SETTINGS) & ~is_visit
-    days = e.group_by("patient_id", day=e.start.cast("date")).aggregate(
-        vis=is_visit.any(), acute=is_acute.any(), other=(~is_visit & ~is_acute).any()
-    )
-    running = ibis.cumulative_window(group_by=days.patient_id, order_by=days.day)
-    ordered = ibis.window(group_by=days.patient_id, order_by=days.day)
-    days = days.mutate(episode=days.vis.cast("int64").sum().over(running), next_day=days.day.lead().over(ordered))
-    days = days.filter(days.episode >= 1)
-    silent = days.next_day.isnull() | (days.next_day > _add_months(days.day, lost_months))
-    ep = days.group_by("patient_id", "episode").aggregate(
-        last_visit=days.day.min(),
-        n_days=days.count(),
-        n_next=days.next_day.count(),
-        max_next=days.next_day.max(),
-        first_acute=days.day.min(where=days.acute & ~days.vis),
-        first_other=days.day.min(where=days.other & ~days.vis),
-        silent_from=days.day.min(where=silent),
-    )
-    # The last day of an episode is followed by the next visit day, if any.
-    next_visit = ibis.ifelse(ep.n_next == ep.n_days, ep.max_next, ibis.null("date"))
-    return ep.select("patient_id", "last_visit", "first_acute", "first_other", "silent_from", next_visit=next_visit)
-
-
-def _lapses(ep: ibis.Table, attributed: ibis.Table, grid: _Grid, lapse_months: int, lost_months: int) -> ibis.Table:
-    """``emergency_only`` and ``lost`` breaks from the episodes (module docstring)."""
-    P = grid.period_months
-    no_visit_soon = ep.next_visit.isnull() | (ep.next_visit >= _add_months(ep.last_visit, lapse_months))
-    acute_first = ep.first_acute.notnull() & (ep.first_other.isnull() | (ep.first_other >= ep.first_acute))
-    silence_first = ep.silent_from.notnull() & (ep.first_acute.isnull() | (ep.silent_from < ep.first_acute))
-    emergency = no_visit_soon & acute_first & ~silence_first
-    lost = ~emergency & ep.silent_from.notnull()
-    day_after = lambda d: (d + ibis.interval(days=1)).cast("date")  # noqa: E731
-    emergency_seen = ibis.greatest(_add_months(ep.last_visit, lapse_months), day_after(ep.first_acute))
-    lost_seen = day_after(_add_months(ep.silent_from, lost_months))
-    lapses = ep.filter(emergency | lost).select(
-        "patient_id",
-        from_k=(_month_index(ep.last_visit) // P + 1) * P // grid.size,
-        break_date=ibis.ifelse(emergency, ep.first_acute, day_after(ep.silent_from)),
-        kind=ibis.ifelse(emergency, "emergency_only", "lost"),
-        detected_month=_first_boundary_on_or_after(ibis.ifelse(emergency, emergency_seen, lost_seen), P),
-    )
-    lapses = lapses.filter(lapses.detected_month <= grid.last)
-    owner = attributed.select(pid="patient_id", k="k", from_clinician_id="clinician_id")
-    lapses = lapses.join(owner, [lapses.patient_id == owner.pid, lapses.from_k == owner.k])
-    return lapses.select(
-        "patient_id",
-        "from_clinician_id",
-        to_clinician_id=ibis.null("string"),
-        break_date=lapses.break_date.cast("date"),
-        kind=lapses.kind,
-        detected_month=lapses.detected_month,
-    )
-
-
-@renamed_keywords(lookback="lookback_months")
-def breaks_detail(
-    encounters: ibis.Table,
-    *,
-    clinicians: Clinicians = None,
-    settings: Settings = None,
-    start: DateLike = None,
-    end: DateLike = None,
-    period: str = "quarter",
-    lookback_months: int = 18,
-    lost_after_months: int = 12,
-    emergency_after_months: int = 12,
-) -> ibis.Table:
-    """:func:`relationship_breaks` plus ``detected_at``, the period boundary that shows each break.
-
-    For a switch it is the first boundary at which the new attribution holds;
-    for ``emergency_only`` the first boundary on or after both the day after
-    the first emergency/urgent-care encounter and ``emergency_after_months``
-    after the last visit; for ``lost`` the first boundary after the
-    ``lost_after_months`` silence. It measures how long the rule takes to
-    notice a break.
-    """
-    if period not in PERIODS:
-        raise OptionError(f"--period must be one of {', '.join(PERIODS)}, not {period!r}.")
-    P = PERIODS[period]
-    L = check_months(lookback_months, "lookback")
-    lost_months = check_months(lost_after_months, "lost-after-months")
-    lapse_months = check_months(emergency_after_months, "emergency-after-months")
-    if L < P:
-        raise OptionError(f"--lookback ({L} months) must be at least one {period} ({P} months).")
-    lo, hi = check_window(start, end)
-    chosen = normalize_settings(settings)
-
-    e = encounters_in_window(encounters, start=lo, end=hi)
-    if hi is not None:
-        last = ibis.literal((hi.year * 12 + hi.month - 1) // P * P)
-    else:
-        last = _month_index((e.start.max().cast("date") + ibis.interval(days=1)).cast("date")) // P * P
-    grid = _Grid.of(P, L, last)
-
-    v = visits(encounters, settings=chosen, start=lo, end=hi)
-    v = v.mutate(bucket=_month_index(v.visit_date) // grid.size)
-    per_bucket, attributed = _attribution_at_boundaries(v, grid)
-    switches = _switches(
-        v, per_bucket, attributed, clinician_practice(e, clinicians=clinicians, settings=SETTINGS), grid
-    )
-    lapses = _lapses(_episodes(e, chosen, lost_months), attributed, grid, lapse_months, lost_months)
-    out = switches.union(lapses)
-    return as_result(out.select(*BREAK_COLUMNS, detected_at=_month_start(out.detected_month)).order_by(*BREAK_ORDER))
-
-
 def whole_input_parameters(
     encounters: ibis.Table, *, clinicians: Clinicians = None, start: DateLike = None, end: DateLike = None
 ) -> dict:
     """``end`` and ``clinicians`` as :func:`relationship_breaks` derives them from all encounters.
 
     Passed back in, they make the measure separable by patient
-    (:mod:`carethread.batches`): the last period boundary comes from the last
-    encounter of the whole input, and each clinician's practice from all of
-    their encounters, not from one slice of patients.
+    (:mod:`carethread.batches`): the end of the data comes from the last
+    encounter of the whole input, and each clinician's practice and last
+    encounter (:func:`clinician_activity`) from all of their encounters, not
+    from one slice of patients.
 
     >>> import ibis, datetime as dt
     >>> enc = ibis.memtable({"patient_id": ["p", "q"], "clinician_id": ["A", "B"], "practice_id": ["X", "Y"],
     ...     "setting": ["primary_care"] * 2, "start": [dt.datetime(2024, 1, 5), dt.datetime(2024, 3, 9)]})
     >>> fixed = whole_input_parameters(enc)
-    >>> fixed["end"], fixed["clinicians"].num_rows
-    (datetime.datetime(2024, 3, 10, 0, 0), 2)
+    >>> fixed["end"], fixed["clinicians"].column_names
+    (datetime.datetime(2024, 3, 10, 0, 0), ['clinician_id', 'practice_id', 'last_encounter'])
     """
     lo, hi = check_window(start, end)
     e = encounters_in_window(encounters, start=lo, end=hi)
     return {
         "end": default_as_of(e, end=hi),
-        "clinicians": clinician_practice(e, clinicians=clinicians, settings=SETTINGS).to_pyarrow(),
+        "clinicians": clinician_activity(e, clinicians=clinicians).to_pyarrow(),
+    }
+
+
+def _clinician_table(e: ibis.Table, clinicians: Clinicians) -> ibis.Table:
+    """The clinicians table :func:`whole_input_parameters` fixed, or one derived from ``e``."""
+    clinicians = clinicians_table(clinicians)
+    if clinicians is not None and "last_encounter" in clinicians.columns:
+        return clinicians.select(
+            clinician_id=clinicians.clinician_id.cast("string"),
+            practice_id=clinicians.practice_id.cast("string"),
+            last_encounter=clinicians.last_encounter.cast("date"),
+        )
+    return clinician_activity(e, clinicians=clinicians)
+
+
+def _data_end(days: ibis.Table, hi) -> ibis.Value:
+    """The end of the data: ``end``, else the day after the last encounter (of ``days``,
+    :func:`~carethread.measures.timeline.patient_days`)."""
+    if hi is not None:
+        return ibis.literal(hi.date())
+    return days_after(days.date.max(), 1)
+
+
+def check_break_options(**options) -> dict:
+    """:func:`relationship_breaks`' own options, checked before any data is read.
+
+    ``options`` are keywords of :func:`relationship_breaks` (``confirm``,
+    ``usual_months``, ...); those left out take its defaults. Raises
+    :class:`~carethread.errors.OptionError` naming the option as the command
+    line spells it. Returns them with the windows in days (``usual_days``,
+    ``confirm_days``) and attribution churn's defaults filled in (``period``
+    ``"quarter"``, ``lookback_months`` 18), which only ``confirm=0`` takes:
+    given with a confirmation they would be ignored, so they are an error.
+
+    >>> check_break_options(confirm=0, period="month")["lookback_months"]
+    18
+    """
+    parameters = inspect.signature(relationship_breaks).parameters
+    defaults = {name: p.default for name, p in parameters.items() if p.kind is p.KEYWORD_ONLY}
+    unknown = sorted(set(options) - set(defaults))
+    if unknown:
+        raise TypeError(f"relationship_breaks() has no option {', '.join(unknown)}.")
+    o = {**defaults, **options}
+    confirm, period, lookback_months = o["confirm"], o["period"], o["lookback_months"]
+    if isinstance(confirm, bool) or not isinstance(confirm, int) or confirm < 0:
+        raise OptionError(f"--confirm must be a whole number of visits, 0 or more, not {confirm!r}.")
+    if confirm > 0 and (period is not None or lookback_months is not None):
+        given = "--period" if period is not None else "--lookback-months"
+        raise OptionError(
+            f"{given} sets attribution churn (--confirm 0) only; confirmed breaks take --usual-months and "
+            "--confirm-months instead (docs/breaks.md). Leave it out, or add --confirm 0."
+        )
+    period, lookback_months = check_churn(
+        "quarter" if period is None else period, 18 if lookback_months is None else lookback_months
+    )
+    return {
+        "usual_days": window_days(check_months(o["usual_months"], "usual-months")),
+        "confirm": confirm,
+        "confirm_days": window_days(check_months(o["confirm_months"], "confirm-months")),
+        "lost_months": check_months(o["lost_after_months"], "lost-after-months"),
+        "emergency_months": check_months(o["emergency_after_months"], "emergency-after-months"),
+        "period": period,
+        "lookback_months": lookback_months,
     }
 
 
@@ -326,115 +196,197 @@ def relationship_breaks(
     settings: Settings = None,
     start: DateLike = None,
     end: DateLike = None,
-    period: str = "quarter",
-    lookback_months: int = 18,
+    usual_months: int = 24,
+    confirm: int = 1,
+    confirm_months: int = 18,
     lost_after_months: int = 12,
     emergency_after_months: int = 12,
+    period: str | None = None,
+    lookback_months: int | None = None,
 ) -> ibis.Table:
-    """Every relationship break: switches to a partner or another practice, and lapses.
+    """Every relationship break: a confirmed change of usual clinician, or a lapse from one.
+
+    **The rule, as a practice manager would apply it to one patient's
+    visits.** A clinician *holds* the patient at a visit when, counting the
+    patient's visits in the two years up to and including that day, the
+    clinician has at least two of them and more than half. The patient's usual
+    clinician is the one who held them most recently. Then the patient has
+    broken with their usual clinician A:
+
+    * **for B** (``partner`` if B works in A's practice, else
+      ``other_practice``) when, after the last visit at which A held them, A
+      is not seen again, the patient returns within two years, and their
+      first visit with someone new, B, opens 18 months in which B has more
+      than half of the patient's visits, on at least 2 days (3 when B is A's
+      partner and A still sees patients: partner visits are routine holiday
+      and overflow cover) and A has none. Nobody else may have held the
+      patient in between. The break is dated by that first visit with B.
+    * **to emergency care only** (``emergency_only``) when a year passes
+      after the last visit with no visit, and the first encounter after it
+      is an emergency or urgent-care one (nothing else first). Dated by that
+      encounter.
+    * **to nobody** (``lost``) when, after the last visit, a year passes
+      without any encounter at all. Dated the day after the last encounter.
+
+    Each break also says why: ``clinician_left`` when A stopped seeing
+    patients (anyone, in any setting) between the patient's last visit and
+    the break, and the data run at least three months past the break;
+    otherwise ``patient_moved_on``.
+
+    **Formula.** Visits are distinct (patient, clinician, day) in ``settings``
+    (:func:`carethread.visits.visits`); ``n_c[x, y)`` counts a patient's
+    visits with ``c`` on days ``x <= day < y`` and ``n[x, y)`` all of them;
+    ``U`` and ``C`` are ``usual_months`` and ``confirm_months`` in days (a
+    month is 365.25 / 12 days: 24 months = 731 days, 18 = 548). ``c`` holds
+    the patient at its visit on day ``t`` when ``n_c(t-U, t] >= 2`` and
+    ``2 n_c(t-U, t] > n(t-U, t]``; at most one clinician holds on a day.
+    For a visit with ``b`` on day ``d`` let ``s`` be the latest day before
+    ``d`` on which someone holds the patient and ``a`` that clinician. It is
+    a switch ``a -> b`` dated ``d`` when ``b != a``, ``d - s < U``,
+    ``n_b(s, d) = 0``, ``n_a(s, d + C) = 0``, ``2 n_b[d, d+C) > n[d, d+C)``
+    and ``n_b[d, d+C) >= 1 + confirm + [partner and not left]``. A lapse
+    follows a visit day ``t`` (its *episode*: ``t`` and the days up to the
+    next visit day): ``emergency_only`` when there is no visit in the
+    ``emergency_after_months`` after ``t``, the first later day of the
+    episode with an encounter has an emergency or urgent-care one and no
+    other kind, and no ``lost_after_months`` silence starts earlier in the
+    episode; otherwise ``lost`` when some day of the episode is followed by
+    no encounter for ``lost_after_months``. Its clinician ``a`` is the one
+    holding the patient on the latest day ``s <= t`` that anyone does, with
+    ``t - s < U``. ``left`` (cause ``clinician_left``): ``a``'s last
+    encounter is on or after ``s`` (switch) or ``t`` (lapse), before the
+    break date, and ``break_date + 3 months <= end`` of the data.
 
     Parameters
     ----------
     encounters
         Canonical encounters (``schema.ENCOUNTERS``), all settings: emergency
-        and urgent-care encounters classify lapses.
+        and urgent-care encounters classify lapses, and every encounter of a
+        clinician shows whether they still see patients.
     clinicians
         Canonical clinicians table; its ``practice_id`` decides ``partner``
         versus ``other_practice``. Without it (or for a clinician missing
         from it) a clinician's practice is the one of most of their
-        encounters (:func:`carethread.measures.practices.clinician_practice`).
+        encounters. A ``last_encounter`` column, as
+        :func:`whole_input_parameters` returns, fixes each clinician's last
+        encounter instead of reading it from ``encounters``.
     settings
         Settings whose encounters count as visits (default ``primary_care``
         and ``virtual``).
     start, end
-        Window ``[start, end)`` on encounters; boundaries are the period
-        starts after the first encounter up to the end of the data (the day
-        after the last encounter, or ``end``).
-    period
-        ``"quarter"`` (default), ``"month"`` or ``"year"``: attribution is
-        compared between consecutive period starts.
-    lookback_months
-        Trailing attribution window in whole months (default 18, at least
-        one period). Formerly ``lookback``.
-    lost_after_months
-        A patient with no encounter at all for this long is ``lost``
-        (default 12).
-    emergency_after_months
-        An ``emergency_only`` lapse needs this long without a visit after the
-        last one (default 12: a year without primary care; shorter values
-        flag many occasional users, see Notes).
+        Window ``[start, end)`` on encounters. The data end at ``end`` or,
+        without it, the day after the last encounter.
+    usual_months
+        The look-back in which a clinician must hold the patient (default 24).
+    confirm
+        Later visits with ``b`` that confirm a switch (default 1: ``b`` seen
+        on two days; one more for a partner while ``a`` still sees
+        patients). ``0`` reports attribution churn instead of confirmed
+        switches: every move of plurality attribution between consecutive
+        ``period`` starts over a trailing ``lookback_months``, with the
+        tie-break of :func:`~carethread.measures.attribution.attribute` and
+        of the usual clinician (docs/definitions.md, *Usual clinician*),
+        dated the same way (:mod:`carethread.measures.churn`).
+    confirm_months
+        The window from the first visit with ``b`` in which ``b`` must be the
+        usual clinician and ``a`` absent (default 18).
+    lost_after_months, emergency_after_months
+        The silence that makes a patient ``lost``, and the time without a
+        visit that an ``emergency_only`` lapse needs (both default 12).
+    period, lookback_months
+        ``confirm=0`` only (an :class:`~carethread.errors.OptionError`
+        otherwise): attribution is compared between consecutive
+        ``"quarter"`` (default), ``"month"`` or ``"year"`` starts, over a
+        trailing look-back of ``lookback_months`` (default 18, at least one
+        period). ``lookback_months`` was ``lookback``, a deprecated alias.
 
     Returns
     -------
     ibis.Table
-        ``patient_id, from_clinician_id, to_clinician_id, break_date, kind``,
-        ordered by patient and date; ``to_clinician_id`` is null for
-        ``emergency_only`` and ``lost``.
+        ``patient_id, from_clinician_id, to_clinician_id, break_date, kind,
+        cause`` (:data:`BREAK_COLUMNS`), ordered by :data:`BREAK_ORDER`;
+        ``to_clinician_id`` is null for ``emergency_only`` and ``lost``.
 
     Notes
     -----
-    Definitions (module docstring; docs/definitions.md, *Relationship breaks*):
+    Edge cases:
 
-    * Switch ``a -> b``: attribution is ``a`` at a boundary and ``b`` at the
-      next. ``partner`` if ``b``'s practice is ``a``'s, else
-      ``other_practice`` (an unknown practice counts as another practice).
-      ``break_date`` is the first visit with ``b`` after the last visit with
-      ``a``. A change that no visit made -- ``a``'s visits left the window
-      while ``b`` was last seen before ``a`` -- is not a break.
-    * A patient who has no attribution at one boundary and one at the next
-      is not a break (a new or returning patient); attribution running out
-      at the end of the look-back is not one either: lapses are found from
-      the visits themselves, below.
-    * ``emergency_only``: after the last visit ``t`` no visit for
-      ``emergency_after_months``, and the first later day with an encounter
-      has an emergency or urgent-care one (an admission that day does not
-      count against it), not preceded by a ``lost_after_months`` silence.
-      Dated by that encounter.
-    * ``lost``: after ``t`` (and not ``emergency_only``), some encounter is
-      followed by no encounter at all for ``lost_after_months``. Dated the
-      day after that encounter. A silence running past the end of the data
-      is only a break when the data cover the full ``lost_after_months``.
-    * A break is reported once the first period boundary that shows it lies
-      inside the data span; breaks too close to the end of the data are not
-      reported yet.
+    * Ties never move a patient: holding needs a strict majority of the
+      look-back, a switch a strict majority of the confirmation window.
+    * A single visit with someone else never makes a break: ``b`` must be
+      seen on at least two days.
+    * A new patient breaks with nobody: no clinician holds them until one has
+      two visits and the majority.
+    * The end of the data is no evidence that ``a`` is gone. Windows simply
+      end there, so a break near the end needs ``b``'s confirming visits
+      before it: ``a``'s absence counts through the patient's own visits,
+      never through time alone. Lapses are reported only when the data
+      cover their whole silence (``emergency_after_months`` after the last
+      visit; ``lost_after_months`` after the last encounter).
+    * A patient can break several times (back and forth, or a switch then a
+      lapse); each break is one row.
+    * An unknown practice counts as another practice. Encounters without a
+      clinician count for lapses, not as visits.
+    * ``clinician_left`` reads each clinician's last encounter in the data, so
+      a clinician who returns after a year away counts as still practising.
 
-    How late the default rule notices each kind of break, and its precision
-    and recall on the synthetic health system, are measured in
-    ``bench/RESULTS.md`` (*Relationship breaks on the synthetic system*).
-
-    Cost: every step is an Ibis aggregate, join or window. Visits per
-    patient, clinician and bucket (``gcd(lookback, period)`` months) feed the
-    ``lookback / period`` boundaries that follow (6 with the defaults), so
-    attribution at every boundary is one aggregate over that many copies of
-    the buckets, then one ``min`` per patient and boundary; lapses need one
-    window over patient-days. A shorter ``lookback_months`` or a longer
-    ``period`` makes it proportionally cheaper (CPU shares of each step:
-    ``bench/RESULTS.md``).
+    Precision and recall on the synthetic health system, how they depend on
+    the share of visits away from the usual clinician, and how the rule was
+    chosen: docs/breaks.md.
 
     Examples
     --------
-    Patient ``p`` sees ``A`` monthly through 2022, then partner ``B`` from
-    February 2023 (both in practice ``X``). With a 12-month look-back ``B``
-    overtakes ``A`` at the October 2023 boundary; the break is dated by the
-    first visit with ``B``:
+    Patient ``p`` sees ``A`` monthly through 2022, then ``B`` (same practice)
+    monthly from February 2023; ``A`` keeps seeing patient ``q``. A held
+    ``p`` at every visit of 2022; ``B`` has all of ``p``'s visits from
+    February 2023 on; so ``p`` left ``A`` for ``B`` on 10 February 2023, and
+    not because ``A`` left:
 
     >>> import ibis, datetime as dt
-    >>> days = [dt.datetime(2022, m, 10) for m in range(1, 13)] + [dt.datetime(2023, m, 10) for m in range(2, 13)]
-    >>> enc = ibis.memtable({"patient_id": ["p"] * 23, "clinician_id": ["A"] * 12 + ["B"] * 11,
-    ...     "practice_id": ["X"] * 23, "setting": ["primary_care"] * 23, "start": days})
-    >>> [row] = relationship_breaks(enc, lookback_months=12).to_pyarrow().to_pylist()
-    >>> row["from_clinician_id"], row["to_clinician_id"], row["break_date"], row["kind"]
-    ('A', 'B', datetime.date(2023, 2, 10), 'partner')
+    >>> p = [("A", dt.datetime(2022, m, 10)) for m in range(1, 13)] + [
+    ...     ("B", dt.datetime(2023, m, 10)) for m in range(2, 13)]
+    >>> q = [("A", dt.datetime(y, m, 20)) for y in (2022, 2023) for m in range(1, 13)]
+    >>> enc = ibis.memtable({"patient_id": ["p"] * len(p) + ["q"] * len(q),
+    ...     "clinician_id": [c for c, _ in p + q], "practice_id": ["X"] * (len(p) + len(q)),
+    ...     "setting": ["primary_care"] * (len(p) + len(q)), "start": [d for _, d in p + q]})
+    >>> [row] = relationship_breaks(enc).to_pyarrow().to_pylist()
+    >>> row["from_clinician_id"], row["to_clinician_id"], row["break_date"], row["kind"], row["cause"]
+    ('A', 'B', datetime.date(2023, 2, 10), 'partner', 'patient_moved_on')
     """
-    detail = breaks_detail(
-        encounters,
-        clinicians=clinicians,
-        settings=settings,
-        start=start,
-        end=end,
-        period=period,
-        lookback_months=lookback_months,
+    o = check_break_options(
+        usual_months=usual_months,
+        confirm=confirm,
+        confirm_months=confirm_months,
         lost_after_months=lost_after_months,
         emergency_after_months=emergency_after_months,
+        period=period,
+        lookback_months=lookback_months,
     )
-    return as_result(detail.select(*BREAK_COLUMNS))
+    lo, hi = check_window(start, end)
+    chosen = normalize_settings(settings)
+
+    e = encounters_in_window(encounters, start=lo, end=hi)
+    days = patient_days(e, chosen)
+    data_end = _data_end(days, hi)
+    info = _clinician_table(e, clinicians)
+    v, other_days = days.filter(days.clinician_id.notnull()), days.filter(days.clinician_id.isnull())
+    codes = clinician_codes(v)
+    t = timeline(v, codes, usual_days=o["usual_days"])
+    if o["confirm"] == 0:
+        moves = visits(e, settings=chosen)
+        switches = attribution_churn(moves, v, info, data_end, period=o["period"], lookback_months=o["lookback_months"])
+    else:
+        switches = confirmed_switches(
+            t, codes, info, data_end, confirm=o["confirm"], usual_days=o["usual_days"], confirm_days=o["confirm_days"]
+        )
+    lapsed = lapses(
+        t,
+        codes,
+        other_days,
+        info,
+        data_end,
+        usual_days=o["usual_days"],
+        lost_months=o["lost_months"],
+        emergency_months=o["emergency_months"],
+    )
+    return as_result(switches.union(lapsed).select(*BREAK_COLUMNS).order_by(*BREAK_ORDER))

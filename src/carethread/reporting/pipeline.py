@@ -29,7 +29,6 @@ renders, so the main thread waited for the charts either way
 from __future__ import annotations
 
 import datetime as dt
-import os
 import platform
 from collections.abc import Iterable
 from importlib import resources
@@ -37,6 +36,7 @@ from pathlib import Path
 from string import Template
 
 from carethread.deprecation import warn_renamed
+from carethread.output import write_text
 from carethread.reporting import steps
 from carethread.reporting.html import esc, header, span_text, stamp, window_text
 from carethread.reporting.methods import methods_section
@@ -100,8 +100,8 @@ def report(
         shown as ``<11`` with complementary suppression. ``False`` shows real
         clinician ids and exact counts and stamps every page "not for sharing".
     key
-        Pseudonym key (hex or text, at least 16 bytes). Default: the key in
-        ``.carethread-key`` beside the input, created (mode 0600) on first use.
+        Pseudonym key (hex or text, at least 16 bytes). Default: the user's
+        key (:mod:`carethread.pseudonym_key`), created (mode 0600) on first use.
     title
         Report title (default: "Care relationships" and the input's name).
     bootstrap
@@ -146,10 +146,7 @@ def report(
     with Progress(progress) as bar:
         html = build(input_or_data, options, con=con, format=format, bar=bar)
         with bar.step(STEPS[-1]):
-            out.parent.mkdir(parents=True, exist_ok=True)
-            tmp = out.with_name(out.name + ".part")
-            tmp.write_text(html, encoding="utf-8")
-            os.replace(tmp, out)
+            write_text(out, html)  # whole or not at all, at exactly this path
     return out
 
 
@@ -268,13 +265,13 @@ def _parameters(shown: ReportValues, inputs: Inputs, options: ReportOptions) -> 
         "Settings counted as visits": ", ".join(normalize_settings(options.settings)),
         "Minimum visits for a score": str(options.min_visits),
         "Attribution": f"plurality of visits over the {lookback} months before {day(span.as_of)}",
-        "Relationship breaks": f"quarterly, attribution over a trailing {lookback} months",
+        "Relationship breaks": "confirmed changes of usual clinician, and a year without primary care",
         "Trends": f"trailing {shown.trend_window_months}-month windows, one per quarter",
         "Who-needs-whom intervals": f"{options.bootstrap} bootstrap resamples, seed 0",
         "Input format": inputs.data.format,
         "Privacy": (
-            "on: keyed pseudonyms (HMAC-SHA256, key kept beside the data), counts from 1 to 10 shown as <11, "
-            "complementary cells hidden"
+            "on: keyed pseudonyms (HMAC-SHA256, key kept by whoever made the report), "
+            "counts from 1 to 10 shown as <11, complementary cells hidden"
             if options.privacy
             else "OFF (--no-privacy): real identifiers and exact counts"
         ),

@@ -95,7 +95,7 @@ def _clinicians(
     c["practice"] = [
         practice_label(x) if x is not None and not pd.isna(x) else "unknown practice" for x in c.practice_id
     ]
-    c = c[[not s for s in small]]
+    c = c.loc[[not s for s in small]]  # .loc: an empty list keeps the columns (c[[]] would drop them)
     hidden = sum(small)
     keep = [
         "label",

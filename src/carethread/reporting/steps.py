@@ -150,7 +150,6 @@ def compute_breaks(inputs: Inputs, options: ReportOptions) -> tuple[ibis.Table, 
     breaks = relationship_breaks(
         inputs.encounters,
         clinicians=inputs.clinicians,
-        lookback_months=options.lookback_months,
         settings=options.settings,
         start=span.start,
         end=span.end,

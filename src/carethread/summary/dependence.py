@@ -44,9 +44,10 @@ Measures:
     Relationship breaks dated in the window, by kind (``partner``,
     ``other_practice``, ``emergency_only``, ``lost``), when a breaks table is
     given. ``who_needs_whom_from_encounters`` detects breaks on all the
-    encounters (quarterly plurality attribution with the same look-back), not
-    only the window's, since a break needs the history before it and the
-    months after it; only their dates must fall in the window. Counts from 1
+    encounters (confirmed changes of usual clinician and lapses, with the
+    default options), not only the window's, since a break needs the history
+    before it and the months after it; only their dates must fall in the
+    window. Counts from 1
     to 10 are shown as they are: this table is an analyst output
     (docs/definitions.md, *Privacy*); suppress before sharing it.
 

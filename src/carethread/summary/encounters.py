@@ -53,9 +53,7 @@ def measure_tables(encounters: ibis.Table, clinicians, settings, start, end, as_
         "dyads": dyads(encounters, **window),
         "continuity": patient_continuity(encounters, **window),
         "attribution": attribute(encounters, as_of=as_of, lookback_months=lookback_months, settings=settings),
-        "breaks": relationship_breaks(
-            encounters, clinicians=clinicians, lookback_months=lookback_months, settings=settings
-        ),
+        "breaks": relationship_breaks(encounters, clinicians=clinicians, settings=settings),
         "start": lo,
         "end": hi,
         "as_of": as_of,
@@ -94,7 +92,7 @@ def who_needs_whom_from_encounters(
         Attribution date for the panel measures (default: ``end`` if given,
         else the day after the last encounter).
     lookback_months
-        Attribution look-back in months (default 18), also of the breaks.
+        Attribution look-back in months (default 18).
     min_visits, bootstrap, seed
         As for :func:`who_needs_whom`.
 

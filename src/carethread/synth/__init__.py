@@ -22,6 +22,7 @@ the measures should find), :mod:`.tables` (Arrow output).
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ import pyarrow.parquet as pq
 
 from carethread import schema
 from carethread.errors import OptionError
+from carethread.output import replacing
 from carethread.synth import tables as tb
 from carethread.synth.encounters import assemble, other_care, primary_care, same_day_repeats
 from carethread.synth.events import simulate
@@ -59,7 +61,7 @@ class SyntheticSystem:
     Attributes
     ----------
     encounters, clinicians, patients : pyarrow.Table
-        Canonical tables (DESIGN.md section 2), ids as strings. Encounters
+        Canonical tables (docs/definitions.md, *Canonical tables*), ids as strings. Encounters
         cover the history before the span and the span; patients are everyone
         registered at some time in that window (some move away or die during
         the history).
@@ -101,7 +103,8 @@ class SyntheticSystem:
         paths = {}
         for name in TABLES:
             paths[name] = out / f"{name}.parquet"
-            pq.write_table(getattr(self, name), paths[name], compression="zstd")
+            with replacing(paths[name]) as tmp:  # whole or not at all
+                pq.write_table(getattr(self, name), tmp, compression="zstd")
         return paths
 
 
@@ -138,7 +141,11 @@ def _check(n_patients, years, patients_per_clinician, shares, history_months=0) 
         raise OptionError(f"years must be positive, got {years!r}")
     if patients_per_clinician < 1:
         raise OptionError(f"patients_per_clinician must be at least 1, got {patients_per_clinician!r}")
+    if shares.get("primary_care_rate", 1.0) <= 0:
+        raise OptionError(f"primary_care_rate must be positive, got {shares['primary_care_rate']!r}")
     for name, value in shares.items():
+        if name == "primary_care_rate" or value is None:
+            continue
         if not 0 <= value < 1:
             raise OptionError(f"{name} must be in [0, 1), got {value!r}")
 
@@ -152,7 +159,17 @@ def _build(
     practices, cl = build_system(rng, n_patients, span, patients_per_clinician)
     patients = build_patients(rng, n_patients, span)
     hist = simulate(rng, span, practices, cl, patients)
-    pc = primary_care(rng, span, practices, cl, patients, hist, shares["virtual_share"])
+    pc = primary_care(
+        rng,
+        span,
+        practices,
+        cl,
+        patients,
+        hist,
+        shares["virtual_share"],
+        away_share=shares.get("away_share"),
+        rate_scale=shares.get("primary_care_rate", 1.0),
+    )
     parts = [pc, same_day_repeats(rng, pc, shares["same_day_repeat_share"])]
     parts += other_care(rng, span, practices, cl, patients, hist)
     enc = assemble(rng, parts, n_patients, shares["null_clinician_share"])
@@ -229,6 +246,8 @@ def generate(
     same_day_repeat_share: float = 0.01,
     virtual_share: float = 0.12,
     history_months: int = 18,
+    away_share: float | None = None,
+    primary_care_rate: float = 1.0,
 ) -> SyntheticSystem:
     """Generate a synthetic health system with ground truth.
 
@@ -261,6 +280,15 @@ def generate(
         attribution look-back), so attribution at the start of the span sees
         a full window. 0 emits the span only; the simulation warms up before
         the span either way.
+    away_share
+        Share of primary-care visits (other than those that open a
+        relationship) with someone other than the usual clinician: partners
+        and practice nurses. Default ``None``: as each patient's loyalty and
+        their clinician's absences and list size have it (about 0.13); a
+        number moves visits to or from partners at random to meet it.
+    primary_care_rate
+        Multiplies every patient's primary-care visit rate (default 1: adults'
+        median about 3.3 visits a year).
 
     Returns
     -------
@@ -295,6 +323,8 @@ def generate(
         null_clinician_share=null_clinician_share,
         same_day_repeat_share=same_day_repeat_share,
         virtual_share=virtual_share,
+        away_share=away_share,
+        primary_care_rate=primary_care_rate,
     )
     _check(n_patients, years, patients_per_clinician, shares, history_months)
     ids = _Ids.for_run(n_patients, years, patients_per_clinician, history_months)
@@ -374,15 +404,20 @@ def write_chunked(
         stale.unlink()
     paths: dict[str, Path] = {"encounters": enc_dir}
     paths.update({name: out / f"{name}.parquet" for name in TABLES[1:]})
-    writers = {name: pq.ParquetWriter(paths[name], SCHEMAS[name], compression="zstd") for name in TABLES[1:]}
     ids = _Ids.for_run(n_patients, years, patients_per_clinician, history_months)
     done = 0
-    try:
+    # Each file is written under a temporary name and renamed once complete (carethread.output.replacing).
+    with contextlib.ExitStack() as files:
+        tmps = {name: files.enter_context(replacing(paths[name])) for name in TABLES[1:]}
+        writers = {name: pq.ParquetWriter(tmps[name], SCHEMAS[name], compression="zstd") for name in TABLES[1:]}
+        for writer in writers.values():  # closed (footers written) before the files are renamed: last in, first out
+            files.callback(writer.close)
         for k, (size, chunk_seed) in enumerate(zip(sizes, seeds, strict=True)):
             part, n_practices = _build(
                 int(size), years, chunk_seed, start, patients_per_clinician, ids, shares, int(history_months)
             )
-            pq.write_table(part.encounters, enc_dir / f"part-{k:05d}.parquet", compression="zstd")
+            with replacing(enc_dir / f"part-{k:05d}.parquet") as tmp:
+                pq.write_table(part.encounters, tmp, compression="zstd")
             for name in TABLES[1:]:
                 writers[name].write_table(getattr(part, name))
             ids.patient += int(size)
@@ -393,7 +428,4 @@ def write_chunked(
             del part
             if progress is not None:
                 progress(done, n_patients)
-    finally:
-        for w in writers.values():
-            w.close()
     return paths

@@ -98,14 +98,22 @@ def primary_care(
     hist: History,
     virtual_share: float,
     nurse_share: float = 0.04,
+    away_share: float | None = None,
+    rate_scale: float = 1.0,
 ) -> dict[str, np.ndarray]:
     """Primary-care and virtual encounters of every segment from the start of the
     history: mostly with the usual clinician, otherwise with an available partner
     or the practice nurse. A segment that starts with a switch or registration
-    opens with a visit to its clinician (``forced``), which dates the switch."""
+    opens with a visit to its clinician (``forced``), which dates the switch.
+
+    ``away_share`` (default: as the patients' loyalty has it, about 0.13)
+    sets the share of the other visits that go to someone else: visits are
+    moved to or from available partners at random until it is met.
+    ``rate_scale`` multiplies every patient's visit rate."""
     seg = hist.seg
     s, e = np.maximum(seg["start"], -span.history), seg["end"]
-    i, day = _draw(rng, s, e, patients.rate["primary_care"][seg["patient"]])
+    rate = patients.rate["primary_care"][seg["patient"]]
+    i, day = _draw(rng, s, e, rate if rate_scale == 1 else rate * rate_scale)
     day = _weekday(rng, span, day, s[i], e[i])
     opening = np.flatnonzero(seg["forced"] & (seg["start"] >= -span.history) & (seg["start"] < e))
     forced = np.concatenate([np.ones(opening.size, bool), np.zeros(i.size, bool)])
@@ -139,20 +147,30 @@ def primary_care(
 
     ptr, members = cl.members(PANEL, practices.kind.size)
     clin = usual.copy()
-    todo = np.flatnonzero(~with_usual)
-    for _ in range(10):  # rejection sampling of an available partner
-        if not todo.size:
-            break
-        cand = _member(rng, ptr, members, prac[todo])
-        d = day[todo]
-        ok = (cand != usual[todo]) & (cand != avoid[todo]) & cl.active(cand, d) & ~away[cand, week[todo]]
-        clin[todo[ok]] = cand[ok]
-        todo = todo[~ok]
 
+    def to_partners(todo: np.ndarray) -> None:
+        for _ in range(10):  # rejection sampling of an available partner
+            if not todo.size:
+                break
+            cand = _member(rng, ptr, members, prac[todo])
+            d = day[todo]
+            ok = (cand != usual[todo]) & (cand != avoid[todo]) & cl.active(cand, d) & ~away[cand, week[todo]]
+            clin[todo[ok]] = cand[ok]
+            todo = todo[~ok]
+
+    to_partners(np.flatnonzero(~with_usual))
     nptr, nurses = cl.members(NURSE, practices.kind.size)
     nurse = _member(rng, nptr, nurses, prac)
     by_nurse = ~forced & (nurse >= 0) & (rng.random(day.size) < nurse_share)
     clin = np.where(by_nurse, nurse, clin)
+    if away_share is not None:
+        free = ~forced
+        elsewhere = free & (clin != usual)
+        base = elsewhere.sum() / max(free.sum(), 1)
+        if away_share < base:
+            clin = np.where(elsewhere & (rng.random(day.size) < 1 - away_share / base), usual, clin)
+        elif away_share > base:
+            to_partners(np.flatnonzero(free & ~elsewhere & (rng.random(day.size) < (away_share - base) / (1 - base))))
     setting = np.where(~forced & (rng.random(day.size) < virtual_share), SETTING["virtual"], SETTING["primary_care"])
     return _part(pat, day, _minutes(rng, day.size, _CLINIC), clin, prac, setting, forced)
 

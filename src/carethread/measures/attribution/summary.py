@@ -17,6 +17,7 @@ from carethread.measures.display import as_result
 from carethread.measures.numbers import exact_int64, ratio
 from carethread.options import Clinicians, DateLike, Settings, check_rule, normalize_settings
 from carethread.visits import encounters_in_window, visits
+from carethread.wording import plural
 
 #: Columns of :func:`attribution_summary`, in order.
 SUMMARY_COLUMNS: tuple[str, ...] = (
@@ -128,10 +129,6 @@ def _window_counts(
     )
 
 
-def _count(n: int, one: str, many: str) -> str:
-    return f"{n:,}".replace(",", " ") + " " + (one if n == 1 else many)
-
-
 _UNATTRIBUTED_WHY = {
     "majority": "no clinician had more than half of their visits",
     "tiered": "none of their visits was with a clinician in the clinicians table",
@@ -150,15 +147,15 @@ def _sentences(counts: Mapping[str, int], rule: str) -> list[str]:
     if n:
         verb = "was" if n == 1 else "were"
         why = _UNATTRIBUTED_WHY.get(rule, "no rule applied")
-        out.append(f"{_count(n, 'patient', 'patients')} with visits {verb} not attributed ({why}).")
+        out.append(f"{plural(n, 'patient', 'patients')} with visits {verb} not attributed ({why}).")
     n = int(counts.get("ties_broken", 0) or 0)
     if n and _TIE_RULE[rule]:
         verb = "was" if n == 1 else "were"
-        out.append(f"{_count(n, 'attribution', 'attributions')} {verb} decided by a tie-break ({_TIE_RULE[rule]}).")
+        out.append(f"{plural(n, 'attribution', 'attributions')} {verb} decided by a tie-break ({_TIE_RULE[rule]}).")
     n = int(counts.get("encounters_without_clinician", 0) or 0)
     if n:
         verb = "was" if n == 1 else "were"
-        out.append(f"{_count(n, 'encounter', 'encounters')} without a clinician {verb} left out.")
+        out.append(f"{plural(n, 'encounter', 'encounters')} without a clinician {verb} left out.")
     return out
 
 
