@@ -222,6 +222,23 @@ def test_omop_without_header_rows_leaks_no_person_id(con, tmp_path):
     )
 
 
+def test_omop_unknown_concepts_show_no_value_of_a_shifted_row(con, tmp_path):
+    # Rows 2 and 3 as a file with shifted fields has them: a date and a person id where the visit
+    # concept belongs. Neither is shown; 0 and an empty concept are.
+    (tmp_path / "VISIT_OCCURRENCE.csv").write_text(
+        "visit_occurrence_id,person_id,visit_concept_id,visit_start_date\n1,7,9202,2024-01-02\n"
+        "2,7,1887-09-14,2024-01-03\n3,7,4471093,2024-01-05\n4,7,0,2024-01-06\n5,7,0,2024-01-07\n"
+        "6,7,,2024-01-08\n"
+    )
+    data = load(tmp_path, con, format="omop")
+    [remark] = [r for r in data.remarks if "with no setting" in r]
+    assert remark == (
+        "VISIT_OCCURRENCE.csv: visit_concept_id values with no setting: 0 No matching concept (2 rows), "
+        "empty (1 row), and 2 other values (2 rows; --quarantine PATH lists them). Map them with "
+        "--visit-concepts ID=SETTING (a setting or by_specialty)."
+    )
+
+
 # --- 3. non-finite and out-of-range numbers -------------------------------------------------
 
 

@@ -190,35 +190,39 @@ def _setting_name(value: str) -> str:
 
 
 def unknown_concepts_remark(checked: validate.Checked, source: Table, tables: dict[str, Table]) -> str | None:
-    """Which visit_concept_id values had no setting (concept ids are vocabulary, not identifiers)."""
+    """Which visit_concept_id values had no setting, the most frequent first.
+
+    Concept ids are vocabulary, but a row whose fields shifted holds a person id
+    or a date there: only ids that name a concept (0, or one in the concept
+    table) and empty values are shown; the others are counted, and the
+    quarantine lists them.
+    """
     t = checked.table
-    found = (
-        t.filter(t.__reason == "unknown_visit_concept")
-        .group_by(value=t.__value)
-        .aggregate(n=ibis._.count())
-        .order_by([ibis.desc("n"), "value"])
-        .limit(6)
-        .to_pyarrow()
-        .to_pylist()
-    )
-    if not found:
+    bad = t.filter(t.__reason == "unknown_visit_concept")
+    values = bad.group_by(value=bad.__value).aggregate(n=ibis._.count())
+    totals = values.aggregate(values=ibis._.count(), rows=ibis._.n.sum()).to_pyarrow().to_pylist()[0]
+    if not totals["values"]:
         return None
+    found = values.order_by([ibis.desc("n"), "value"]).limit(200).to_pyarrow().to_pylist()
     names = dict(KNOWN_CONCEPT_NAMES)
+    ids = {r["value"]: int(r["value"]) for r in found if r["value"] is not None and r["value"].isdecimal()}
     concept = tables.get("concept")
-    ids = [int(r["value"]) for r in found if r["value"] is not None and str(r["value"]).lstrip("-").isdigit()]
     if concept is not None and ids:
         c = concept.table
         looked = c.select(i=as_int(c.concept_id), name=as_text(c.concept_name))
-        for row in looked.filter(looked.i.isin(ids)).to_pyarrow().to_pylist():
+        for row in looked.filter(looked.i.isin(list(ids.values()))).to_pyarrow().to_pylist():
             names[row["i"]] = row["name"]
-    parts = []
-    for row in found[:5]:
-        value = row["value"]
-        label = "empty" if value is None else str(value)
-        name = names.get(int(value)) if value is not None and str(value).lstrip("-").isdigit() else None
-        parts.append(f"{label}{' ' + name if name else ''} ({plural(row['n'], 'row')})")
-    more = ", ..." if len(found) > 5 else ""
+    shown = [r for r in found if r["value"] is None or ids.get(r["value"]) in names][:5]
+    parts = [
+        f"{'empty' if r['value'] is None else r['value'] + ' ' + names[ids[r['value']]]} ({plural(r['n'], 'row')})"
+        for r in shown
+    ]
+    others = totals["values"] - len(shown)
+    if others:
+        rows = totals["rows"] - sum(r["n"] for r in shown)
+        what = plural(others, "other value" if shown else "value")
+        parts.append(f"{'and ' if shown else ''}{what} ({plural(rows, 'row')}; --quarantine PATH lists them)")
     return (
-        f"{source.source}: visit_concept_id values with no setting: {', '.join(parts)}{more}. "
+        f"{source.source}: visit_concept_id values with no setting: {', '.join(parts)}. "
         "Map them with --visit-concepts ID=SETTING (a setting or by_specialty)."
     )
