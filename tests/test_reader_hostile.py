@@ -114,6 +114,15 @@ def test_bare_carriage_return_in_an_unquoted_value_keeps_one_row(con, tmp_path):
     assert data.reconciliation() == "encounters.csv: 3 rows read = 2 accepted + 1 quarantined"
 
 
+def test_a_row_over_two_lines_with_a_bare_carriage_return_is_quarantined_whole(con, tmp_path):
+    # Found by the long fuzz tier: the quoted value spans lines; the CR outside it is the row's fault.
+    path = write(tmp_path, b'patient_id,start,note,code\nP1,2024-01-01,"a\nb",x\ry\nP2,2024-01-02,c,d\n')
+    data = load(path, con)
+    assert quarantine(data) == [("encounters.csv", 1, None, 'P1,2024-01-01,"a\nb",x\ry', "line_ending")]
+    assert data.reconciliation() == "encounters.csv: 2 rows read = 1 accepted + 1 quarantined"
+    assert data.counts[0].lines == 3
+
+
 def test_carriage_return_inside_quotes_is_part_of_the_value(con, tmp_path):
     path = write(tmp_path, b'patient_id,start,note\nP1,2024-01-01,"a\rb"\n"P\r2",2024-01-02,c\n')
     data = load(path, con)
