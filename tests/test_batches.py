@@ -12,7 +12,15 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from carethread import engine
-from carethread.batches import STAGE_FROM, batches_needed, in_patient_batches, patient_batch, plan, run_in_batches
+from carethread.batches import (
+    STAGE_FROM,
+    WORKING_BYTES,
+    batches_needed,
+    in_patient_batches,
+    patient_batch,
+    plan,
+    run_in_batches,
+)
 from carethread.cli import app
 from carethread.measures.breaks import BREAK_ORDER, relationship_breaks
 from carethread.measures.continuity import patient_continuity
@@ -48,7 +56,8 @@ def test_plan_follows_the_memory_limit_and_only_batches_duckdb():
     assert plan(small, 10**7, "attribute") == 1  # reads only its look-back window
     assert plan(small, 10**7, patient_continuity) == plan(small, 10**7, "patients")
     assert plan(small, 10**7, relationship_breaks) == batches_needed(10**7, 150, limit)
-    assert plan(small, 10**7, lambda e: e) == batches_needed(10**7, 150, limit)  # unknown: the largest need
+    largest = max(WORKING_BYTES.values())  # care density's 160 since the network measure
+    assert plan(small, 10**7, lambda e: e) == batches_needed(10**7, largest, limit)  # unknown: the largest need
     assert plan(engine.connect(memory_limit="8GB"), 10**6, "breaks") == 1
 
 

@@ -158,6 +158,10 @@ def test_every_command_and_option_has_help():
         "dyads",
         "breaks",
         "summary",
+        "network",
+        "outcomes",
+        "rebalance",
+        "what-if",
         "synth",
         "demo",
         "report",
@@ -335,12 +339,13 @@ SHARED = [
 #: summary and report print no table; report writes HTML with its own --out), then its own options
 #: listed right after INPUT, then those listed after the window (--end), each in --help order.
 DATA_COMMANDS = {
-    "patients": (set(), [], ["min_visits", "level", "known_lookback_days"]),
+    "patients": (set(), [], ["min_visits", "level", "known_lookback_days", "care_density"]),
     "attribute": ({"start", "end"}, ["as_of", "rule", "lookback_months", "ranking"], []),
     "panels": ({"start", "end"}, ["as_of", "rule", "lookback_months", "rollup"], []),
     "dyads": (set(), [], []),
     "breaks": (set(), ["confirm", "confirm_months", "usual_months", "period", "lookback_months"], []),
     "summary": ({"limit"}, ["as_of", "bootstrap", "seed"], []),
+    "network": ({"out"}, ["within", "min_shared", "shareable", "key_file", "teams", "out"], []),
     "report": (
         {"out", "limit"},
         ["out", "no_privacy", "key", "title", "as_of", "lookback_months", "bootstrap"],

@@ -176,7 +176,7 @@ def test_every_section_has_a_plain_takeaway_and_content(demo_html):
     assert list(page.sections) == [ident for ident, _title in SECTIONS]
     for ident, section in page.sections.items():
         assert len(section["takeaway"].split()) >= 6, (ident, section)
-    for ident in ("answer", "patients", "clinicians", "pairs", "breaks", "trends"):
+    for ident in ("answer", "patients", "clinicians", "pairs", "breaks", "trends", "departure"):
         assert page.sections[ident]["figures"] >= 1, ident
     text = " ".join(page.text)
     assert "Patients need the relationship" in text
@@ -405,3 +405,38 @@ def test_cli_report_usage_errors(small_system, tmp_path):
         app, ["report", str(small_system), "--out", str(tmp_path / "r.html"), "--key-file", str(tmp_path / "nope")]
     )
     assert missing.exit_code == 2 and "--key-file" in missing.output
+
+
+def test_departure_section_hides_small_counts_and_names_the_clinician_by_pseudonym():
+    """Of 40 orphans, 5 kept a known clinician under random placement (1-10: hidden, with its share) and
+    35 under the optimum (its complement, 5, is small too: hidden); 3 patients over capacity are hidden."""
+    import pandas as pd
+
+    from carethread.privacy import Pseudonymizer
+    from carethread.reporting.departure import Departure, protect_departure
+
+    table = pd.DataFrame(
+        {
+            "strategy": ["optimal plan", "random within the practice"],
+            "placed": [40, 40],
+            "kept_known": [35, 5],
+            "strength_kept": [50.0, 9.0],
+            "orphan_continuity": [0.6, 0.1],
+            "patient_side_continuity": [0.8, 0.7],
+            "provider_side_continuity": [0.8, 0.7],
+            "clinicians_over_capacity": [0, 1],
+            "patients_over_capacity": [0, 3],
+        }
+    )
+    table["kept_share"] = table.kept_known / 40
+    exact = Departure(clinician="C-SECRET", orphans=40, table=table)
+    label = Pseudonymizer(b"k" * 32, "Clinician", ["C-SECRET"])
+    shown = protect_departure(exact, privacy=True, clinician_label=label)
+    assert shown.clinician == label("C-SECRET") and shown.clinician.startswith("Clinician ")
+    assert shown.table.kept_known.tolist() == [None, None]
+    assert shown.table.kept_share.tolist() == [None, None]
+    assert shown.table.placed.tolist() == [40, 40]
+    assert [None if pd.isna(v) else v for v in shown.table.patients_over_capacity] == [0, None]
+    assert shown.table.orphan_continuity.tolist() == [0.6, 0.1]
+    open_ = protect_departure(exact, privacy=False, clinician_label=Pseudonymizer(b"", "Clinician", enabled=False))
+    assert (open_.clinician, open_.table.kept_known.tolist()) == ("C-SECRET", [35, 5])

@@ -231,9 +231,15 @@ def test_every_section_and_chart_is_drawn(opened):
         "clinicians-relationships",
         "clinicians-load",
         "pairs-map",
+        "network-graph",
+        "network-density",
         "breaks-quarters",
         "breaks-departed",
         "trends-quarters",
+        "worth-forest",
+        "worth-relationships",
+        "worth-tenure",
+        "departure-strategies",
     }
     assert expected <= names, expected - names
     for chart in charts:

@@ -28,6 +28,7 @@ from carethread.measures.attribution import RULES, attribute, attribution_rankin
 from carethread.measures.breaks import relationship_breaks
 from carethread.measures.continuity import continuity_summary, patient_continuity, visit_counts
 from carethread.measures.dyads import dyads
+from carethread.measures.network import care_density, fragmented_care_density, sharing_network
 from carethread.measures.panels import panel_rollup, panels
 from carethread.summary import who_needs_whom_from_encounters
 from carethread.synth import generate
@@ -205,6 +206,15 @@ MEASURES: dict[str, Callable] = {
         e, confirm=0, period="month", lookback_months=6, lost_after_months=6, emergency_after_months=6
     ),
     "who_needs_whom": lambda e, c, a: _who(e, c, a),
+    # The pair self-join, the within-days bucket join and the per-patient pair weights.
+    "sharing_network": lambda e, c, a: sharing_network(e),
+    "sharing_network[within 30,primary care]": lambda e, c, a: sharing_network(
+        e, within_days=30, settings="primary_care,virtual"
+    ),
+    "care_density": lambda e, c, a: care_density(e),
+    "fragmented_care_density[role,by_connection]": lambda e, c, a: fragmented_care_density(
+        e, clinicians=c, type_column="role", by_connection=True
+    ),
 }
 
 #: (measure, input) pairs Spark cannot run, with the missing operation (strict xfail).

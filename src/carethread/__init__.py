@@ -32,6 +32,12 @@ _MEASURES = (
     "dyads",
     "relationship_breaks",
     "who_needs_whom",
+    "sharing_network",
+    "care_density",
+    "fragmented_care_density",
+    "care_teams",
+    "rebalance",
+    "what_if",
 )
 
 _API = {
@@ -40,6 +46,8 @@ _API = {
     "visits": "carethread.visits",
     **dict.fromkeys(_MEASURES, "carethread.measures"),
     "run_in_batches": "carethread.batches",
+    **dict.fromkeys(("outcomes", "relationship_duration", "relationship_survival"), "carethread.outcomes"),
+    **dict.fromkeys(("clinician_tenure", "tenure_hazards"), "carethread.outcomes"),
     "generate": "carethread.synth",
     "report": "carethread.reporting",
 }

@@ -59,7 +59,7 @@ from carethread.schema import ENCOUNTERS
 #: name the command line gives them: peak RSS over encounters per batch on
 #: DuckDB, measured on 10^8 synthetic encounters and rounded up
 #: (``bench/RESULTS.md``).
-WORKING_BYTES: dict[str, int] = {"patients": 135, "dyads": 110, "breaks": 150}
+WORKING_BYTES: dict[str, int] = {"patients": 135, "dyads": 110, "breaks": 150, "network": 130, "care_density": 160}
 
 #: Share of DuckDB's memory limit one batch may plan to fill; the rest is room
 #: for estimates that run high (more visits per patient than the benchmark's)
@@ -80,7 +80,7 @@ class _Batching:
     per_batch: Callable[..., ibis.Table]  # (encounters, **options), separable by patient
     order_by: tuple[str, ...] = ()
     fixed: Callable[[ibis.Table, dict], dict] | None = None  # options fixed from the whole input
-    finish: Callable[[ibis.Table], ibis.Table] | None = None  # the union of the batches -> the result
+    finish: Callable[[ibis.Table, dict], ibis.Table] | None = None  # (union of the batches, options) -> the result
 
 
 def _breaks_fixed(encounters: ibis.Table, options: dict) -> dict:
@@ -91,10 +91,34 @@ def _breaks_fixed(encounters: ibis.Table, options: dict) -> dict:
     )
 
 
-def _dyads_from_pairs(pairs: ibis.Table) -> ibis.Table:
+def _dyads_from_pairs(pairs: ibis.Table, options: dict) -> ibis.Table:
     from carethread.measures.dyads import dyads_from_counts
 
     return dyads_from_counts(pairs.cache())  # three reads of the pairs: once from Parquet is enough
+
+
+def _network_partials(encounters: ibis.Table, **options) -> ibis.Table:
+    """A batch's network, every pair kept: a pair's count in one batch says nothing about its total."""
+    from carethread.measures.network.edges import sharing_network
+
+    return sharing_network(encounters, **{**options, "min_shared": 1})
+
+
+def _network_from_partials(partials: ibis.Table, options: dict) -> ibis.Table:
+    from carethread.measures.network.edges import merge_partials, sharing_network_filter
+
+    return sharing_network_filter(merge_partials(partials), options.get("min_shared", 1))
+
+
+def _network_fixed(encounters: ibis.Table, options: dict) -> dict:
+    """The network whose weights every batch's care densities use, from the whole input (in batches too)."""
+    from carethread.measures.network.edges import sharing_network
+
+    if options.get("network") is not None:
+        return {}
+    window = {name: options.get(name) for name in ("settings", "start", "end")}
+    with run_in_batches(sharing_network, encounters, **window) as network:
+        return {"network": network.cache()}
 
 
 def _batching(measure: Callable[..., ibis.Table]) -> _Batching:
@@ -102,11 +126,15 @@ def _batching(measure: Callable[..., ibis.Table]) -> _Batching:
     from carethread.measures.breaks import BREAK_ORDER, relationship_breaks
     from carethread.measures.continuity import patient_continuity
     from carethread.measures.dyads import dyad_counts, dyads
+    from carethread.measures.network.density import care_density
+    from carethread.measures.network.edges import sharing_network
 
     known = {
         patient_continuity: _Batching("patients", patient_continuity, ("patient_id",)),
         dyads: _Batching("dyads", dyad_counts, finish=_dyads_from_pairs),
         relationship_breaks: _Batching("breaks", relationship_breaks, BREAK_ORDER, fixed=_breaks_fixed),
+        sharing_network: _Batching("network", _network_partials, finish=_network_from_partials),
+        care_density: _Batching("care_density", care_density, ("patient_id",), fixed=_network_fixed),
     }
     return known.get(measure) or _Batching("", measure)
 
@@ -282,7 +310,7 @@ def run_in_batches(
         yield as_result(whole.order_by(order) if order else whole)
         return
     with _slices(encounters, lambda e: how.per_batch(e, **options), batches=batches, folder=folder) as union:
-        result = (how.finish(union) if how.finish else union).cast(whole.schema())
+        result = (how.finish(union, options) if how.finish else union).cast(whole.schema())
         yield as_result(result.order_by(order) if order else result)
 
 

@@ -49,7 +49,7 @@ def run_demo(
     out = Path(out_dir)
     began = time.perf_counter()
     with step(f"Generating a synthetic health system of {format_count(n_patients)} patients"):
-        system = generate(n_patients, years=years, seed=seed)
+        system = generate(n_patients, years=years, seed=seed, outcomes=True)
         system.write(out / "data")
     con = connect()
     with step("Reading and validating"):

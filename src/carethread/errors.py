@@ -30,3 +30,7 @@ class OutputError(CarethreadError):
 
 class MissingDependencyError(CarethreadError, ImportError):
     """An optional backend or format needs an extra that is not installed."""
+
+
+class CapacityError(CarethreadError):
+    """A plan cannot place every patient within the clinicians' capacities (``.plan`` holds the partial plan)."""

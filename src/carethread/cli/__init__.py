@@ -6,16 +6,34 @@ the result; library errors become one line and an exit code at one boundary
 and error boundary), :mod:`.console` (what is printed where),
 :mod:`.data_options` (the options every data command shares, declared once
 and injected), :mod:`.measure_options` (as-of and look-back), and the
-commands: :mod:`.measures`, :mod:`.html_report`, :mod:`.synthetic`.
+commands: :mod:`.measures`, :mod:`.network`, :mod:`.html_report`, :mod:`.synthetic`.
 """
 
 from carethread.cli.app import app
 from carethread.cli.html_report import report
 from carethread.cli.measures import attribute, breaks, dyads, panels, patients, summary
+from carethread.cli.network import network
+from carethread.cli.outcomes import outcomes
+from carethread.cli.planning import rebalance, what_if
 from carethread.cli.synthetic import demo, synth
 
 # Registered here, in the order --help lists them.
-for _command in (patients, attribute, panels, dyads, breaks, summary, synth, demo, report):
+commands = (
+    patients,
+    attribute,
+    panels,
+    dyads,
+    breaks,
+    summary,
+    network,
+    outcomes,
+    rebalance,
+    what_if,
+    synth,
+    demo,
+    report,
+)
+for _command in commands:
     app.command()(_command)
 
 __all__ = ["app"]

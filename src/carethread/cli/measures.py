@@ -56,6 +56,12 @@ def patients(
     known_lookback_days: Annotated[
         int, typer.Option("--known-lookback-days", help="Look-back of known-provider continuity.")
     ] = 365,
+    care_density: Annotated[
+        bool,
+        typer.Option(
+            "--care-density", help="Add care_density (Pollack 2013; over every setting unless --settings is given)."
+        ),
+    ] = False,
 ) -> None:
     """One row per patient: visits, clinicians, usual clinician and every continuity index."""
     from carethread.measures.continuity import patient_continuity, patient_continuity_remarks
@@ -72,6 +78,10 @@ def patients(
         known_lookback_days=known_lookback_days,
         **options,
     )
+    if care_density:
+        from carethread.cli.network import with_care_density
+
+        result = with_care_density(result, data, shared)
     emit(result, shared.out, limit=shared.limit)
     print_remarks(data.remarks + patient_continuity_remarks(data.encounters, result, **options))
 

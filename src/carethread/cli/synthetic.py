@@ -11,6 +11,16 @@ from carethread.cli.app import reported
 from carethread.cli.console import out_console, step
 from carethread.errors import OptionError
 
+OutcomesOpt = Annotated[
+    bool,
+    typer.Option(
+        "--outcomes/--no-outcomes",
+        help="Emergency visits, admissions, deaths and clinician departures of known effect in the last 24 months "
+        "(true_effects.parquet).",
+    ),
+]
+RatioOpt = Annotated[float, typer.Option(show_default=True)]
+
 YearsOpt = Annotated[
     float,
     typer.Option("--years", help="Years of the span the ground truth covers; encounters start 18 months earlier."),
@@ -33,6 +43,22 @@ def synth(
             help="parquet, or fhir (a FHIR R4 Bulk Data export: NDJSON + manifest.json; ground truth stays Parquet).",
         ),
     ] = "parquet",
+    outcomes: OutcomesOpt = False,
+    ed_irr: Annotated[
+        float, typer.Option("--ed-irr", help="With --outcomes: emergency visits' rate ratio per +0.2 UPC.")
+    ] = 0.80,
+    death_hr: Annotated[
+        float, typer.Option("--death-hr", help="With --outcomes: death's hazard ratio per +0.1 UPC.")
+    ] = 0.85,
+    admission_hr: Annotated[
+        float, typer.Option("--admission-hr", help="With --outcomes: admissions' hazard ratio per +0.1 COC.")
+    ] = 0.90,
+    departure_hr: Annotated[
+        float,
+        typer.Option(
+            "--departure-hr", help="With --outcomes: clinician departure, lowest continuity tertile vs others."
+        ),
+    ] = 1.5,
 ) -> None:
     """Generate a synthetic health system (encounters, clinicians, patients, ground truth) as Parquet or FHIR NDJSON."""
     from carethread.output import check_out_folder
@@ -44,9 +70,16 @@ def synth(
         kind = output_format.strip().lower()
         if kind not in ("parquet", "fhir"):
             raise OptionError(f"--format {output_format!r}: synth writes parquet or fhir.")
+        options = dict(years=years, seed=seed, start=start, chunk_patients=chunk_patients)
+        if outcomes:
+            from carethread.synth.outcomes import OutcomeEffects
+
+            if kind == "fhir":
+                raise OptionError("--outcomes writes Parquet: drop --format fhir.")
+            options["outcomes"] = OutcomeEffects(ed_irr, death_hr, admission_hr, departure_hr).check()
         write = write_fhir_chunked if kind == "fhir" else write_chunked
         with step("Generating"):
-            paths = write(out, patients, years=years, seed=seed, start=start, chunk_patients=chunk_patients)
+            paths = write(out, patients, **options)
         for name, path in paths.items():
             out_console.print(f"{name}: {path}")
 

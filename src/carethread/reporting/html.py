@@ -21,8 +21,11 @@ SECTIONS: tuple[tuple[str, str], ...] = (
     ("patients", "Patients"),
     ("clinicians", "Clinicians"),
     ("pairs", "Pairs"),
+    ("network", "Who shares patients"),
     ("breaks", "Breaks"),
     ("trends", "Trends"),
+    ("worth", "What the relationship is worth"),
+    ("departure", "If a clinician leaves"),
     ("methods", "Data and methods"),
 )
 

@@ -37,9 +37,10 @@ from string import Template
 
 from carethread.deprecation import warn_renamed
 from carethread.output import write_text
-from carethread.reporting import steps
+from carethread.reporting import steps, worth
 from carethread.reporting.html import esc, header, span_text, stamp, window_text
 from carethread.reporting.methods import methods_section
+from carethread.reporting.network import compute_network, protect_network
 from carethread.reporting.progress import STEPS, Progress
 from carethread.reporting.protect import protect
 from carethread.reporting.render import Renderer, rendering
@@ -51,11 +52,21 @@ __all__ = ["STEPS", "ReportOptions", "build", "report"]
 
 #: The order of the sections on the page, between the header and the methods
 #: (:mod:`carethread.reporting.sections` draws section ``x`` with ``x_section``).
-PAGE_ORDER: tuple[str, ...] = ("answer", "patients", "clinicians", "pairs", "breaks", "trends")
+PAGE_ORDER: tuple[str, ...] = (
+    "answer",
+    "patients",
+    "clinicians",
+    "pairs",
+    "network",
+    "breaks",
+    "trends",
+    "worth",
+    "departure",
+)
 
 #: The order the sections are drawn in, which numbers their charts' SVG ids: the order
 #: of earlier versions (which drew the first three early), so a report's HTML stays the same.
-DRAW_ORDER: tuple[str, ...] = ("patients", "clinicians", "trends", "answer", "pairs", "breaks")
+DRAW_ORDER: tuple[str, ...] = ("patients", "clinicians", "trends", "answer", "pairs", "breaks", "network", "departure")
 
 
 def report(
@@ -187,12 +198,22 @@ def _build(input_or_data, options: ReportOptions, *, con, format, bar, keep, ren
         clinician_fields = steps.compute_clinicians(inputs, options)
     with bar.step(STEPS[3]):
         pairs, pair_fields = steps.compute_pairs(inputs)
+        network = compute_network(
+            inputs.encounters, clinicians=inputs.clinicians, start=inputs.span.lo, end=inputs.span.hi
+        )
     with bar.step(STEPS[4]):
         trend_fields = steps.compute_trends(inputs, options)
     with bar.step(STEPS[5]):
         breaks, break_fields = steps.compute_breaks(inputs, options)
     with bar.step(STEPS[6]):
         who = steps.compute_who(inputs, options, patients=patients, pairs=pairs, breaks=breaks)
+        worth_values = worth.compute_worth(
+            inputs.encounters, clinicians=inputs.clinicians, patients=inputs.people, settings=options.settings
+        )
+    from carethread.reporting.departure import compute_departure, protect_departure
+
+    with bar.step(STEPS[7]):
+        departure = compute_departure(inputs, options)
     remarks = patient_fields.pop("remarks")
     values = ReportValues(
         span=inputs.span,
@@ -204,14 +225,22 @@ def _build(input_or_data, options: ReportOptions, *, con, format, bar, keep, ren
         **pair_fields,
         **trend_fields,
         **break_fields,
+        departure=departure,
     )
     shown = protect(
         values, privacy=options.privacy, clinician_label=inputs.clinician_label, practice_label=inputs.practice_label
     )
+    shown.network = protect_network(
+        network, privacy=options.privacy, clinician_label=inputs.clinician_label, practice_label=inputs.practice_label
+    )
+    shown.departure = protect_departure(departure, privacy=options.privacy, clinician_label=inputs.clinician_label)
     if keep is not None:
         keep.update(computed=values, shown=shown)
-    with bar.step(STEPS[7]):
-        return assemble(renderer, shown, draw(renderer, shown, DRAW_ORDER), inputs, options)
+    with bar.step(STEPS[8]):
+        drawn = draw(renderer, shown, DRAW_ORDER)
+        with rendering(renderer):  # the section of its own module, drawn last (its charts number after the rest)
+            drawn["worth"] = worth.worth_section(worth.protect_worth(worth_values, privacy=options.privacy))
+        return assemble(renderer, shown, drawn, inputs, options)
 
 
 def draw(renderer: Renderer, shown: ReportValues, names: Iterable[str]) -> dict[str, str]:
@@ -268,6 +297,8 @@ def _parameters(shown: ReportValues, inputs: Inputs, options: ReportOptions) -> 
         "Relationship breaks": "confirmed changes of usual clinician, and a year without primary care",
         "Trends": f"trailing {shown.trend_window_months}-month windows, one per quarter",
         "Who-needs-whom intervals": f"{options.bootstrap} bootstrap resamples, seed 0",
+        "If a clinician leaves": "plan solved with HiGHS; strength = visits weighted by a 12-month half-life, "
+        "+ 0.5 for the practice (docs/rebalance.md)",
         "Input format": inputs.data.format,
         "Privacy": (
             "on: keyed pseudonyms (HMAC-SHA256, key kept by whoever made the report), "

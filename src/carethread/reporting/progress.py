@@ -13,6 +13,7 @@ STEPS: tuple[str, ...] = (
     "Trends",
     "Relationship breaks",
     "Who needs whom",
+    "If a clinician leaves",
     "Drawing charts",
     "Writing the report",
 )

@@ -10,7 +10,9 @@ from __future__ import annotations
 from carethread import privacy as pv
 from carethread.reporting import charts
 from carethread.reporting.compute import HIGH_UPC, UNKNOWN_AGE
+from carethread.reporting.departure import departure_section  # noqa: F401  (drawn by name, like the others)
 from carethread.reporting.html import cell_count, count, esc, figure, section, table, window_text
+from carethread.reporting.network import network_section  # noqa: F401  (drawn as sections.network_section)
 from carethread.reporting.values import ReportValues
 from carethread.wording import MISSING, about, day, is_missing, percent
 

@@ -97,6 +97,9 @@ class ReportValues:
     who_headline: str | None = None
     who_table: pd.DataFrame | None = None
     who_values: dict = field(default_factory=dict)
+    network: object | None = None  # carethread.reporting.network.NetworkValues
+    #: The "If a clinician leaves" section (:class:`carethread.reporting.departure.Departure`).
+    departure: object | None = None
 
     def count(self, n) -> str:
         """A count as the report writes it (``<11`` for 1-10 with privacy on)."""

@@ -25,7 +25,7 @@ from __future__ import annotations
 import contextlib
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
@@ -39,7 +39,15 @@ from carethread.output import replacing
 from carethread.synth import tables as tb
 from carethread.synth.encounters import assemble, other_care, primary_care, same_day_repeats
 from carethread.synth.events import simulate
+from carethread.synth.outcomes import (
+    OutcomeEffects,
+    clinician_departures,
+    confound,
+    hold_departures,
+    patient_outcomes,
+)
 from carethread.synth.population import NEVER, SEXES, SPECIALTIES, Span, build_patients, build_system
+from carethread.synth.teams import informal_halves, true_halves
 from carethread.synth.truth import true_switches, true_usual
 
 __all__ = ["SyntheticSystem", "generate", "write_chunked"]
@@ -88,6 +96,10 @@ class SyntheticSystem:
         ``other_practice`` the new clinician was seen on at least two days
         from ``switch_date`` to the end of the span, for ``emergency_only``
         and ``lost`` the span runs at least 12 months past ``switch_date``.
+    true_halves : pyarrow.Table or None
+        ``clinician_id, practice_id, half``: the informal half (1 or 2) of
+        each panel clinician of a split practice (``split_practices``,
+        :mod:`.teams`); ``None`` when no practice is split.
     """
 
     encounters: pa.Table
@@ -95,13 +107,21 @@ class SyntheticSystem:
     patients: pa.Table
     true_usual: pa.Table
     true_switches: pa.Table
+    #: The outcome processes' true effects and windows (:mod:`.outcomes`), or ``None`` without them.
+    true_effects: pa.Table | None = None
+    #: The truth of split practices' informal halves (:mod:`.teams`), or ``None`` without a split.
+    true_halves: pa.Table | None = None
+    #: The simulation's own arrays, for :func:`carethread.synth.continuation.continue_system`
+    #: (a :class:`~carethread.synth.continuation.SimulationState`); not a table, never written.
+    state: object = field(default=None, repr=False, compare=False)
 
     def write(self, out_dir: str | Path) -> dict[str, Path]:
         """Write each table to ``out_dir/<name>.parquet``; returns the paths by name."""
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         paths = {}
-        for name in TABLES:
+        optional = tuple(name for name in ("true_effects", "true_halves") if getattr(self, name) is not None)
+        for name in TABLES + optional:
             paths[name] = out / f"{name}.parquet"
             with replacing(paths[name]) as tmp:  # whole or not at all
                 pq.write_table(getattr(self, name), tmp, compression="zstd")
@@ -151,14 +171,20 @@ def _check(n_patients, years, patients_per_clinician, shares, history_months=0) 
 
 
 def _build(
-    n_patients, years, seed, start, patients_per_clinician, ids: _Ids, shares, history_months
+    n_patients, years, seed, start, patients_per_clinician, ids: _Ids, shares, history_months, effects=None, halves=0
 ) -> tuple[SyntheticSystem, int]:
     """One independent system; also returns its number of practices."""
     rng = np.random.default_rng(seed)
     span = Span.of(start, years, history_months)
     practices, cl = build_system(rng, n_patients, span, patients_per_clinician)
+    cl.half = informal_halves(practices, cl, halves)
     patients = build_patients(rng, n_patients, span)
-    hist = simulate(rng, span, practices, cl, patients)
+    followup = None
+    if effects is not None:  # the outcome processes decide deaths in the follow-up (synth.outcomes)
+        confound(patients, effects)
+        hold_departures(cl, span, effects)
+        followup = effects.windows(span)[1]
+    hist = simulate(rng, span, practices, cl, patients, deaths_before=followup)
     pc = primary_care(
         rng,
         span,
@@ -173,6 +199,9 @@ def _build(
     parts = [pc, same_day_repeats(rng, pc, shares["same_day_repeat_share"])]
     parts += other_care(rng, span, practices, cl, patients, hist)
     enc = assemble(rng, parts, n_patients, shares["null_clinician_share"])
+    if effects is not None:
+        enc = patient_outcomes(rng, span, effects, practices, cl, patients, hist, enc)
+        enc = clinician_departures(rng, span, effects, cl, hist, enc)
 
     w_pat, w_cl, w_pr, w_enc = ids.widths
     pat_ids = tb.format_ids("P", ids.patient + 1 + np.arange(n_patients), w_pat)
@@ -213,26 +242,22 @@ def _build(
         schema=tb.PATIENTS,
     )
 
-    sw = true_switches(span, hist, enc, n_patients, cl.kind.size)
-    switches = pa.table(
-        [
-            tb.lookup(pat_ids, sw["patient"]),
-            tb.lookup(cl_ids, sw["frm"]),
-            tb.lookup(cl_ids, sw["to"]),
-            tb.dates(epoch, sw["date"]),
-            tb.vocabulary(tb.SWITCH_KINDS, sw["kind"]),
-            tb.vocabulary(tb.SWITCH_CAUSES, sw["cause"]),
-            tb.dates(epoch, sw["event"]),
-            pa.array(sw["observable"], pa.bool_()),
-        ],
-        schema=tb.TRUE_SWITCHES,
+    usual, switches = tb.truth_tables(
+        epoch,
+        pat_ids,
+        cl_ids,
+        true_usual(span, n_patients, hist.changes),
+        true_switches(span, hist, enc, n_patients, cl.kind.size),
     )
-    quarter_start, who, clin = true_usual(span, n_patients, hist.changes)
-    usual = pa.table(
-        [tb.lookup(pat_ids, who), tb.dates(epoch, quarter_start), tb.lookup(cl_ids, clin)],
-        schema=tb.TRUE_USUAL,
+    from carethread.synth.continuation import SimulationState
+
+    state = SimulationState(span, practices, cl, patients, hist, enc, pat_ids, cl_ids, pr_ids, w_enc)
+    truth = effects.table(span) if effects is not None else None
+    halves = true_halves(cl, cl_ids, pr_ids)
+    system = SyntheticSystem(
+        encounters, clinicians, patients_t, usual, switches, true_effects=truth, true_halves=halves, state=state
     )
-    return SyntheticSystem(encounters, clinicians, patients_t, usual, switches), practices.kind.size
+    return system, practices.kind.size
 
 
 def generate(
@@ -248,6 +273,8 @@ def generate(
     history_months: int = 18,
     away_share: float | None = None,
     primary_care_rate: float = 1.0,
+    outcomes: bool | OutcomeEffects = False,
+    split_practices: int = 0,
 ) -> SyntheticSystem:
     """Generate a synthetic health system with ground truth.
 
@@ -289,6 +316,17 @@ def generate(
     primary_care_rate
         Multiplies every patient's primary-care visit rate (default 1: adults'
         median about 3.3 visits a year).
+    outcomes
+        ``True`` (or an :class:`~carethread.synth.outcomes.OutcomeEffects`
+        with the effects wanted) runs the outcome processes of known effect
+        in a follow-up window at the end of the span and adds the
+        ``true_effects`` table (:mod:`carethread.synth.outcomes`). Off by
+        default, which leaves the tables of a seed as they always were.
+    split_practices
+        Split the primary-care practices with the most panel clinicians, this
+        many, into two informal halves whose clinicians cover only for each
+        other (:mod:`.teams`; the truth is ``true_halves``). Default 0: no
+        split, and the data are those of earlier versions.
 
     Returns
     -------
@@ -337,8 +375,17 @@ def generate(
         ids,
         shares,
         int(history_months),
+        _effects(outcomes),
+        int(split_practices),
     )
     return system
+
+
+def _effects(outcomes: bool | OutcomeEffects) -> OutcomeEffects | None:
+    """The outcome processes' effects (checked), or ``None`` when they are off."""
+    if isinstance(outcomes, OutcomeEffects):
+        return outcomes.check()
+    return OutcomeEffects() if outcomes else None
 
 
 def write_chunked(
@@ -352,6 +399,7 @@ def write_chunked(
     patients_per_clinician: int = 1_500,
     progress: Callable[[int, int], None] | None = None,
     history_months: int = 18,
+    outcomes: bool | OutcomeEffects = False,
 ) -> dict[str, Path]:
     """Generate a large system chunk by chunk straight to Parquet.
 
@@ -366,8 +414,9 @@ def write_chunked(
         Output folder. Encounters go to ``encounters/part-00000.parquet``,
         ``part-00001.parquet``, ... (stale ``part-*.parquet`` files there are
         removed first); the other tables to one Parquet file each.
-    n_patients, years, seed, start, patients_per_clinician, history_months
-        As in :func:`generate`.
+    n_patients, years, seed, start, patients_per_clinician, history_months, outcomes
+        As in :func:`generate`; with ``outcomes`` every chunk runs the outcome
+        processes, and ``true_effects.parquet`` is written once.
     chunk_patients
         Patients per chunk (chunks are made equal in size). The same ``seed``
         and ``chunk_patients`` give identical output.
@@ -405,6 +454,7 @@ def write_chunked(
     paths: dict[str, Path] = {"encounters": enc_dir}
     paths.update({name: out / f"{name}.parquet" for name in TABLES[1:]})
     ids = _Ids.for_run(n_patients, years, patients_per_clinician, history_months)
+    effects = _effects(outcomes)
     done = 0
     # Each file is written under a temporary name and renamed once complete (carethread.output.replacing).
     with contextlib.ExitStack() as files:
@@ -414,10 +464,14 @@ def write_chunked(
             files.callback(writer.close)
         for k, (size, chunk_seed) in enumerate(zip(sizes, seeds, strict=True)):
             part, n_practices = _build(
-                int(size), years, chunk_seed, start, patients_per_clinician, ids, shares, int(history_months)
+                int(size), years, chunk_seed, start, patients_per_clinician, ids, shares, int(history_months), effects
             )
             with replacing(enc_dir / f"part-{k:05d}.parquet") as tmp:
                 pq.write_table(part.encounters, tmp, compression="zstd")
+            if k == 0 and part.true_effects is not None:
+                paths["true_effects"] = out / "true_effects.parquet"
+                with replacing(paths["true_effects"]) as tmp:
+                    pq.write_table(part.true_effects, tmp)
             for name in TABLES[1:]:
                 writers[name].write_table(getattr(part, name))
             ids.patient += int(size)

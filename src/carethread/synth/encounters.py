@@ -24,6 +24,7 @@ from carethread.synth.population import (
     Practices,
     Span,
 )
+from carethread.synth.teams import same_half
 
 SETTING = {name: np.int8(i) for i, name in enumerate(schema.SETTINGS)}
 _COLUMNS = ("patient", "day", "minute", "clin", "practice", "setting", "forced")
@@ -155,6 +156,7 @@ def primary_care(
             cand = _member(rng, ptr, members, prac[todo])
             d = day[todo]
             ok = (cand != usual[todo]) & (cand != avoid[todo]) & cl.active(cand, d) & ~away[cand, week[todo]]
+            ok &= same_half(cl, cand, usual[todo])
             clin[todo[ok]] = cand[ok]
             todo = todo[~ok]
 

@@ -33,6 +33,7 @@ from carethread.synth.population import (
     Practices,
     Span,
 )
+from carethread.synth.teams import same_half
 
 GAP = 365
 WARMUP = 180
@@ -142,15 +143,25 @@ class _Chooser:
             m = self.members[self.ptr[prac] : self.ptr[prac + 1]]
             tt = t[rows, None]
             ok = (cl.active_from[m] <= tt) & (cl.leave[m] > tt + HORIZON) & (m != avoid[rows, None])
+            ok &= same_half(cl, m[None, :], avoid[rows, None])
             pick = _sample(rng, ok * self.free[m])
             out[rows] = np.where(pick >= 0, m[np.maximum(pick, 0)], -1)
         return out
 
 
 def simulate(
-    rng: np.random.Generator, span: Span, practices: Practices, clinicians: Clinicians, patients: Patients
+    rng: np.random.Generator,
+    span: Span,
+    practices: Practices,
+    clinicians: Clinicians,
+    patients: Patients,
+    deaths_before: int | None = None,
 ) -> History:
-    """Run the event rounds and return the patients' primary-care history."""
+    """Run the event rounds and return the patients' primary-care history.
+
+    With ``deaths_before`` (a day), nobody dies from then on: the outcome
+    process of :mod:`carethread.synth.outcomes` decides those deaths.
+    """
     T, N, first = span.n_days, patients.n, span.first
     cl = clinicians
     chooser = _Chooser(rng, practices, cl)
@@ -234,6 +245,10 @@ def simulate(
         day = np.minimum(np.floor(np.minimum(t_own, leave)), T).astype(np.int64)
         live[idx[day >= T]] = False
         keep = day < T
+        if deaths_before is not None:  # the patient lives on, and draws again from that day
+            spared = keep & (kind == DIED) & (day >= deaths_before)
+            now[idx[spared]] = day[spared]
+            keep &= ~spared
         idx, day, kind = idx[keep], day[keep], kind[keep]
 
         gone = (kind == MOVED) | (kind == DIED)

@@ -126,6 +126,7 @@ class Clinicians:
     leave: np.ndarray  # int32 first day gone (NEVER = stays)
     scatter: np.ndarray  # bool: when leaving, patients scatter instead of being reassigned
     popularity: np.ndarray  # float, how strongly patients are drawn to them
+    half: np.ndarray | None = None  # int8 informal half of a split practice (synth.teams); None = no split
 
     def members(self, kind: int, n_practices: int) -> tuple[np.ndarray, np.ndarray]:
         """CSR (pointer, clinician index) of clinicians of ``kind`` per practice."""

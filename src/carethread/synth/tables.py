@@ -94,3 +94,33 @@ def timestamps(epoch_day: int, days: np.ndarray, minutes: np.ndarray) -> pa.Arra
         minutes, dtype=np.int64
     ) * 60_000_000
     return pa.array(micros).cast(pa.timestamp("us"))
+
+
+def truth_tables(
+    epoch_day: int, patient_ids: pa.Array, clinician_ids: pa.Array, usual: tuple, switches: dict
+) -> tuple[pa.Table, pa.Table]:
+    """The ``true_usual`` and ``true_switches`` tables from the truth's arrays.
+
+    ``usual`` is ``(quarter_start, patient, clinician)`` and ``switches`` the
+    columns of :func:`carethread.synth.truth.true_switches`, all as indices
+    into ``patient_ids`` and ``clinician_ids`` and days from ``epoch_day``.
+    """
+    quarter_start, who, clin = usual
+    usual_table = pa.table(
+        [lookup(patient_ids, who), dates(epoch_day, quarter_start), lookup(clinician_ids, clin)], schema=TRUE_USUAL
+    )
+    sw = switches
+    switch_table = pa.table(
+        [
+            lookup(patient_ids, sw["patient"]),
+            lookup(clinician_ids, sw["frm"]),
+            lookup(clinician_ids, sw["to"]),
+            dates(epoch_day, sw["date"]),
+            vocabulary(SWITCH_KINDS, sw["kind"]),
+            vocabulary(SWITCH_CAUSES, sw["cause"]),
+            dates(epoch_day, sw["event"]),
+            pa.array(sw["observable"], pa.bool_()),
+        ],
+        schema=TRUE_SWITCHES,
+    )
+    return usual_table, switch_table
