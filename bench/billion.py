@@ -28,11 +28,10 @@ sys.path.insert(0, str(HERE))
 
 import data  # noqa: E402
 import machine  # noqa: E402
+from markers import write_block  # noqa: E402
 from procs import run_measured  # noqa: E402
 
 OUT = HERE / "out"
-RESULTS_MD = HERE / "RESULTS.md"
-BEGIN, END = "<!-- billion:begin (written by bench/billion.py) -->", "<!-- billion:end -->"
 CARETHREAD = str(Path(sys.executable).with_name("carethread"))
 
 
@@ -119,14 +118,7 @@ def render(r: dict) -> str:
 
 
 def write_markdown(r: dict) -> None:
-    block = f"{BEGIN}\n{render(r)}\n{END}"
-    text = RESULTS_MD.read_text() if RESULTS_MD.exists() else "# carethread benchmark results\n"
-    if BEGIN in text:
-        head, rest = text.split(BEGIN, 1)
-        text = head + block + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n## 10⁹ encounters: `patients` beyond memory\n\n" + block + "\n"
-    RESULTS_MD.write_text(text)
+    write_block("billion", "billion.py", render(r), "10⁹ encounters: `patients` beyond memory")
 
 
 def main() -> None:

@@ -20,8 +20,7 @@ another practice with probability 0.1; each receiving clinician holds
 ``--panel`` patients of their own (2 visits each). Receiving clinicians have
 places for 1.15 × the orphans in all, split at random, so the places with
 the clinicians the orphans know are contested. Prints a Markdown table:
-medians and every repetition, the problem's size, the pricing rounds and the
-gap.
+medians and every repetition, the problem's size and the gap.
 """
 
 from __future__ import annotations
@@ -130,7 +129,7 @@ def main(argv: list[str] | None = None) -> None:
         f"Problem: {problem.n_patients:,} orphans, {problem.n_clinicians:,} receiving clinicians, "
         f"{problem.strength.size:,} candidate pairs ({problem.strength.size / problem.n_patients:.1f} a patient); "
         f"{solution.method} ({solution.reason}), {solution.status}, gap {solution.gap:g}, "
-        f"{solution.pricing_rounds} pricing rounds, {solution.variables:,} variables in the final model, "
+        f"{solution.variables:,} variables, "
         f"{solution.constraints:,} constraints; placed {problem.n_patients - plan.unplaced:,}, "
         f"known clinician kept for {plan.kept_known:,}"
     )

@@ -158,6 +158,7 @@ def test_every_command_and_option_has_help():
         "dyads",
         "breaks",
         "summary",
+        "all",
         "network",
         "outcomes",
         "rebalance",
@@ -188,8 +189,14 @@ def test_synth_then_patients_round_trip(tmp_path):
     ]
     res = invoke("patients", tmp_path / "s", "--out", tmp_path / "p.parquet")
     assert res.exit_code == 0, res.stderr
-    # The file holds what the library computes from the same folder, one row per patient seen.
-    expected = carethread.patient_continuity(carethread.read(tmp_path / "s", con=carethread.connect()).encounters)
+    # The file holds what the library computes from the same folder over the command's default
+    # window (the attribution window), one row per patient seen; the first line says which.
+    from carethread.run import current_window
+
+    enc = carethread.read(tmp_path / "s", con=carethread.connect()).encounters
+    window = current_window(enc)
+    assert res.stdout.splitlines()[0] == window.line()
+    expected = carethread.patient_continuity(enc, **window.bounds())
     expected = expected.to_pyarrow().sort_by("patient_id")
     assert pq.read_table(tmp_path / "p.parquet").sort_by("patient_id").cast(expected.schema).equals(expected)
 
@@ -228,7 +235,7 @@ def test_relationship_commands_run_on_synthetic_data(tmp_path):
 
     loaded = carethread.read(data, con=carethread.connect())
     answer = who_needs_whom_from_encounters(loaded.encounters, clinicians=loaded.clinicians, bootstrap=20, seed=0)
-    assert res.stdout.splitlines()[0] == answer.headline
+    assert res.stdout.splitlines()[0].startswith("Window: ") and res.stdout.splitlines()[1] == answer.headline
 
 
 def test_relationship_commands_reject_bad_options():
@@ -344,11 +351,42 @@ DATA_COMMANDS = {
     "panels": ({"start", "end"}, ["as_of", "rule", "lookback_months", "rollup"], []),
     "dyads": (set(), [], []),
     "breaks": (set(), ["confirm", "confirm_months", "usual_months", "period", "lookback_months"], []),
-    "summary": ({"limit"}, ["as_of", "bootstrap", "seed"], []),
+    "summary": ({"limit"}, ["as_of", "bootstrap", "seed", "population"], []),
+    "all": (
+        {"out", "limit"},
+        [
+            "out",
+            "as_of",
+            "rule",
+            "lookback_months",
+            "confirm",
+            "confirm_months",
+            "usual_months",
+            "period",
+            "population",
+            "bootstrap",
+            "seed",
+            "trend_years",
+            "no_privacy",
+            "key",
+            "title",
+        ],
+        ["min_visits"],
+    ),
     "network": ({"out"}, ["within", "min_shared", "shareable", "key_file", "teams", "out"], []),
     "report": (
         {"out", "limit"},
-        ["out", "no_privacy", "key", "title", "as_of", "lookback_months", "bootstrap"],
+        [
+            "out",
+            "no_privacy",
+            "key",
+            "title",
+            "as_of",
+            "lookback_months",
+            "bootstrap",
+            "population",
+            "trend_years",
+        ],
         ["min_visits"],
     ),
 }
@@ -658,6 +696,6 @@ def test_report_without_a_clinician_column_is_written_and_says_so(tmp_path):
     res = invoke("report", data, "--out", tmp_path / "r.html", "--bootstrap", 5, "--extraction-date", "2024-01-01")
     assert res.exit_code == 0, res.stderr
     html = (tmp_path / "r.html").read_text()
-    assert "No clinician has a panel of patients in this data." in html
+    assert "No clinician has a panel of patients or a visit in this data." in html
     assert "No patient–clinician relationship in this data." in html
     assert "visits.csv has no clinician_id column" in html

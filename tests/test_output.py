@@ -262,7 +262,8 @@ def run(*args, env=None):
 def test_cli_out_is_written_at_exactly_the_name_given(tmp_path, name):
     res = run("patients", FIXTURE, "--out", tmp_path / name)
     assert res.exit_code == 0, res.stderr
-    assert listing(tmp_path) == [name]
+    # A CSV's window and settings go into the CSVW-named sidecar beside it (issue 13).
+    assert listing(tmp_path) == [name, f"{name}-metadata.json"] if name.endswith(".csv") else [name]
     assert f"Wrote {tmp_path / name}" in res.stderr
 
 
@@ -342,7 +343,7 @@ def test_cli_out_dash_writes_the_same_csv_to_stdout(tmp_path):
 def test_cli_summary_to_stdout_keeps_its_headline_on_stderr(tmp_path):
     res = run("summary", FIXTURE, "--bootstrap", 0, "--out", "-")
     assert res.exit_code == 0, res.stderr
-    assert res.stdout.splitlines()[0] == "name,value,ci_low,ci_high,description"
+    assert res.stdout.splitlines()[0] == "name,value,ci_low,ci_high,description,note"
     assert "No intervals: --bootstrap 0 skips the bootstrap (ci_low and ci_high are empty)." in res.stderr
 
 

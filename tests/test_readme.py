@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 import subprocess
@@ -78,7 +79,13 @@ def test_make_demo_command_runs(tmp_path):
     assert args[:2] == ["carethread", "demo"]
     res = subprocess.run([str(CARETHREAD), *args[1:]], cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr
-    patients = pq.read_table(tmp_path / "carethread-demo" / "patients.parquet")
+    demo = tmp_path / "carethread-demo"
+    # The demo is synth + all: every table, the answer, the report and the manifest.
+    manifest = json.loads((demo / "manifest.json").read_text())
+    for name in ("patients", "attribution", "panels", "dyads", "breaks", "who_needs_whom", "report"):
+        assert (demo / manifest["outputs"][name]["file"]).is_file(), name
+    patients = pq.read_table(demo / "patients.parquet")
     # The console's summary counts the patients the file holds a UPC for.
-    upc_row = next(line for line in res.stdout.splitlines() if line.startswith("│ upc "))
-    assert int(upc_row.split("│")[2].replace(" ", "")) == patients.num_rows - patients["upc"].null_count
+    upc_line = next(line for line in res.stdout.splitlines() if line.startswith("Median UPC "))
+    scored = int(re.search(r" over ([\d ]+) patients", upc_line)[1].replace(" ", ""))
+    assert scored == patients.num_rows - patients["upc"].null_count

@@ -71,7 +71,7 @@ def outcomes(continued, orphans: list[str]) -> dict:
     year_end = AS_OF + dt.timedelta(days=365)
     upc = carethread.patient_continuity(enc, start=AS_OF, end=year_end).upc.mean().execute()
     breaks = carethread.relationship_breaks(
-        enc, clinicians=continued.clinicians, lookback_months=6, lost_after_months=12
+        enc, clinicians=continued.clinicians, confirm=0, lookback_months=6, lost_after_months=12
     )
     breaks = breaks.filter(breaks.break_date >= (AS_OF - dt.timedelta(days=365)).date())
     counted = breaks.group_by("kind").aggregate(n=breaks.count()).to_pyarrow().to_pylist()

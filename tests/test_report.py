@@ -32,14 +32,19 @@ FIXTURE_CSV = Path(__file__).parent / "fixtures" / "cli" / "encounters.csv"
 
 
 def shared_demo() -> Path:
-    """The demo folder (data and ``report.html``), built once per test process."""
+    """The demo folder (data, every table, ``report.html``, ``manifest.json``), built once per test process.
+
+    What the demo printed is kept in ``console.txt`` beside them.
+    """
     folder = Path(tempfile.gettempdir()) / f"carethread-report-tests-{os.getpid()}"
-    if not (folder / "report.html").exists():
+    if not (folder / "console.txt").exists():
         from carethread.demo import run_demo
 
         shutil.rmtree(folder, ignore_errors=True)
         atexit.register(shutil.rmtree, folder, True)
-        run_demo(folder, console=Console(file=io.StringIO()), **DEMO)
+        printed = io.StringIO()
+        run_demo(folder, console=Console(file=printed, width=10_000, soft_wrap=True), **DEMO)
+        (folder / "console.txt").write_text(printed.getvalue(), encoding="utf-8")
     return folder
 
 
@@ -247,6 +252,8 @@ def _count_columns(shown):
         ("dependence_bins", shown.dependence_bins, "relationships"),
         ("breaks_by_quarter", shown.breaks_by_quarter, "breaks"),
         ("break_kinds", shown.break_kinds, "breaks"),
+        ("breaks_by_cause", shown.breaks_by_cause, "breaks"),
+        ("break_causes", shown.break_causes, "breaks"),
         ("departed", shown.departed, "patients"),
         ("departed", shown.departed, "total"),
         ("departed_destinations", shown.departed_destinations, "patients"),
@@ -278,10 +285,20 @@ def test_suppressed_cells_cannot_be_recovered_from_shown_totals(small_build):
         states = group.state.tolist()
         hidden = [v for v, s in zip(values, states, strict=True) if s != pv.SHOWN]
         assert not hidden or len(hidden) >= 2
-    kinds = shown.break_kinds
-    if len(kinds):
-        values = exact.breaks_by_quarter.groupby("kind", sort=False).breaks.sum().reindex(kinds.kind).tolist()
-        assert pv.total_is_safe(values, kinds.state.tolist())
+    for by, totals in (("kind", shown.break_kinds), ("cause", shown.break_causes)):
+        exact_quarters = exact.breaks_by_quarter if by == "kind" else exact.breaks_by_cause
+        if len(totals):
+            values = exact_quarters.groupby(by, sort=False).breaks.sum().reindex(totals[by]).tolist()
+            assert pv.total_is_safe(values, totals.state.tolist())
+    # A quarter's total is known wherever one breakdown shows the whole quarter: then no quarter of the
+    # other breakdown may hide a single cell (it would be that total minus the cells shown).
+    for ours, other in (
+        (shown.breaks_by_quarter, shown.breaks_by_cause),
+        (shown.breaks_by_cause, shown.breaks_by_quarter),
+    ):
+        whole = {q for q, g in other.groupby("quarter") if (g.state == pv.SHOWN).all()}
+        hidden = ours[ours.state != pv.SHOWN].groupby("quarter").size()
+        assert not any(n == 1 and q in whole for q, n in hidden.items())
 
 
 def test_exact_values_are_never_written(small_build):

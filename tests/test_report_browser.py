@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 import websocket
 
+import carethread
 from carethread.reporting.html import SECTIONS
 from tests.test_report import shared_demo
 
@@ -272,6 +273,59 @@ def test_reads_on_a_phone(browser, demo_report):
     )
     assert browser.console_errors() == []
     assert [u for u in browser.requests() if not u.startswith(LOCAL_SCHEMES)] == []
+
+
+#: Every chart against its box: its drawn width, its natural width (the SVG's own) and its smallest text as drawn.
+MEASURE_CHARTS = """
+[...document.querySelectorAll('figure.chart-figure')].flatMap(f => {
+  const box = f.querySelector('.chart-scroll').clientWidth;
+  return [...f.querySelectorAll('svg.chart')].map(s => {
+    const drawn = s.getBoundingClientRect().width, natural = parseFloat(s.getAttribute('width'));
+    const texts = [...s.querySelectorAll('text')].filter(t => t.textContent.trim());
+    const sizes = texts.map(t => parseFloat(getComputedStyle(t).fontSize) * drawn / natural);
+    return {name: f.dataset.chart, box: box, drawn: drawn, natural: natural, smallest_text: Math.min(...sizes)};
+  });
+})
+"""
+#: Every table against its scrolling box, and its column headers.
+MEASURE_TABLES = """
+[...document.querySelectorAll('.scroll')].map(d => ({box: d.clientWidth, width: d.querySelector('table').scrollWidth,
+  headers: [...d.querySelectorAll('th')].map(h => h.textContent.trim())}))
+"""
+
+
+@pytest.fixture(scope="module")
+def sample_report(tmp_path_factory) -> Path:
+    """The report of the vendored 111-patient Synthea sample (a sample of patients)."""
+    from carethread.reporting import report
+    from tests.conftest import SAMPLES
+
+    out = tmp_path_factory.mktemp("sample") / "report.html"
+    data = carethread.read(SAMPLES / "synthea-csv-unmc-111", con=carethread.connect(), extraction_date="2024-06-30")
+    return report(data, out=out, bootstrap=20, key="ab" * 16)
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+@pytest.mark.parametrize("which", ["demo", "sample"])
+def test_every_chart_and_table_fits_its_box_with_text_of_11_px(browser, demo_report, sample_report, which, width):
+    path = demo_report if which == "demo" else sample_report
+    browser.open(path.as_uri(), width=width, height=900, mobile=width < 500)
+    assert browser.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 1
+    charts = browser.evaluate(MEASURE_CHARTS)
+    assert len(charts) >= (13 if which == "demo" else 5), charts
+    for chart in charts:
+        # Drawn at its own size (no shrinking, so its text stays as designed) and inside its box.
+        assert chart["natural"] <= chart["box"] and chart["drawn"] == pytest.approx(chart["natural"], abs=0.5), chart
+        assert chart["smallest_text"] >= 11, chart
+    tables = browser.evaluate(MEASURE_TABLES)
+    assert tables
+    for table in tables:
+        assert table["width"] <= table["box"], table
+        assert all(table["headers"]), table  # every column has a header
+    report_widths = os.environ.get("CARETHREAD_WIDTHS")
+    if report_widths:  # CARETHREAD_WIDTHS=file.jsonl records the measurements
+        with open(report_widths, "a") as handle:
+            handle.write(json.dumps({"report": which, "viewport": width, "charts": charts, "tables": tables}) + "\n")
 
 
 @pytest.mark.parametrize("paper", [(8.27, 11.69), (8.5, 11.0)], ids=["A4", "Letter"])

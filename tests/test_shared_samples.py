@@ -9,6 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 import carethread
+import carethread.run
 from carethread.cli import app
 from tests.conftest import SAMPLES
 
@@ -45,6 +46,10 @@ def test_every_sample_is_detected_and_reconciled(sample, fmt, encounters_source,
     assert counts[encounters_source]["read"] and number(counts[encounters_source]["read"]) == encounters_read
     for m in counts.values():
         assert number(m["read"]) == number(m["accepted"]) + number(m["quarantined"])
-    # One row per patient with an accepted encounter, as the library computes it.
+    # One row per patient with an accepted encounter in the command's default window (the attribution
+    # window, which its first line on stdout names), as the library computes it.
     data = carethread.read(SAMPLES / sample, con=carethread.connect(), extraction_date="2024-06-30")
-    assert len(out.read_text().splitlines()) - 1 == carethread.patient_continuity(data.encounters).count().execute()
+    window = carethread.run.current_window(data.encounters)
+    assert res.stdout.splitlines()[0] == window.line()
+    expected = carethread.patient_continuity(data.encounters, **window.bounds()).count().execute()
+    assert len(out.read_text().splitlines()) - 1 == expected

@@ -37,8 +37,10 @@ def test_bjgp_practice_by_hand(con):
     #   = (7/13 + 6/11) / 2.
     # Usual clinician's work (A and B both gave 35 visits): 7, 7, 8, 5, 5, 6 of 35 -> 6.5/35.
     # Every dyad: 7 7 8 4 4 5 (A) and 6 6 7 5 5 6 (B) of 35 -> median 6/35.
+    # Six patients of two clinicians on separate days look like a sample of patients (one visit per
+    # working day): the practice is declared complete to check the clinician side by hand.
     t = encounters_table(con, bjgp_rows())
-    w = who_needs_whom_from_encounters(t, bootstrap=40, seed=1)
+    w = who_needs_whom_from_encounters(t, bootstrap=40, seed=1, population="complete")
     assert isinstance(w, WhoNeedsWhom)
     assert w.value("patient_share_from_usual_clinician") == pytest.approx((7 / 13 + 6 / 11) / 2, abs=TOL)
     assert w.value("patient_share_of_usual_clinicians_work") == pytest.approx(6.5 / 35, abs=TOL)
@@ -63,11 +65,15 @@ def test_bjgp_practice_by_hand(con):
     for kind in ("partner", "other_practice", "emergency_only", "lost"):
         assert w.value(f"breaks_{kind}") == sum(r["kind"] == kind for r in in_window)
     assert w.value("breaks_total") == len(in_window)
+    for cause in ("clinician_left", "patient_moved_on"):  # and by cause (issue 12 item 5)
+        assert w.value(f"breaks_{cause}") == sum(r["cause"] == cause for r in in_window)
     d = w.to_dict()
     assert d["headline"] == w.headline
     assert set(SHARE_MEASURES) <= set(d["measures"])
     assert d["bootstrap"] == {"replicates": 40, "seed": 1, "interval": "95% percentile"}
-    assert w.table.column_names == ["name", "value", "ci_low", "ci_high", "description"]
+    assert w.table.column_names == ["name", "value", "ci_low", "ci_high", "description", "note"]
+    assert w.table.column("note").null_count == w.table.num_rows
+    assert d["population"]["population"] == "complete" and d["population"]["guessed"] is False
 
 
 def test_far_more_and_pooled_continuity_matches_panel_rollup(con):
@@ -97,7 +103,9 @@ def test_far_more_and_pooled_continuity_matches_panel_rollup(con):
                 for k in range(4)
             ]
     t = encounters_table(con, rows)
-    w = who_needs_whom_from_encounters(t, bootstrap=30, start="2023-03-01", end="2023-12-01", as_of="2024-01-01")
+    w = who_needs_whom_from_encounters(
+        t, bootstrap=30, start="2023-03-01", end="2023-12-01", as_of="2024-01-01", population="complete"
+    )
     assert w.headline.startswith(
         "Patients need the relationship far more than clinicians do: a typical patient "
         "gets 100 % of their care from one clinician, while a typical patient is 3."
@@ -186,10 +194,18 @@ def test_precomputed_breaks_are_counted_in_the_window(con):
     w = who_needs_whom(**{**tables, "breaks": given_breaks}, bootstrap=0)
     assert (w.value("breaks_partner"), w.value("breaks_lost"), w.value("breaks_total")) == (1, 1, 2)
     assert (w.value("breaks_other_practice"), w.value("breaks_emergency_only")) == (0, 0)
+    # A breaks table without causes (made before they existed) leaves the cause measures empty.
+    assert (w.value("breaks_clinician_left"), w.value("breaks_patient_moved_on")) == (None, None)
+    caused = given_breaks.mutate(cause=ibis.literal("clinician_left"))
+    w = who_needs_whom(**{**tables, "breaks": caused}, bootstrap=0)
+    assert (w.value("breaks_clinician_left"), w.value("breaks_patient_moved_on")) == (2, 0)
     # Without a breaks table the break measures are left out, and a remark says so.
     without = who_needs_whom(**{**tables, "breaks": None}, bootstrap=0)
     assert without.table.column("name").to_pylist() == SHARE_MEASURES
-    assert without.remarks == ("Relationship breaks are not included: no relationship breaks table was given.",)
+    assert without.remarks == (
+        "Relationship breaks are not included: no relationship breaks table was given.",
+        without.population.reason(),
+    )
 
 
 def test_the_tables_of_one_window_give_what_the_encounters_give(con):
@@ -210,9 +226,15 @@ def test_the_tables_of_one_window_give_what_the_encounters_give(con):
         bootstrap=40,
         seed=1,
     )
-    expected = who_needs_whom_from_encounters(t, bootstrap=40, seed=1)
+    expected = who_needs_whom_from_encounters(t, bootstrap=40, seed=1, population="complete")
     assert w.table.equals(expected.table) and w.headline == expected.headline
-    assert (w.window, w.counts, w.remarks) == (expected.window, expected.counts, expected.remarks)
+    assert (w.window, w.counts) == (expected.window, expected.counts)
+    # Without a panels table (and without population=) nothing checks for a sample; a remark says so.
+    assert w.remarks == (
+        *expected.remarks,
+        "Whether the extract holds every patient of its clinicians was not checked (no panels table was given); "
+        "the clinician-side measures assume it does.",
+    )
 
 
 def test_tables_of_different_windows_are_refused(con):
@@ -236,3 +258,84 @@ def test_the_encounters_form_still_works_with_a_deprecation_warning(con):
         old = who_needs_whom(t, bootstrap=30, seed=2, lookback=12, settings="primary_care")
     new = who_needs_whom_from_encounters(t, bootstrap=30, seed=2, lookback_months=12, settings="primary_care")
     assert old.table.equals(new.table) and old.window == new.window
+
+
+def _day_clinic(patients_per_day: int, days: int = 20) -> list[dict]:
+    """Clinician A sees ``patients_per_day`` different patients on each of ``days`` days, each patient twice."""
+    rows = []
+    for d in range(days):
+        for k in range(patients_per_day):
+            for visit in range(2):
+                rows.append(
+                    {
+                        "patient_id": f"p{d:02d}{k:02d}",
+                        "clinician_id": "A",
+                        "practice_id": "X",
+                        "setting": "primary_care",
+                        "start": dt.datetime(2023, 1, 2, 9 + k % 8) + dt.timedelta(days=d + 30 * visit),
+                    }
+                )
+    return rows
+
+
+def test_population_rule_is_the_median_of_visits_per_working_day():
+    from carethread.summary.population import SAMPLE_BELOW_VISITS_PER_DAY, detect_population
+
+    # Three clinicians: 2.0, 2.99 and 3.0 visits per working day -> median 2.99: a sample.
+    panels_table = ibis.memtable(
+        {"visits": [20, 299, 30, 0], "visits_per_day": [2.0, 2.99, 3.0, None], "patients_seen": [5, 80, 9, 0]}
+    )
+    found = detect_population(panels_table)
+    assert (found.kind, found.guessed, found.clinicians) == ("sample", True, 3)
+    assert (found.visits_per_day, found.patients_per_clinician) == (2.99, 9.0)
+    # At the threshold itself the workload counts as complete; no clinician visit at all: complete.
+    at = ibis.memtable({"visits": [30], "visits_per_day": [SAMPLE_BELOW_VISITS_PER_DAY], "patients_seen": [9]})
+    assert detect_population(at).kind == "complete"
+    nobody = ibis.memtable({"visits": [0], "visits_per_day": [None], "patients_seen": [0]}, schema=at.schema())
+    assert detect_population(nobody).kind == "complete"
+    with pytest.raises(OptionError, match="--population must be sample or complete"):
+        detect_population(at, population="some")
+
+
+def test_a_patient_sample_gets_no_verdict_and_no_clinician_side(con):
+    # One visit per working day (every patient seen alone): the extract looks like a sample.
+    t = encounters_table(con, _day_clinic(1, days=30))
+    w = who_needs_whom_from_encounters(t, bootstrap=20)
+    assert (w.population.kind, w.population.guessed, w.population.visits_per_day) == ("sample", True, 1.0)
+    rows = {r["name"]: r for r in w.table.to_pylist()}
+    for name in (
+        "patient_share_of_usual_clinicians_work",
+        "patient_share_of_clinicians_work_all_dyads",
+        "patients_per_clinician",
+        "provider_side_continuity",
+    ):
+        assert (rows[name]["value"], rows[name]["ci_low"], rows[name]["note"]) == (
+            None,
+            None,
+            "not measurable from a patient sample",
+        ), name
+    # The patient side is measured as on a complete extract: each patient saw A twice.
+    assert rows["patient_share_from_usual_clinician"]["value"] == 1.0
+    assert rows["clinicians_per_patient"]["value"] == 1.0 and rows["patient_side_continuity"]["note"] is None
+    assert w.headline == (
+        "No verdict on who needs whom: this extract seems to hold a sample of patients (the median clinician "
+        "has 1.0 visits per working day in this extract, where a clinic day usually holds 10 to 30), so each "
+        "clinician's whole workload is missing and the clinician side cannot be measured. A typical patient "
+        "gets 100 % of their care from one clinician; clinicians per patient: about 1."
+    )
+    assert w.population.reason() in w.remarks
+
+
+def test_population_complete_or_sample_overrides_the_guess(con):
+    # Eight patients a day: a clinic's workload, measured in full.
+    t = encounters_table(con, _day_clinic(8))
+    guessed = who_needs_whom_from_encounters(t, bootstrap=0)
+    assert (guessed.population.kind, guessed.population.visits_per_day) == ("complete", 8.0)
+    assert guessed.headline.startswith("Patients need the relationship far more than clinicians do")
+    told = who_needs_whom_from_encounters(t, bootstrap=0, population="sample")
+    assert (told.population.kind, told.population.guessed) == ("sample", False)
+    assert told.headline.startswith(
+        "No verdict on who needs whom: this extract was declared a sample of patients, so each clinician's"
+    )
+    assert told.value("patients_per_clinician") is None
+    assert guessed.value("patient_share_from_usual_clinician") == told.value("patient_share_from_usual_clinician")

@@ -9,7 +9,9 @@ The public API, imported lazily so the command line starts fast::
 
 Every measure of :mod:`carethread.measures` is here too (``dir(carethread)``
 lists them), beside :func:`run_in_batches`, which runs a per-patient measure
-on slices of patients when the input is larger than memory.
+on slices of patients when the input is larger than memory, and
+:func:`run_all`, which computes every measure, the answer and the report from
+one input read once.
 """
 
 from importlib import import_module
@@ -46,6 +48,7 @@ _API = {
     "visits": "carethread.visits",
     **dict.fromkeys(_MEASURES, "carethread.measures"),
     "run_in_batches": "carethread.batches",
+    "run_all": "carethread.run",
     **dict.fromkeys(("outcomes", "relationship_duration", "relationship_survival"), "carethread.outcomes"),
     **dict.fromkeys(("clinician_tenure", "tenure_hazards"), "carethread.outcomes"),
     "generate": "carethread.synth",

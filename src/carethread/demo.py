@@ -1,26 +1,19 @@
-"""``carethread demo``: the whole product, end to end, on a synthetic health system."""
+"""``carethread demo``: the whole product, end to end, on a synthetic health system.
+
+A synthetic system is generated and written to ``data/``, then
+:func:`carethread.run_all` computes every table, the who-needs-whom answer
+and the report from it, exactly as ``carethread all data/`` would, and the
+console prints what ``carethread all`` prints (:mod:`carethread.run.story`).
+"""
 
 from __future__ import annotations
 
 import contextlib
-import time
 from pathlib import Path
 
-import ibis
 from rich.console import Console
-from rich.table import Table as RichTable
 
-from carethread.wording import decimals, format_count, percent
-
-
-def _print_summary(summary_rows: list[dict], console: Console) -> None:
-    view = RichTable(title="Patient continuity, population summary", header_style="bold")
-    for column in ("index", "patients", "mean", "q1", "median", "q3", "pooled"):
-        view.add_column(column, justify="right" if column != "index" else "left")
-    for r in summary_rows:
-        statistics = [decimals(r[column]) for column in ("mean", "q1", "median", "q3", "pooled")]
-        view.add_row(r["index"], format_count(r["patients_included"]), *statistics)
-    console.print(view)
+from carethread.wording import format_count
 
 
 def run_demo(
@@ -29,62 +22,43 @@ def run_demo(
     n_patients: int = 20_000,
     years: float = 3,
     seed: int = 0,
+    bootstrap: int = 200,
     console: Console | None = None,
     step=None,
-) -> dict[str, Path]:
-    """Generate a synthetic system, compute every measure, write the tables.
+):
+    """Generate a synthetic system into ``out_dir/data``, then run everything on it into ``out_dir``.
 
-    Writes ``data/`` (the synthetic input with ground truth), ``patients.parquet``
-    ``continuity_summary.csv`` and the shareable ``report.html`` into
-    ``out_dir`` and prints the population summary. Returns the paths written.
+    Returns the :class:`~carethread.run.pipeline.RunResult` of
+    :func:`carethread.run_all` (its ``paths`` name every file written).
     """
     from carethread.engine import connect
-    from carethread.measures.continuity import continuity_summary, patient_continuity, patient_continuity_remarks
-    from carethread.output import write_table
+    from carethread.privacy import load_or_create_key
     from carethread.readers import read
+    from carethread.run.pipeline import run_all
+    from carethread.run.story import console_lines
     from carethread.synth import generate
 
     console = console or Console()
     step = step or (lambda message: contextlib.nullcontext())
     out = Path(out_dir)
-    began = time.perf_counter()
     with step(f"Generating a synthetic health system of {format_count(n_patients)} patients"):
-        system = generate(n_patients, years=years, seed=seed, outcomes=True)
-        system.write(out / "data")
-    con = connect()
+        generate(n_patients, years=years, seed=seed, outcomes=True).write(out / "data")
     with step("Reading and validating"):
-        data = read(out / "data", con=con)
-    console.print(data.reconciliation())
-    with step("Computing patient continuity"):
-        patients = patient_continuity(data.encounters).cache()
-        paths = {"patients": write_table(patients, out / "patients.parquet")}
-        summary = continuity_summary(patients).cache()
-        paths["continuity_summary"] = write_table(summary, out / "continuity_summary.csv")
-    rows = summary.to_pyarrow().to_pylist()
-    _print_summary(rows, console)
-    upc = next(r for r in rows if r["index"] == "upc")
-    console.print(
-        f"A typical patient (median) saw their usual clinician at {percent(upc['median'])} of visits; "
-        f"pooled over all visits, {percent(upc['pooled'])}."
-    )
-    for i, remark in enumerate(data.remarks + patient_continuity_remarks(data.encounters, patients), 1):
-        console.print(f"  {i}. {remark}")
-    from carethread.privacy import load_or_create_key
-    from carethread.reporting import report
-    from carethread.summary import who_needs_whom_from_encounters
-
-    with step("Weighing both sides of every relationship"):
-        answer = who_needs_whom_from_encounters(data.encounters, clinicians=data.clinicians, seed=seed)
-        paths["who_needs_whom"] = write_table(ibis.memtable(answer.table), out / "who_needs_whom.csv")
-    console.print(f"Who needs whom: {answer.headline}")
-
-    paths["report"] = report(
+        data = read(out / "data", con=connect())
+    result = run_all(
         data,
-        out=out / "report.html",
-        con=con,
+        out=out,
+        source=out / "data",
+        seed=seed,
+        bootstrap=bootstrap,
         key=load_or_create_key(out / "data"),
         title="Care relationships: synthetic demo health system",
+        progress=step,
     )
-    console.print(f"Report: {paths['report']} (open it in a browser)")
-    console.print(f"Done in {time.perf_counter() - began:.1f} s. Tables and report in {out}/")
-    return paths
+    for line in console_lines(result):
+        console.print(line)
+    console.print(data.reconciliation())
+    for i, remark in enumerate(result.shown.remarks, 1):
+        console.print(f"  {i}. {remark}")
+    console.print(f"Report: {result.paths['report']} (open it in a browser)")
+    return result

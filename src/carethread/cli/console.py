@@ -56,9 +56,17 @@ def print_remarks(remarks: list[str]) -> None:
             err_console.print(f"  {i}. {remark}")
 
 
-def emit(table, out: Path | None, *, limit: int, order_by: Sequence[str] | None = None) -> None:
+def emit(
+    table,
+    out: Path | None,
+    *,
+    limit: int,
+    order_by: Sequence[str] | None = None,
+    metadata: dict[str, str] | None = None,
+) -> None:
     """Print up to ``limit`` rows of ``table`` in ``order_by`` order (default: every column, first to
-    last; ``()``: the table's own), or write all of it to ``out`` (.csv or .parquet; ``-``: CSV on stdout)."""
+    last; ``()``: the table's own), or write all of it to ``out`` (.csv or .parquet; ``-``: CSV on stdout)
+    with ``metadata`` (the window and settings it describes; not on stdout)."""
     from carethread.cli.table import print_table
     from carethread.output import is_stdout, write_table
 
@@ -69,5 +77,15 @@ def emit(table, out: Path | None, *, limit: int, order_by: Sequence[str] | None 
             write_table(table, out)
     else:
         with step(f"Writing {out.name}"):
-            write_table(table, out)
+            write_table(table, out, metadata=metadata)
         err_console.print(f"Wrote {out}")
+
+
+def say_window(*lines: str, out: Path | None = None) -> None:
+    """The window and settings a command used: its first lines on stdout (on stderr when stdout carries
+    the data, ``--out -``)."""
+    from carethread.output import is_stdout
+
+    console = err_console if is_stdout(out) else out_console
+    for line in lines:
+        console.print(line)

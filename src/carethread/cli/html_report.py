@@ -7,21 +7,33 @@ read, to :func:`carethread.reporting.report`.
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from carethread.cli.console import err_console
+from carethread.cli.console import err_console, say_window
 from carethread.cli.data_options import DataOptions, data_command
 from carethread.cli.measure_options import (
     AsOfOpt,
     LookbackMonthsOpt,
     MinVisitsOpt,
     OldLookbackOpt,
+    PopulationOpt,
     check_as_of,
     check_lookback,
+)
+from carethread.cli.report_options import (
+    BootstrapOpt,
+    KeyFileOpt,
+    KeyOpt,
+    NoPrivacyOpt,
+    TitleOpt,
+    TrendYearsOpt,
+    check_bootstrap,
+    pseudonym_key,
+    source_name,
+    trend_years_of,
 )
 from carethread.errors import OptionError
 
@@ -31,54 +43,41 @@ def report(
     ctx: typer.Context,
     *,
     out: Annotated[Path, typer.Option("--out", help="The HTML file to write.")] = Path("report.html"),
-    no_privacy: Annotated[
-        bool,
-        typer.Option(
-            "--no-privacy",
-            help="Show real clinician and practice ids and exact small counts; every page then says NOT FOR SHARING.",
-        ),
-    ] = False,
-    key: Annotated[
-        Path | None,
-        typer.Option(
-            "--key",
-            help="File holding the pseudonym key (hex), created there on first use "
-            "[default: one key per user, in the user's config folder].",
-        ),
-    ] = None,
-    key_file: Annotated[Path | None, typer.Option("--key-file", hidden=True)] = None,
-    title: Annotated[
-        str | None, typer.Option("--title", help="Title of the report [default: Care relationships: <input name>].")
-    ] = None,
+    no_privacy: NoPrivacyOpt = False,
+    key: KeyOpt = None,
+    key_file: KeyFileOpt = None,
+    title: TitleOpt = None,
     as_of: AsOfOpt = None,
     lookback_months: LookbackMonthsOpt = 18,
     lookback: OldLookbackOpt = None,
-    bootstrap: Annotated[
-        int, typer.Option("--bootstrap", help="Bootstrap resamples for the who-needs-whom intervals (at least 1).")
-    ] = 200,
+    bootstrap: BootstrapOpt = 200,
+    population: PopulationOpt = None,
+    trend_years: TrendYearsOpt = None,
     shared: DataOptions,
     min_visits: MinVisitsOpt = 2,
 ) -> None:
     """One self-contained HTML report to share: who needs the relationship more, and where relationships break."""
     from carethread.options import check_options
     from carethread.output import check_out_path
-    from carethread.reporting import ReportOptions
-    from carethread.reporting import report as write_report
+    from carethread.reporting import ReportOptions, write_report
+    from carethread.run.windows import all_data_window, current_window, over_time_line
+    from carethread.summary.population import check_population
 
     if out.suffix.lower() not in (".html", ".htm"):
         raise OptionError(f"--out {out.name}: the report is an HTML file; give a name ending in .html.")
     check_out_path(out, suffixes=(".html", ".htm"))
     check_options(min_visits=min_visits)
     check_as_of(as_of)
+    check_population(population)
     months = check_lookback(ctx, lookback_months, lookback)
-    if bootstrap < 1:
-        raise OptionError(
-            f"--bootstrap {bootstrap}: the report shows intervals, which need at least 1 resample "
-            "(200 by default; `carethread summary --bootstrap 0` gives the answer without intervals)."
-        )
-    secret = None if no_privacy else _pseudonym_key(key, key_file, shared.input_path)
+    check_bootstrap(bootstrap)
+    secret = pseudonym_key(shared.input_path, key, key_file, no_privacy)
+    years = trend_years_of(trend_years)
     data = shared.read()
-    source = shared.input_path.name if shared.input_path is not None else shared.schema or "database"
+    say_window(
+        current_window(data.encounters, **shared.window(), as_of=as_of, lookback_months=months).line(),
+        over_time_line(all_data_window(data.encounters, **shared.window()), years),
+    )
     options = ReportOptions(
         **shared.window(),
         as_of=as_of,
@@ -86,27 +85,10 @@ def report(
         min_visits=min_visits,
         privacy=not no_privacy,
         key=secret,
-        title=title or f"Care relationships: {source}",
+        title=title or f"Care relationships: {source_name(shared.input_path, shared.schema)}",
         bootstrap=bootstrap,
+        population=population,
+        trend_years=years,
     )
-    path = write_report(data, out=out, **asdict(options))
+    path = write_report(data, options, out=out, source=shared.input_path)
     err_console.print(f"Wrote {path}" + ("" if not no_privacy else " (privacy protections OFF: not for sharing)"))
-
-
-def _pseudonym_key(key: Path | None, key_file: Path | None, input_path: Path | None) -> bytes:
-    """The key of ``--key`` (or the deprecated ``--key-file``, which must exist), else the user's; said when new."""
-    from carethread.privacy import stored_key
-
-    if key_file is not None:
-        if key is not None:
-            raise OptionError("--key-file is the old name of --key; give only --key.")
-        err_console.print("Note: --key-file is deprecated and will be removed; use --key.")
-        if not key_file.is_file():
-            raise OptionError(
-                f"--key-file {key_file}: no such file; write the key (hex) into it or leave the option out."
-            )
-        key = key_file
-    stored = stored_key(key, data_path=input_path)
-    if stored.notice():
-        err_console.print(stored.notice())
-    return stored.key

@@ -23,6 +23,34 @@ LookbackMonthsOpt = Annotated[int, typer.Option("--lookback-months", help="Attri
 #: The deprecated name of --lookback-months, hidden from --help.
 OldLookbackOpt = Annotated[int | None, typer.Option("--lookback", hidden=True)]
 MinVisitsOpt = Annotated[int, typer.Option("--min-visits", help="Patients with fewer visits get null indices.")]
+ConfirmOpt = Annotated[
+    int,
+    typer.Option(
+        "--confirm",
+        help="Later visits with the new clinician that confirm a switch; 0 lists attribution churn instead.",
+    ),
+]
+ConfirmMonthsOpt = Annotated[
+    int,
+    typer.Option(
+        "--confirm-months", help="Months from the first visit with the new clinician in which it is confirmed."
+    ),
+]
+UsualMonthsOpt = Annotated[
+    int,
+    typer.Option("--usual-months", help="Months in which the usual clinician has 2 and over half of the visits."),
+]
+PeriodOpt = Annotated[
+    str | None, typer.Option("--period", help="With --confirm 0: month, quarter or year [default: quarter].")
+]
+PopulationOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--population",
+        help="sample (the extract holds only some of each clinician's patients: no who-needs-whom verdict, "
+        "clinician side not measured) or complete [default: guessed from clinicians' visits per working day].",
+    ),
+]
 
 
 def check_as_of(as_of: str | None) -> None:

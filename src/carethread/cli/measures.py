@@ -2,8 +2,12 @@
 
 Each gets its input, window and output through :class:`DataOptions`, checks
 its own options, calls one library measure and prints or writes the result,
-then the remarks. Library modules are imported inside the commands, so
-``--help`` does not wait for Ibis.
+then the remarks. The first line each prints is the window and settings it
+used, and a file it writes carries them in its metadata: the current
+picture (patients, attribute, panels, dyads, summary) covers the
+attribution window, breaks all the data (:mod:`carethread.run.windows`).
+Library modules are imported inside the commands, so ``--help`` does not
+wait for Ibis.
 """
 
 from __future__ import annotations
@@ -14,18 +18,30 @@ from typing import Annotated
 
 import typer
 
-from carethread.cli.console import emit, err_console, out_console, print_remarks, step
+from carethread.cli.console import emit, err_console, out_console, print_remarks, say_window, step
 from carethread.cli.data_options import DataOptions, data_command
 from carethread.cli.measure_options import (
     AsOfOpt,
+    ConfirmMonthsOpt,
+    ConfirmOpt,
     LookbackMonthsOpt,
     MinVisitsOpt,
     OldLookbackOpt,
+    PeriodOpt,
+    PopulationOpt,
     RuleOpt,
+    UsualMonthsOpt,
     check_as_of,
     check_attribution,
     check_lookback,
 )
+
+
+def current(data, shared: DataOptions, *, as_of=None, lookback_months: int = 18):
+    """The current picture's window of this command (the attribution window, --start/--end replacing a side)."""
+    from carethread.run.windows import current_window
+
+    return current_window(data.encounters, **shared.window(), as_of=as_of, lookback_months=lookback_months)
 
 
 def computed_in_batches(message: str, measure: Callable, data, shared: DataOptions, **options):
@@ -69,7 +85,9 @@ def patients(
 
     check_options(min_visits=min_visits, level=level, known_lookback_days=known_lookback_days)
     data = shared.read()
-    options = dict(**shared.window(), min_visits=min_visits, level=level)
+    window = current(data, shared)
+    say_window(window.line(), out=shared.out)
+    options = dict(settings=shared.settings, **window.bounds(), min_visits=min_visits, level=level)
     result = computed_in_batches(
         "Computing patient continuity",
         patient_continuity,
@@ -82,7 +100,7 @@ def patients(
         from carethread.cli.network import with_care_density
 
         result = with_care_density(result, data, shared)
-    emit(result, shared.out, limit=shared.limit)
+    emit(result, shared.out, limit=shared.limit, metadata=window.metadata())
     print_remarks(data.remarks + patient_continuity_remarks(data.encounters, result, **options))
 
 
@@ -107,12 +125,16 @@ def attribute(
         check_out_path(ranking, option="--ranking")
     months = check_attribution(ctx, as_of, rule, lookback_months, lookback)
     data = shared.read()
-    options = dict(as_of=as_of, rule=rule, lookback_months=months, settings=shared.settings, clinicians=data.clinicians)
+    window = current(data, shared, as_of=as_of, lookback_months=months)
+    say_window(window.line(), out=shared.out)
+    options = dict(
+        as_of=window.as_of, rule=rule, lookback_months=months, settings=shared.settings, clinicians=data.clinicians
+    )
     with step("Attributing patients"):
         result = attribution.attribute(data.encounters, **options).cache()
-    emit(result, shared.out, limit=shared.limit)
+    emit(result, shared.out, limit=shared.limit, metadata=window.metadata())
     if ranking is not None:
-        write_table(attribution.attribution_ranking(data.encounters, **options), ranking)
+        write_table(attribution.attribution_ranking(data.encounters, **options), ranking, metadata=window.metadata())
         err_console.print(f"Ranking written to {ranking}")
     print_remarks(data.remarks + attribution.attribution_remarks(data.encounters, result, **options))
 
@@ -139,18 +161,20 @@ def panels(
         raise OptionError(f"--rollup must be clinician, practice or system, not {rollup!r}.")
     months = check_attribution(ctx, as_of, rule, lookback_months, lookback)
     data = shared.read()
+    window = current(data, shared, as_of=as_of, lookback_months=months)
+    say_window(window.line(), out=shared.out)
     with step("Computing panels"):
         result = panel_table(
             data.encounters,
             clinicians=data.clinicians,
             settings=shared.settings,
-            as_of=as_of,
+            as_of=window.as_of,
             rule=rule,
             lookback_months=months,
         )
         if rollup != "clinician":
             result = panel_rollup(result, by=rollup)
-    emit(result.cache(), shared.out, limit=shared.limit)
+    emit(result.cache(), shared.out, limit=shared.limit, metadata=window.metadata())
     print_remarks(data.remarks)
 
 
@@ -160,8 +184,12 @@ def dyads(*, shared: DataOptions) -> None:
     from carethread.measures.dyads import dyads as dyad_table
 
     data = shared.read()
-    result = computed_in_batches("Computing dyads", dyad_table, data, shared, **shared.window())
-    emit(result, shared.out, limit=shared.limit)
+    window = current(data, shared)
+    say_window(window.line(), out=shared.out)
+    result = computed_in_batches(
+        "Computing dyads", dyad_table, data, shared, settings=shared.settings, **window.bounds()
+    )
+    emit(result, shared.out, limit=shared.limit, metadata=window.metadata())
     print_remarks(data.remarks)
 
 
@@ -169,26 +197,10 @@ def dyads(*, shared: DataOptions) -> None:
 def breaks(
     ctx: typer.Context,
     *,
-    confirm: Annotated[
-        int,
-        typer.Option(
-            "--confirm",
-            help="Later visits with the new clinician that confirm a switch; 0 lists attribution churn instead.",
-        ),
-    ] = 1,
-    confirm_months: Annotated[
-        int,
-        typer.Option(
-            "--confirm-months", help="Months from the first visit with the new clinician in which it is confirmed."
-        ),
-    ] = 18,
-    usual_months: Annotated[
-        int,
-        typer.Option("--usual-months", help="Months in which the usual clinician has 2 and over half of the visits."),
-    ] = 24,
-    period: Annotated[
-        str | None, typer.Option("--period", help="With --confirm 0: month, quarter or year [default: quarter].")
-    ] = None,
+    confirm: ConfirmOpt = 1,
+    confirm_months: ConfirmMonthsOpt = 18,
+    usual_months: UsualMonthsOpt = 24,
+    period: PeriodOpt = None,
     lookback_months: Annotated[
         int | None,
         typer.Option("--lookback-months", help="With --confirm 0: attribution look-back in months [default: 18]."),
@@ -198,6 +210,7 @@ def breaks(
 ) -> None:
     """Relationship breaks: each confirmed change of a patient's usual clinician or lapse, dated, with its cause."""
     from carethread.measures.breaks import BREAK_ORDER, check_break_options, relationship_breaks
+    from carethread.run.windows import all_data_window
 
     options = dict(confirm=confirm, confirm_months=confirm_months, usual_months=usual_months)
     if period is not None or lookback_months is not None or lookback is not None:
@@ -206,6 +219,8 @@ def breaks(
         options.update(period=period, lookback_months=months)
     check_break_options(**options)
     data = shared.read()
+    window = all_data_window(data.encounters, **shared.window())
+    say_window(window.line(), out=shared.out)
     result = computed_in_batches(
         "Tracking attribution period by period" if confirm == 0 else "Following each patient's usual clinician",
         relationship_breaks,
@@ -215,7 +230,8 @@ def breaks(
         **shared.window(),
         **options,
     )
-    emit(result, shared.out, limit=shared.limit, order_by=BREAK_ORDER)  # each patient's breaks in time order
+    # Each patient's breaks in time order.
+    emit(result, shared.out, limit=shared.limit, order_by=BREAK_ORDER, metadata=window.metadata(**options))
     print_remarks(data.remarks)
 
 
@@ -228,6 +244,7 @@ def summary(
         typer.Option("--bootstrap", min=0, help="Bootstrap resamples over patients for the intervals; 0 for none."),
     ] = 200,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the bootstrap.")] = 0,
+    population: PopulationOpt = None,
     shared: DataOptions,
 ) -> None:
     """Who needs the relationship more? The population answer, with bootstrap intervals."""
@@ -235,9 +252,13 @@ def summary(
 
     from carethread.output import is_stdout
     from carethread.summary import who_needs_whom_from_encounters
+    from carethread.summary.population import check_population
 
     check_as_of(as_of)
+    check_population(population)
     data = shared.read()
+    window = current(data, shared, as_of=as_of)
+    say_window(window.line(), out=shared.out)
     with step("Weighing both sides of every relationship"):
         answer = who_needs_whom_from_encounters(
             data.encounters,
@@ -246,10 +267,11 @@ def summary(
             as_of=as_of,
             bootstrap=bootstrap,
             seed=seed,
+            population=population,
         )
     # With --out - stdout is the CSV alone; the headline goes with the other messages.
     (err_console if is_stdout(shared.out) else out_console).print(answer.headline)
     if bootstrap == 0:
         err_console.print("No intervals: --bootstrap 0 skips the bootstrap (ci_low and ci_high are empty).")
-    emit(ibis.memtable(answer.table), shared.out, limit=50, order_by=())
+    emit(ibis.memtable(answer.table), shared.out, limit=50, order_by=(), metadata=window.metadata())
     print_remarks(data.remarks + list(answer.remarks))

@@ -101,8 +101,8 @@ def rebalance(
         float,
         typer.Option(
             "--network-weight",
-            help="Strength of clinicians who share many patients with the patient's clinician "
-            "[needs the sharing-network measure; keep 0 until it exists].",
+            help="Weight of the share of the patient's clinician's patients a clinician also saw, added to "
+            "the strength (0: visits and practice only).",
         ),
     ] = 0.0,
     closed: ClosedOpt = None,

@@ -1,4 +1,4 @@
-"""The commands that need no input: ``synth`` writes a synthetic health system, ``demo`` runs everything on one."""
+"""The commands that need no input: ``synth`` writes a synthetic health system, ``demo`` runs ``all`` on one."""
 
 from __future__ import annotations
 
@@ -92,7 +92,7 @@ def demo(
     years: YearsOpt = 3,
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
 ) -> None:
-    """Generate a synthetic health system, run every measure, write the tables and print the headline."""
+    """Generate a synthetic health system and run all on it: every table, the answer, the report, the manifest."""
     from carethread.demo import run_demo
     from carethread.output import check_out_folder
 

@@ -12,6 +12,6 @@ with :mod:`.html` and :mod:`.charts`, Altair to SVG through :mod:`.render`),
 :mod:`.pipeline` (the steps end to end) and :mod:`.progress` (the bar).
 """
 
-from carethread.reporting.pipeline import STEPS, ReportOptions, build, report
+from carethread.reporting.pipeline import STEPS, ReportOptions, Tables, build, report, write_report
 
-__all__ = ["STEPS", "ReportOptions", "build", "report"]
+__all__ = ["STEPS", "ReportOptions", "Tables", "build", "report", "write_report"]

@@ -16,6 +16,7 @@ import datetime as dt
 import ibis
 import pandas as pd
 
+from carethread.measures.break_causes import CAUSES as BREAK_CAUSES
 from carethread.measures.breaks import KINDS as BREAK_KINDS
 from carethread.options import normalize_settings
 from carethread.reporting.values import Span, no_breaks
@@ -44,29 +45,6 @@ def _date(value) -> dt.date | None:
     if isinstance(value, pd.Timestamp):
         return value.date()
     return value
-
-
-def span_of(encounters: ibis.Table, *, start=None, end=None, as_of=None, lookback_months: int = 18) -> Span:
-    """First and last encounter day in the window, the attribution date and the current window.
-
-    ``as_of`` defaults to ``end`` when given, else the day after the last
-    encounter, so attribution uses the latest visits in the data.
-    """
-    from carethread.measures.panels import counting_window
-    from carethread.options import as_timestamp, check_window
-    from carethread.visits import default_as_of
-
-    lo, hi = check_window(start, end)
-    e = encounters_in_window(encounters, start=lo, end=hi)
-    row = e.aggregate(first=e.start.min(), last=e.start.max()).to_pyarrow().to_pylist()[0]
-    first, last = _date(row["first"]), _date(row["last"])
-    if as_of is not None:
-        when = as_timestamp(as_of, "as-of")
-    else:
-        # "now" only for an input with no encounter at all, where every section is empty anyway.
-        when = default_as_of(e, end=hi) or dt.datetime.now().replace(microsecond=0)
-    current_lo, current_hi = counting_window(when, lookback_months, start, end)
-    return Span(first, last, lo, hi, when, current_lo, current_hi, lookback_months)
 
 
 def provider_ids(encounters: ibis.Table, clinicians: ibis.Table | None) -> dict[str, list[str]]:
@@ -169,8 +147,13 @@ def age_bands(patients: ibis.Table, people: ibis.Table | None, as_of: dt.datetim
     return out.reset_index(drop=True)
 
 
-def clinician_table(panel: ibis.Table) -> pd.DataFrame:
-    """The clinician rows of :func:`~carethread.measures.panels.panels` that have a panel or patients."""
+def clinician_table(panel: ibis.Table, clinicians: ibis.Table | None = None, as_of=None) -> pd.DataFrame:
+    """The clinician rows of :func:`~carethread.measures.panels.panels` that have a panel or patients.
+
+    ``left`` marks a clinician whose ``active_to`` (in ``clinicians``) is
+    before ``as_of``: someone who had left by the attribution date, whose
+    attributed patients the report does not show as their panel.
+    """
     wanted = [
         "clinician_id",
         "practice_id",
@@ -185,6 +168,13 @@ def clinician_table(panel: ibis.Table) -> pd.DataFrame:
     ]
     cols = [c for c in wanted if c in panel.columns]
     t = panel.filter((panel.panel_size > 0) | (panel.patients_seen > 0)).select(*cols)
+    if clinicians is not None and "active_to" in clinicians.columns and as_of is not None:
+        gone = clinicians.filter(clinicians.active_to < ibis.date(_date(as_of)))
+        gone = gone.select(gone_id=gone.clinician_id.cast("string")).distinct()
+        t = t.left_join(gone, t.clinician_id == gone.gone_id)
+        t = t.mutate(left=t.gone_id.notnull()).drop("gone_id")
+    else:
+        t = t.mutate(left=ibis.literal(False))
     out = t.to_pandas()
     if "capacity" not in out:
         out["capacity"] = pd.NA
@@ -227,24 +217,60 @@ def dependence_bins(pairs: ibis.Table, step: float = DECADE_STEP) -> pd.DataFram
     return got.sort_values(["gx", "gy"]).reset_index(drop=True)
 
 
-def breaks_by_quarter(breaks: ibis.Table, *, start=None, end=None) -> pd.DataFrame:
-    """Breaks per calendar quarter of ``break_date`` and kind: ``quarter, quarter_start, kind, breaks``.
+def dependence_sides(pairs: ibis.Table) -> dict:
+    """Relationships where the patient depends more on the clinician than the reverse, equally, or less.
 
-    Every quarter between the first and last break and every kind appear
-    (zeros included), so a missing bar means zero, not missing data.
+    ``above``: patient dependence > clinician dependence (above the diagonal of
+    the Pairs map), ``equal`` and ``below``, over every dyad.
     """
+    pd_, cd = pairs.patient_dependence, pairs.clinician_dependence
+    row = (
+        pairs.aggregate(
+            above=(pd_ > cd).sum().cast("int64"),
+            equal=(pd_ == cd).sum().cast("int64"),
+            below=(pd_ < cd).sum().cast("int64"),
+        )
+        .to_pyarrow()
+        .to_pylist()[0]
+    )
+    return {k: int(v or 0) for k, v in row.items()}
+
+
+def _dated_in(breaks: ibis.Table, start, end) -> ibis.Table:
+    """The breaks dated in ``[start, end)`` (open sides when ``None``)."""
     b = breaks
     if start is not None:
         b = b.filter(b.break_date >= ibis.date(start.date()))
     if end is not None:
         b = b.filter(b.break_date < ibis.date(end.date()))
+    return b
+
+
+def breaks_in_window(breaks: ibis.Table, *, start=None, end=None) -> dict[str, int]:
+    """Breaks dated in ``[start, end)`` by kind, and ``total`` (what who-needs-whom counts)."""
+    b = _dated_in(breaks, start, end)
+    rows = b.group_by("kind").aggregate(n=b.count()).to_pyarrow().to_pylist()
+    got = {r["kind"]: int(r["n"]) for r in rows}
+    out = {kind: got.get(kind, 0) for kind in BREAK_KINDS}
+    out["total"] = sum(got.values())
+    return out
+
+
+def breaks_by_quarter(breaks: ibis.Table, *, by: str = "kind", start=None, end=None) -> pd.DataFrame:
+    """Breaks per calendar quarter of ``break_date`` and ``by`` (``kind`` or ``cause``):
+    ``quarter, quarter_start, <by>, breaks``.
+
+    Every quarter between the first and last break and every kind (or cause)
+    appear, zeros included, so a missing bar means zero, not missing data.
+    """
+    b = _dated_in(breaks, start, end)
     got = (
-        b.group_by(quarter_start=b.break_date.cast("date").truncate("Q"), kind=b.kind)
+        b.group_by(quarter_start=b.break_date.cast("date").truncate("Q"), **{by: b[by]})
         .aggregate(breaks=b.count())
         .to_pandas()
     )
     if got.empty:
-        return no_breaks()
+        return no_breaks(by)
     got["quarter_start"] = got["quarter_start"].map(_date)
     first, last = min(got.quarter_start), max(got.quarter_start)
     quarters = []
@@ -253,12 +279,13 @@ def breaks_by_quarter(breaks: ibis.Table, *, start=None, end=None) -> pd.DataFra
         quarters.append(q)
         month = q.month + 3
         q = dt.date(q.year + (month - 1) // 12, (month - 1) % 12 + 1, 1)
-    kinds = list(BREAK_KINDS) + sorted(set(got.kind) - set(BREAK_KINDS))
-    full = pd.DataFrame([(q, k) for q in quarters for k in kinds], columns=["quarter_start", "kind"])
-    out = full.merge(got, on=["quarter_start", "kind"], how="left").fillna({"breaks": 0})
+    known = BREAK_KINDS if by == "kind" else BREAK_CAUSES
+    groups = list(known) + sorted(set(got[by].dropna()) - set(known))
+    full = pd.DataFrame([(q, g) for q in quarters for g in groups], columns=["quarter_start", by])
+    out = full.merge(got, on=["quarter_start", by], how="left").fillna({"breaks": 0})
     out["breaks"] = out["breaks"].astype("int64")
     out["quarter"] = out["quarter_start"].map(quarter)
-    return out[["quarter", "quarter_start", "kind", "breaks"]]
+    return out[["quarter", "quarter_start", by, "breaks"]]
 
 
 def departed_clinicians(
@@ -305,42 +332,58 @@ def departed_clinicians(
     return by_kind, dest
 
 
-def trends(encounters: ibis.Table, span: Span, *, settings=None, min_visits: int = 2) -> tuple[pd.DataFrame, int]:
-    """Continuity per calendar quarter: UPC and COC over the 12 months up to each quarter's end.
+def _add_months(day: dt.date, n: int) -> dt.date:
+    index = day.year * 12 + day.month - 1 + n
+    return dt.date(index // 12, index % 12 + 1, 1)
+
+
+TREND_COLUMNS = ["quarter", "quarter_end", "patients", "mean_upc", "mean_coc", "high"]
+
+
+def trends(
+    encounters: ibis.Table, span: Span, *, settings=None, min_visits: int = 2, years: int | None = 5
+) -> tuple[pd.DataFrame, int]:
+    """Continuity per calendar quarter of the latest ``years`` of data: UPC and COC over the 12 months up to its end.
 
     A trailing 12-month window is used when the data cover at least 15
     months (so there are several full windows); otherwise each quarter alone.
-    Returns ``(table, window_months)`` with columns ``quarter, quarter_end,
-    patients, mean_upc, mean_coc, high`` (``high`` = patients with UPC >=
-    0.75), patients with at least ``min_visits`` visits in the window.
+    Every quarter end from ``years`` before the last encounter (``None``:
+    from the first) whose whole window lies inside the data is a row, in
+    time order; a quarter whose window holds no patient with enough visits
+    keeps its row with no values, so a chart shows a gap in time there, not
+    a jump. Returns ``(table, window_months)`` with columns ``quarter,
+    quarter_end, patients, mean_upc, mean_coc, high`` (``high`` = patients
+    with UPC >= 0.75), patients with at least ``min_visits`` visits in the
+    window.
+
+    Visits are counted per patient, clinician and calendar quarter first;
+    windows start and end on quarter boundaries, so summing a window's
+    quarters gives its exact counts.
     """
     if span.first is None:
-        return pd.DataFrame(columns=["quarter", "quarter_end", "patients", "mean_upc", "mean_coc", "high"]), 12
+        return pd.DataFrame(columns=TREND_COLUMNS), 12
     first, last = span.first, span.last
     months = (last.year - first.year) * 12 + last.month - first.month
     window = 12 if months >= 15 else 3
-
-    def add_months(day: dt.date, n: int) -> dt.date:
-        index = day.year * 12 + day.month - 1 + n
-        return dt.date(index // 12, index % 12 + 1, 1)
-
-    # Quarter ends (exclusive) whose whole window lies inside the data.
+    shown_from = _add_months(dt.date(last.year, last.month, 1), -12 * years) if years else first
+    # Quarter ends (exclusive) whose whole window lies inside the data, in the years shown.
     q = dt.date(first.year, (first.month - 1) // 3 * 3 + 1, 1)
     ends = []
     while q <= last + dt.timedelta(days=1):
-        lo = add_months(q, -window)
-        if lo >= first and q > first:
+        lo = _add_months(q, -window)
+        if lo >= first and q > first and q > shown_from:
             ends.append((lo, q))
-        q = add_months(q, 3)
+        q = _add_months(q, 3)
     if not ends:
-        return pd.DataFrame(columns=["quarter", "quarter_end", "patients", "mean_upc", "mean_coc", "high"]), window
+        return pd.DataFrame(columns=TREND_COLUMNS), window
     windows = ibis.memtable(
         {"lo": [lo for lo, _hi in ends], "hi": [hi for _lo, hi in ends]},
         schema={"lo": "date", "hi": "date"},
     )
-    v = visits(encounters, settings=settings, start=span.start, end=span.end)
-    j = v.join(windows, [v.visit_date >= windows.lo, v.visit_date < windows.hi])
-    pairs = j.group_by("hi", "patient_id", "clinician_id").aggregate(n=ibis._.count())
+    v = visits(encounters, settings=settings, start=ends[0][0], end=ends[-1][1])
+    per_quarter = v.group_by("patient_id", "clinician_id", q=v.visit_date.truncate("Q")).aggregate(n=ibis._.count())
+    j = per_quarter.join(windows, [per_quarter.q >= windows.lo, per_quarter.q < windows.hi])
+    pairs = j.group_by("hi", "patient_id", "clinician_id").aggregate(n=j.n.sum())
     per = pairs.group_by("hi", "patient_id").aggregate(
         big_n=pairs.n.sum(), top=pairs.n.max(), ssq=(pairs.n * pairs.n).sum()
     )
@@ -363,7 +406,7 @@ def trends(encounters: ibis.Table, span: Span, *, settings=None, min_visits: int
     out[["patients", "high"]] = out[["patients", "high"]].astype("int64")
     out["quarter"] = [quarter(hi - dt.timedelta(days=1)) for hi in out.hi]
     out = out.rename(columns={"hi": "quarter_end"})
-    return out[["quarter", "quarter_end", "patients", "mean_upc", "mean_coc", "high"]], window
+    return out[TREND_COLUMNS], window
 
 
 def quarantine_by_reason(quarantine: ibis.Table) -> pd.DataFrame:

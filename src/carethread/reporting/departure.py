@@ -133,8 +133,8 @@ def strategy_chart(t: pd.DataFrame) -> alt.LayerChart:
     d["text"] = [percent(v) for v in d.kept_share]
     d["over"] = ["within capacity" if not n else "over capacity" for n in d.patients_over_capacity.fillna(1)]
     base = alt.Chart(alt.Data(values=charts.records(d))).encode(
-        y=alt.Y("strategy:N", sort=list(t.strategy), title=None, axis=alt.Axis(labelLimit=300)),
-        x=alt.X("kept_share:Q", **charts.percent_axis("patients placed with a clinician they already know")),
+        y=alt.Y("strategy:N", sort=list(t.strategy), title=None, axis=alt.Axis(labelLimit=130)),
+        x=alt.X("kept_share:Q", **charts.percent_axis("placed with a clinician they know")),
     )
     color = alt.Color(
         "over:N",
@@ -144,7 +144,7 @@ def strategy_chart(t: pd.DataFrame) -> alt.LayerChart:
     )
     bars = base.mark_bar(height=18).encode(color=color)
     text = base.mark_text(align="left", dx=6, fontSize=12).encode(text="text:N")
-    return alt.layer(bars, text).properties(width=360, height=34 * max(len(t), 1))
+    return alt.layer(bars, text).properties(width=170, height=34 * max(len(t), 1))  # with labels, within 360 px
 
 
 def _takeaway(d: Departure, shown) -> str:
@@ -198,32 +198,25 @@ def departure_section(shown) -> str:
         "but a patient who knows their strongest clinician goes there even when full), the clinician of the "
         "practice with the most spare capacity, and a random clinician of the practice. Grey bars exceed a capacity."
     )
+    # The chart, then the tables below it at full width (issue 13: no table wider than its box).
     body = (
-        '<div class="grid2">'
-        + figure(
+        figure(
             charts.render(strategy_chart(t)),
             takeaway="Patients who keep a clinician they know",
             caption=caption,
             name="departure-strategies",
         )
         + "<div><h3>Projected continuity</h3>"
+        # Two tables of four columns: seven do not fit a phone's column (issue 13).
+        + table(["strategy", "placed", "know the new clinician", "share"], [r[:4] for r in rows], numeric=(1, 2, 3))
         + table(
-            [
-                "strategy",
-                "placed",
-                "know the new clinician",
-                "share",
-                "their visits with them",
-                "receiving side",
-                "over capacity",
-            ],
-            rows,
-            numeric=(1, 2, 3, 4, 5, 6),
+            ["strategy", "their visits with them", "receiving side", "over capacity"],
+            [r[:1] + r[4:] for r in rows],
+            numeric=(1, 2, 3),
         )
         + '<p class="note">From the visits of the last '
         + f"{shown.span.lookback_months} months without the departing clinician's: the share of the patients' "
         "visits that were with their new clinician, and of the receiving clinicians' visits that were with their "
         "own panel after the move. Over capacity: patients beyond the receiving clinicians' capacities.</p></div>"
-        + "</div>"
     )
     return section(ident, f"If {d.clinician} leaves", _takeaway(d, shown), body)

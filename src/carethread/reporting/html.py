@@ -7,12 +7,12 @@ so tests can find them; every text comes through :func:`html.escape`.
 
 from __future__ import annotations
 
-import datetime as dt
+import datetime as _dt
 import html
 from collections.abc import Iterable
 
 from carethread import privacy as pv
-from carethread.reporting.values import ReportValues, Span
+from carethread.reporting.values import ReportValues
 from carethread.wording import MISSING, day, is_missing
 
 #: Section ids and titles, in order.
@@ -81,25 +81,21 @@ def table(headers: Iterable[str], rows: Iterable[Iterable[str]], numeric: Iterab
 
 
 def window_text(lo, hi) -> str:
-    """``1 Jul 2023 to 31 Dec 2024`` for ``[lo, hi)``.
+    """``1 Jul 2023 to 31 Dec 2024`` for ``[lo, hi)``: a window's days as
+    :meth:`carethread.run.windows.Window.span` says them.
 
     >>> import datetime as dt
     >>> window_text(dt.datetime(2023, 7, 1), dt.datetime(2025, 1, 1))
     '1 Jul 2023 to 31 Dec 2024'
     """
-    last = hi - dt.timedelta(days=1) if hi is not None else None
+    last = hi - _dt.timedelta(days=1) if hi is not None else None
     return f"{day(lo)} to {day(last)}"
-
-
-def span_text(span: Span) -> str:
-    """The data span the report covers: the user's window, else the first and last encounter day."""
-    first = span.start.date() if span.start else span.first
-    last = (span.end.date() - dt.timedelta(days=1)) if span.end else span.last
-    return f"{day(first) if first else 'open'} to {day(last) if last else 'open'} (inclusive)"
 
 
 def header(shown: ReportValues, *, title: str, source: str, made: str, version: str) -> str:
     o, s, r = shown.overview, shown.span, shown.relationships
+    current, over_time = shown.windows["current"], shown.windows["over_time"]
+    trends = f"the latest {shown.trend_years} years of the data" if shown.trend_years else "all the data"
     cards = [
         (count(shown, o["patients"]), "patients with an encounter"),
         (count(shown, o["encounters"]), "encounters"),
@@ -118,8 +114,8 @@ def header(shown: ReportValues, *, title: str, source: str, made: str, version: 
         f"Report made {esc(made)} with carethread {esc(version)}.</p>"
         f'<nav class="toc" aria-label="Sections"><ol>{toc}</ol></nav></header>'
         f'<p class="lede">The current picture — the answer, patients, clinicians and pairs — covers '
-        f"{esc(window_text(s.lo, s.hi))}, the window that decides which clinician each patient belongs to. "
-        f"Breaks and trends cover all the data, {day(s.first)} to {day(s.last)}.</p>"
+        f"{esc(current.text())}, the window that decides which clinician each patient belongs to. "
+        f"Breaks cover {esc(over_time.text())}; trends {esc(trends)}.</p>"
         f'<div class="figures">{figures}</div>'
     )
 

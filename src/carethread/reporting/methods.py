@@ -5,7 +5,7 @@ from __future__ import annotations
 from carethread import privacy as pv
 from carethread.reporting.html import cell_count, esc, section, table
 from carethread.reporting.values import ReportValues
-from carethread.wording import MISSING, decimals
+from carethread.wording import MISSING, percent
 
 # --- Data and methods -------------------------------------------------------------------------
 
@@ -88,7 +88,7 @@ def methods_section(shown: ReportValues, *, params: dict, versions: dict) -> str
         ok = pv.group_is_safe(r["patients_included"], privacy=shown.privacy)  # no statistic of fewer than 11
         srows.append(
             [f"<code>{esc(r['index'])}</code>", cell_count(shown, r["patients_included"])]
-            + [decimals(r[c]) if ok else MISSING for c in ("mean", "median", "pooled")]
+            + [percent(r[c]) if ok else MISSING for c in ("mean", "median", "pooled")]
         )
     body = (
         "<h3>Inputs</h3>"
@@ -97,7 +97,7 @@ def methods_section(shown: ReportValues, *, params: dict, versions: dict) -> str
         + qt
         + "<h3>Settings and parameters</h3>"
         + f'<dl class="params">{dl}</dl>'
-        + "<h3>Continuity indices, all patients</h3>"
+        + "<h3>Continuity indices, every patient of the current window (per cent)</h3>"
         + table(["index", "patients", "mean", "median", "pooled"], srows, numeric=(1, 2, 3, 4))
         + '<h3>Remarks and caveats</h3><ol class="remarks">'
         + remarks

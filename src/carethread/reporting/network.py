@@ -167,7 +167,12 @@ def network_chart(nodes: pd.DataFrame, edges: pd.DataFrame, labels: bool) -> alt
             y=alt.Y("y:Q", axis=hidden_axis, scale=scale),
             x2="x2:Q",
             y2="y2:Q",
-            strokeWidth=alt.StrokeWidth("shared_patients:Q", scale=alt.Scale(range=[0.4, 5]), title="shared patients"),
+            strokeWidth=alt.StrokeWidth(
+                "shared_patients:Q",
+                scale=alt.Scale(range=[0.4, 5]),
+                title="shared patients",
+                legend=alt.Legend(orient="bottom"),
+            ),
         )
     )
     points = (
@@ -177,29 +182,33 @@ def network_chart(nodes: pd.DataFrame, edges: pd.DataFrame, labels: bool) -> alt
             x=alt.X("x:Q", axis=hidden_axis, scale=scale),
             y=alt.Y("y:Q", axis=hidden_axis, scale=scale),
             size=alt.Size("shared:Q", scale=alt.Scale(range=[40, 420]), legend=None),
-            color=alt.Color("practice:N", title="practice", legend=alt.Legend(columns=3)),
+            color=alt.Color(
+                "practice:N", title="practice", legend=alt.Legend(columns=2, orient="bottom", labelLimit=120)
+            ),
         )
     )
     layers = [lines, points]
     if labels:
         layers.append(
             alt.Chart(_data(nodes))
-            .mark_text(align="left", dx=7, dy=-5, fontSize=9, color="#444")
+            .mark_text(align="left", dx=7, dy=-5, fontSize=11, color="#444")
             .encode(x="x:Q", y="y:Q", text="clinician:N")
         )
-    return alt.layer(*layers).properties(width=520, height=420)
+    return alt.layer(*layers).properties(width=320, height=300)  # legends below: within the report's 360 px (issue 13)
 
 
 def density_chart(density: pd.DataFrame) -> alt.LayerChart:
     """Mean care density per practice; practices under 11 patients show no bar and say so."""
     d = density.assign(bar=density["mean"], text=[_number(m) for m in density["mean"]])
-    base = alt.Chart(_data(d)).encode(y=alt.Y("practice:N", sort=list(d.practice), title=None))
+    base = alt.Chart(_data(d)).encode(
+        y=alt.Y("practice:N", sort=list(d.practice), title=None, axis=alt.Axis(labelLimit=110))
+    )
     bars = base.mark_bar(color=charts.ACCENT, height=16).encode(
-        x=alt.X("bar:Q", title="mean care density (patients shared per pair of the patient's clinicians)")
+        x=alt.X("bar:Q", title=["mean care density", "(patients shared per pair of the patient's clinicians)"])
     )
     text = base.mark_text(align="left", dx=4, fontSize=11).encode(x=alt.X("bar:Q"), text="text:N")
     text = text.transform_calculate(bar="datum.bar == null ? 0 : datum.bar")
-    return alt.layer(bars, text).properties(width=380, height=22 * max(len(d), 1) + 10)
+    return alt.layer(bars, text).properties(width=180, height=22 * max(len(d), 1) + 10)
 
 
 def _number(value) -> str:

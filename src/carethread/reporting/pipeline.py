@@ -38,17 +38,18 @@ from string import Template
 from carethread.deprecation import warn_renamed
 from carethread.output import write_text
 from carethread.reporting import steps, worth
-from carethread.reporting.html import esc, header, span_text, stamp, window_text
+from carethread.reporting.html import esc, header, stamp
 from carethread.reporting.methods import methods_section
 from carethread.reporting.network import compute_network, protect_network
 from carethread.reporting.progress import STEPS, Progress
 from carethread.reporting.protect import protect
 from carethread.reporting.render import Renderer, rendering
-from carethread.reporting.steps import Inputs, ReportOptions
+from carethread.reporting.steps import Inputs, ReportOptions, Tables
 from carethread.reporting.values import ReportValues
-from carethread.wording import day
+from carethread.run.windows import TREND_YEARS
+from carethread.wording import day, plural
 
-__all__ = ["STEPS", "ReportOptions", "build", "report"]
+__all__ = ["STEPS", "ReportOptions", "Tables", "build", "report", "write_report"]
 
 #: The order of the sections on the page, between the header and the methods
 #: (:mod:`carethread.reporting.sections` draws section ``x`` with ``x_section``).
@@ -85,6 +86,10 @@ def report(
     key: str | bytes | None = None,
     title: str | None = None,
     bootstrap: int = 200,
+    population: str | None = None,
+    trend_years: int | None = TREND_YEARS,
+    rule: str = "plurality",
+    breaks: dict | None = None,
     progress: bool | None = None,
     lookback: int | None = None,
 ) -> Path:
@@ -104,7 +109,10 @@ def report(
         ``[start, end)``, patients with fewer visits get no index.
     as_of, lookback_months
         Attribution date (default ``end``, else the day after the last
-        encounter) and look-back in months (default 18) of panels and breaks.
+        encounter) and look-back in months (default 18). The answer,
+        patients, clinicians and pairs describe the attribution window
+        ``[as_of - lookback_months, as_of)``; breaks all the data
+        (docs/windows.md).
     privacy
         ``True`` (default): no patient identifier (never, in any mode),
         clinicians and practices under keyed pseudonyms, counts from 1 to 10
@@ -117,6 +125,18 @@ def report(
         Report title (default: "Care relationships" and the input's name).
     bootstrap
         Bootstrap resamples of the who-needs-whom intervals.
+    population
+        ``"sample"``, ``"complete"`` or ``None`` (guess): whether the extract
+        holds every patient of its clinicians (:mod:`carethread.summary.population`).
+        On a sample the clinician side is shown as not measurable.
+    trend_years
+        Years of data the trends cover, the latest (default 5; ``None``: all).
+    rule
+        Attribution rule of the panels and the answer's own-panel measures
+        (:func:`carethread.measures.attribution.attribute`).
+    breaks
+        Options of :func:`carethread.relationship_breaks` (``confirm``,
+        ``confirm_months``, ...; default: its defaults).
     progress
         ``None`` (default): a progress bar when stderr is a terminal, nothing
         when piped; ``True`` / ``False`` to force.
@@ -152,10 +172,37 @@ def report(
         key=key,
         title=title,
         bootstrap=bootstrap,
+        population=population,
+        trend_years=trend_years,
+        rule=rule,
+        breaks=dict(breaks or {}),
     )
+    return write_report(input_or_data, options, out=out, con=con, format=format, progress=progress)
+
+
+def write_report(
+    input_or_data,
+    options: ReportOptions,
+    *,
+    out,
+    con=None,
+    format: str = "auto",  # noqa: A002
+    progress: bool | None = None,
+    tables: Tables | None = None,
+    source: Path | None = None,
+    keep: dict | None = None,
+) -> Path:
+    """:func:`report` with its options in one :class:`ReportOptions`, and the measure tables when known.
+
+    ``tables`` (:class:`~carethread.reporting.steps.Tables`) are the measure
+    results the report summarises, when the caller computed them already
+    (:func:`carethread.run_all`); the data's tables are then taken as staged.
+    ``source`` is the input's path when ``input_or_data`` is data (for the
+    report's name and the pseudonym key). ``keep``: as for :func:`build`.
+    """
     out = Path(out)
     with Progress(progress) as bar:
-        html = build(input_or_data, options, con=con, format=format, bar=bar)
+        html = build(input_or_data, options, con=con, format=format, bar=bar, keep=keep, tables=tables, source=source)
         with bar.step(STEPS[-1]):
             write_text(out, html)  # whole or not at all, at exactly this path
     return out
@@ -169,11 +216,14 @@ def build(
     format: str = "auto",  # noqa: A002
     bar: Progress | None = None,
     keep: dict | None = None,
+    tables: Tables | None = None,
+    source: Path | None = None,
 ) -> str:
     """The report as an HTML string (see :func:`report`; ``options`` default to its defaults).
 
     ``keep``, when given, receives the exact values (``computed``) and the
     protected ones (``shown``); tests inspect the chart data through it.
+    ``tables`` and ``source``: as for :func:`write_report`.
     """
     from carethread.options import check_options
 
@@ -184,35 +234,47 @@ def build(
     try:
         renderer.warm_up()
         bar = bar or Progress(False)
-        return _build(input_or_data, options, con=con, format=format, bar=bar, keep=keep, renderer=renderer)
+        return _build(
+            input_or_data,
+            options,
+            con=con,
+            format=format,
+            bar=bar,
+            keep=keep,
+            renderer=renderer,
+            tables=tables,
+            source=source,
+        )
     finally:
         renderer.close()
 
 
-def _build(input_or_data, options: ReportOptions, *, con, format, bar, keep, renderer) -> str:  # noqa: A002
+def _build(input_or_data, options: ReportOptions, *, con, format, bar, keep, renderer, tables, source) -> str:  # noqa: A002
     with bar.step(STEPS[0]):
-        inputs = steps.read_inputs(input_or_data, options, con=con, format=format)
+        inputs = steps.read_inputs(
+            input_or_data, options, con=con, format=format, staged=tables is not None, source=source
+        )
     with bar.step(STEPS[1]):
-        patients, patient_fields = steps.compute_patients(inputs, options)
+        tables = tables or steps.compute_tables(inputs, options)
     with bar.step(STEPS[2]):
-        clinician_fields = steps.compute_clinicians(inputs, options)
-    with bar.step(STEPS[3]):
-        pairs, pair_fields = steps.compute_pairs(inputs)
+        patient_fields = steps.compute_patients(inputs, options, tables.patients)
+        clinician_fields = steps.compute_clinicians(inputs, tables.panels)
+        pair_fields = steps.compute_pairs(tables.dyads)
         network = compute_network(
             inputs.encounters, clinicians=inputs.clinicians, start=inputs.span.lo, end=inputs.span.hi
         )
-    with bar.step(STEPS[4]):
+    with bar.step(STEPS[3]):
         trend_fields = steps.compute_trends(inputs, options)
+    with bar.step(STEPS[4]):
+        break_fields = steps.compute_breaks(inputs, tables.breaks)
     with bar.step(STEPS[5]):
-        breaks, break_fields = steps.compute_breaks(inputs, options)
-    with bar.step(STEPS[6]):
-        who = steps.compute_who(inputs, options, patients=patients, pairs=pairs, breaks=breaks)
+        who = steps.compute_who(inputs, options, tables)
         worth_values = worth.compute_worth(
             inputs.encounters, clinicians=inputs.clinicians, patients=inputs.people, settings=options.settings
         )
     from carethread.reporting.departure import compute_departure, protect_departure
 
-    with bar.step(STEPS[7]):
+    with bar.step(STEPS[6]):
         departure = compute_departure(inputs, options)
     remarks = patient_fields.pop("remarks")
     values = ReportValues(
@@ -220,6 +282,11 @@ def _build(input_or_data, options: ReportOptions, *, con, format, bar, keep, ren
         reads=list(inputs.data.counts),
         remarks=remarks + [r for r in who.remarks if r not in remarks],
         who=who,
+        population=who.population,
+        min_visits=options.min_visits,
+        trend_years=options.trend_years,
+        windows={"current": inputs.current, "over_time": inputs.over_time},
+        confirmed_breaks=options.breaks.get("confirm", 1) != 0,
         **patient_fields,
         **clinician_fields,
         **pair_fields,
@@ -236,7 +303,7 @@ def _build(input_or_data, options: ReportOptions, *, con, format, bar, keep, ren
     shown.departure = protect_departure(departure, privacy=options.privacy, clinician_label=inputs.clinician_label)
     if keep is not None:
         keep.update(computed=values, shown=shown)
-    with bar.step(STEPS[8]):
+    with bar.step(STEPS[7]):
         drawn = draw(renderer, shown, DRAW_ORDER)
         with rendering(renderer):  # the section of its own module, drawn last (its charts number after the rest)
             drawn["worth"] = worth.worth_section(worth.protect_worth(worth_values, privacy=options.privacy))
@@ -283,19 +350,43 @@ def assemble(
     )
 
 
+def _breaks_rule(options: ReportOptions) -> str:
+    """The rule of the relationship breaks, as the methods section lists it."""
+    from carethread.measures.breaks import check_break_options
+
+    o = check_break_options(**options.breaks)
+    if o["confirm"] == 0:
+        return (
+            f"attribution churn: the attributed clinician (over {o['lookback_months']} months) changes from one "
+            f"{o['period']} to the next"
+        )
+    visits = plural(o["confirm"], "later visit")
+    months = options.breaks.get("confirm_months", 18)
+    return (
+        f"confirmed changes of usual clinician (at least {visits} with the new clinician within {months} months), "
+        "and "
+        "a year without primary care; cause: the clinician left (no encounter from the break on) or the patient "
+        "moved on"
+    )
+
+
 def _parameters(shown: ReportValues, inputs: Inputs, options: ReportOptions) -> dict[str, str]:
     """The settings and parameters the methods section lists."""
-    from carethread.options import normalize_settings
-
-    span, lookback = shown.span, options.lookback_months
+    current, over_time = inputs.current, inputs.over_time
+    lookback = options.lookback_months
+    trends = f"the latest {options.trend_years} years" if options.trend_years else "all the data"
+    population = shown.population
     return {
-        "Data span": span_text(span),
-        "Current window (answer, patients, clinicians, pairs)": window_text(span.lo, span.hi),
-        "Settings counted as visits": ", ".join(normalize_settings(options.settings)),
+        "Data span": over_time.text(),
+        "Current window (answer, patients, clinicians, pairs)": current.text(),
+        "Breaks": over_time.text(),
+        "Trends": f"{trends}: trailing {shown.trend_window_months}-month windows, one per quarter",
+        "Settings counted as visits": ", ".join(current.settings),
         "Minimum visits for a score": str(options.min_visits),
-        "Attribution": f"plurality of visits over the {lookback} months before {day(span.as_of)}",
-        "Relationship breaks": "confirmed changes of usual clinician, and a year without primary care",
-        "Trends": f"trailing {shown.trend_window_months}-month windows, one per quarter",
+        "Attribution": ("plurality of visits" if options.rule == "plurality" else f"the {options.rule} rule")
+        + f" over the {lookback} months before {day(current.as_of)}",
+        "Relationship breaks": _breaks_rule(options),
+        "Patients in the extract": population.reason() if population is not None else "not checked",
         "Who-needs-whom intervals": f"{options.bootstrap} bootstrap resamples, seed 0",
         "If a clinician leaves": "plan solved with HiGHS; strength = visits weighted by a 12-month half-life, "
         "+ 0.5 for the practice (docs/rebalance.md)",

@@ -7,9 +7,8 @@ import contextlib
 #: The steps a report goes through, for the progress bar.
 STEPS: tuple[str, ...] = (
     "Reading and validating",
-    "Patient continuity",
-    "Panels",
-    "Relationships (dyads)",
+    "Computing the measures",
+    "Patients, panels and pairs",
     "Trends",
     "Relationship breaks",
     "Who needs whom",

@@ -79,14 +79,29 @@ def _age_bands(a: pd.DataFrame | None, privacy: bool) -> pd.DataFrame | None:
 
 def _clinicians(
     c: pd.DataFrame, privacy: bool, clinician_label, practice_label
-) -> tuple[pd.DataFrame, int, int | None]:
+) -> tuple[pd.DataFrame, int, int | None, int | None]:
+    """Clinicians as shown, the number left out as too small, the attributed total and left clinicians' patients.
+
+    A clinician who had left by the attribution date (``left``) holds no
+    panel in the report: their attributed patients are counted apart, in
+    ``left_panels`` (``None`` when small), not as a panel size.
+    """
     c = c.copy()
-    attributed = int(c.panel_size.sum())
-    panel_states = pv.suppress_group([int(v) for v in c.panel_size]) if privacy else [pv.SHOWN] * len(c)
-    if privacy and not pv.total_is_safe([int(v) for v in c.panel_size], panel_states):
+    left = c["left"].fillna(False).astype(bool) if "left" in c else pd.Series(False, index=c.index)
+    holding = [int(v) for v in c.panel_size[~left]]
+    left_panels = int(c.panel_size[left].sum())
+    if privacy and pv.is_small(left_panels):
+        left_panels = None
+    attributed = sum(holding)
+    states = pv.suppress_group(holding) if privacy else [pv.SHOWN] * len(holding)
+    if privacy and not pv.total_is_safe(holding, states):
         attributed = None  # the total would give a hidden panel size away: do not show it
+    panel_states = iter(states)
+    all_states = [pv.SHOWN if gone else next(panel_states) for gone in left]
     small = [privacy and (pv.is_small(p) or pv.is_small(s)) for p, s in zip(c.panel_size, c.patients_seen, strict=True)]
-    c = _apply(c, "panel_size", panel_states)
+    c = _apply(c, "panel_size", all_states)
+    c.loc[left.values, "panel_size"] = pd.NA
+    c["left"] = left.values
     c["patients_seen"] = [None if privacy and pv.is_small(s) else int(s) for s in c.patients_seen]
     c["patients_seen"] = c["patients_seen"].astype("Int64")
     c["visits"] = [None if privacy and pv.is_small(v) else int(v) for v in c.visits]
@@ -102,6 +117,7 @@ def _clinicians(
         "practice",
         "panel_size",
         "state",
+        "left",
         "capacity",
         "provider_side_continuity",
         "patient_side_continuity",
@@ -109,7 +125,7 @@ def _clinicians(
         "visits_per_day",
     ]
     c = c[keep].sort_values(["practice", "label"]).reset_index(drop=True)
-    return c, hidden, attributed
+    return c, hidden, attributed, left_panels
 
 
 def _dependence(bins: pd.DataFrame, privacy: bool) -> pd.DataFrame:
@@ -118,35 +134,42 @@ def _dependence(bins: pd.DataFrame, privacy: bool) -> pd.DataFrame:
     return _apply(bins, "relationships", _states(bins.relationships, total_shown=True, privacy=privacy))
 
 
-def _breaks(b: pd.DataFrame, privacy: bool) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _breaks(b: pd.DataFrame, privacy: bool, by: str = "kind") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Breaks per quarter by ``by`` (kind or cause) and over the whole period, small counts suppressed.
+
+    A quarter's total follows from the other breakdown wherever that one
+    shows the whole quarter, so each breakdown is protected as if its
+    quarter totals were shown too: no hidden cell can be recovered from the
+    two charts together.
+    """
     if b.empty:
-        return b.assign(state=[]), pd.DataFrame(columns=["kind", "breaks", "state", "share"])
-    kinds = list(dict.fromkeys(b.kind))
+        return b.assign(state=[]), pd.DataFrame(columns=[by, "breaks", "state", "share"])
+    groups = list(dict.fromkeys(b[by]))
     quarters = list(dict.fromkeys(b.quarter))
-    wide = b.pivot(index="quarter", columns="kind", values="breaks").loc[quarters, kinds]
+    wide = b.pivot(index="quarter", columns=by, values="breaks").loc[quarters, groups]
     matrix = [[int(v) for v in row] for row in wide.values.tolist()]
-    bad_kinds = []
+    bad_groups = []
     if privacy:
-        states = pv.suppress_table(matrix, row_totals=False, column_totals=True)
+        states = pv.suppress_table(matrix, row_totals=True, column_totals=True)
         _rows, bad_columns = pv.unsafe_totals(matrix, states, row_totals=False)
-        bad_kinds = [j for j, bad in enumerate(bad_columns) if bad]
+        bad_groups = [j for j, bad in enumerate(bad_columns) if bad]
     else:
-        states = [[pv.SHOWN] * len(kinds) for _ in quarters]
-    lookup = {(q, k): states[i][j] for i, q in enumerate(quarters) for j, k in enumerate(kinds)}
+        states = [[pv.SHOWN] * len(groups) for _ in quarters]
+    lookup = {(q, g): states[i][j] for i, q in enumerate(quarters) for j, g in enumerate(groups)}
     out = b.copy()
-    out["state"] = [lookup[(q, k)] for q, k in zip(out.quarter, out.kind, strict=True)]
+    out["state"] = [lookup[(q, g)] for q, g in zip(out.quarter, out[by], strict=True)]
     out["breaks"] = [int(v) if s == pv.SHOWN else None for v, s in zip(out.breaks, out.state, strict=True)]
     out["breaks"] = out["breaks"].astype("Int64")
-    totals = b.groupby("kind", sort=False).breaks.sum().reindex(kinds).fillna(0).astype("int64")
+    totals = b.groupby(by, sort=False).breaks.sum().reindex(groups).fillna(0).astype("int64")
     grand = int(totals.sum())
-    kt = pd.DataFrame({"kind": kinds, "breaks": totals.values})
-    kt = _apply(kt, "breaks", _states(kt.breaks, total_shown=True, privacy=privacy, hidden=bad_kinds))
-    kt["share"] = [
+    gt = pd.DataFrame({by: groups, "breaks": totals.values})
+    gt = _apply(gt, "breaks", _states(gt.breaks, total_shown=True, privacy=privacy, hidden=bad_groups))
+    gt["share"] = [
         (v / grand) if s == pv.SHOWN and pv.share_is_safe(int(v), grand, privacy=privacy) else None
-        for v, s in zip(totals.values, kt.state, strict=True)
+        for v, s in zip(totals.values, gt.state, strict=True)
     ]
-    kt.attrs["total"] = grand
-    return out, kt
+    gt.attrs["total"] = grand
+    return out, gt
 
 
 def _departed(by_kind, dest, privacy: bool, clinician_label, practice_label):
@@ -312,6 +335,14 @@ def _who(who, privacy: bool) -> tuple[str | None, pd.DataFrame | None, dict]:
             "Fewer than 11 patients had enough visits to compare the two sides of the relationship "
             "without revealing a small group."
         )
+        population = getattr(who, "population", None)
+        if population is not None and population.is_sample:
+            from carethread.summary.population import no_verdict
+
+            headline = (
+                no_verdict(population, None, None)
+                + " Fewer than 11 patients had enough visits to show the patient side without revealing a small group."
+            )
     else:
         headline = pv.redact_text(str(who.headline), privacy=privacy) if getattr(who, "headline", None) else None
     values = {n: v for n, v, k in zip(table.name, table.value, table.kind, strict=True) if k != "count"}
@@ -321,8 +352,9 @@ def _who(who, privacy: bool) -> tuple[str | None, pd.DataFrame | None, dict]:
 def protect(values: ReportValues, *, privacy: bool, clinician_label, practice_label) -> ReportValues:
     """A copy of exact ``values`` with suppression and pseudonyms applied (see the module docstring)."""
     c = values
-    clinicians, hidden, attributed = _clinicians(c.clinicians, privacy, clinician_label, practice_label)
+    clinicians, hidden, attributed, left_panels = _clinicians(c.clinicians, privacy, clinician_label, practice_label)
     breaks, kinds = _breaks(c.breaks_by_quarter, privacy)
+    by_cause, causes = _breaks(c.breaks_by_cause, privacy, by="cause")
     departed, destinations = _departed(c.departed, c.departed_destinations, privacy, clinician_label, practice_label)
     headline, who_table, who_values = _who(c.who, privacy)
     return dataclasses.replace(
@@ -333,9 +365,12 @@ def protect(values: ReportValues, *, privacy: bool, clinician_label, practice_la
         clinicians=clinicians,
         clinicians_hidden=hidden,
         attributed=attributed,
+        left_panels=left_panels,
         dependence_bins=_dependence(c.dependence_bins, privacy),
         breaks_by_quarter=breaks,
         break_kinds=kinds,
+        breaks_by_cause=by_cause,
+        break_causes=causes,
         departed=departed,
         departed_destinations=destinations,
         trends=_trends(c.trends, privacy),

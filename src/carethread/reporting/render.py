@@ -92,9 +92,7 @@ def _svg(spec: dict, prefix: str) -> str:
         svg = svg.replace(f"url(#{name})", f"url(#{prefix}{name})")
         svg = svg.replace(f'href="#{name}"', f'href="#{prefix}{name}"')
     svg = re.sub(r"^<\?xml[^>]*>\s*", "", svg)
-    width = re.search(r'<svg[^>]*\bwidth="([\d.]+)"', svg)
-    floor = f' style="min-width:{int(float(width[1]) * 0.75)}px"' if width else ""
-    return svg.replace("<svg ", f'<svg class="chart" role="img" focusable="false"{floor} ', 1)
+    return svg.replace("<svg ", '<svg class="chart" role="img" focusable="false" ', 1)
 
 
 def _warm(prefix: str) -> str:

@@ -1,23 +1,53 @@
-"""The report's sections: plain-language takeaways, charts and tables as HTML.
+"""The report's sections of the current picture: the answer, patients, clinicians and pairs.
 
 Each ``*_section`` function takes the protected values
 (:class:`~carethread.reporting.values.ReportValues`) and returns one
 ``<section>``, built from the blocks of :mod:`carethread.reporting.html`.
+Every sentence is written from the same numbers as the chart or table
+beside it, so the words cannot contradict the picture: the direction of
+the answer, the share of relationships above the line of equal dependence,
+which clinicians are shown and why others are not. On a sample of patients
+(:mod:`carethread.summary.population`) the clinician side says it is not
+measurable, and why. The sections over time are in
+:mod:`carethread.reporting.over_time`.
 """
 
 from __future__ import annotations
 
 from carethread import privacy as pv
 from carethread.reporting import charts
-from carethread.reporting.compute import HIGH_UPC, UNKNOWN_AGE
-from carethread.reporting.departure import departure_section  # noqa: F401  (drawn by name, like the others)
-from carethread.reporting.html import cell_count, count, esc, figure, section, table, window_text
-from carethread.reporting.network import network_section  # noqa: F401  (drawn as sections.network_section)
+from carethread.reporting.compute import UNKNOWN_AGE
+from carethread.reporting.departure import departure_section
+from carethread.reporting.html import cell_count, count, esc, figure, section, table
+from carethread.reporting.network import network_section
+from carethread.reporting.over_time import HIGH, breaks_section, trends_section
 from carethread.reporting.values import ReportValues
+from carethread.summary.population import NOT_MEASURABLE
 from carethread.wording import MISSING, about, day, is_missing, percent
+
+__all__ = [
+    "answer_section",
+    "breaks_section",
+    "clinicians_section",
+    "departure_section",
+    "network_section",
+    "pairs_section",
+    "patients_section",
+    "trends_section",
+]
 
 #: Clinician bar charts show at most this many clinicians (largest panels first).
 MAX_CLINICIAN_BARS = 40
+
+PT, CL = "patient_share_from_usual_clinician", "patient_share_of_usual_clinicians_work"
+
+
+def _is_sample(shown: ReportValues) -> bool:
+    return shown.population is not None and shown.population.is_sample
+
+
+def _sample_note(shown: ReportValues) -> str:
+    return f'<p class="note">{esc(shown.population.reason())}</p>'
 
 
 # --- The answer ---------------------------------------------------------------------------
@@ -37,33 +67,51 @@ def _who_value(row, column: str, shown: ReportValues) -> str:
     return esc(about(v))
 
 
+def interval_text(low: str, high: str) -> str:
+    """The interval as written: ``12 % to 15 %``, ``exactly 88 %`` when both ends read the same.
+
+    >>> interval_text("12 %", "15 %"), interval_text("88 %", "88 %"), interval_text("—", "4 %")
+    ('12 % to 15 %', 'exactly 88 %', '—')
+    """
+    if MISSING in (low, high):
+        return MISSING
+    return f"exactly {low}" if low == high else f"{low} to {high}"
+
+
 def answer_section(shown: ReportValues) -> str:
     w = shown.who_values
-    pt, cl = w.get("patient_share_from_usual_clinician"), w.get("patient_share_of_usual_clinicians_work")
+    pt, cl = w.get(PT), w.get(CL)
     takeaway = esc(shown.who_headline or "There are no visits in the window, so there is no relationship to describe.")
-    body = []
+    body = [_sample_note(shown)] if _is_sample(shown) else []
     if pt is not None and cl is not None:
         body.append(
             figure(
                 charts.render(charts.asymmetry_bars(pt, cl)),
                 name="answer-asymmetry",
-                takeaway="The same relationship, seen from each side",
+                takeaway=esc(f"The same relationships, seen from each side: {percent(pt)} against {percent(cl)}"),
                 caption=(
                     "Top: how much of a typical patient's care comes from their usual clinician (median UPC over "
-                    "patients with at least two visits). Bottom: how much of that clinician's work the same patient is "
-                    f"(median over the same relationships). Over {esc(window_text(shown.span.lo, shown.span.hi))}."
+                    f"patients with at least {shown.min_visits} visits). Bottom: how much of that clinician's work "
+                    f"the same patient is (median over the same relationships). Over "
+                    f"{esc(shown.windows['current'].span())}."
                 ),
             )
         )
     if shown.who_table is not None and len(shown.who_table):
         rows = []
         for r in shown.who_table.to_dict("records"):
-            lo, hi = _who_value(r, "ci_low", shown), _who_value(r, "ci_high", shown)
-            ci = f"{lo} to {hi}" if MISSING not in (lo, hi) else MISSING
-            rows.append([esc(r.get("description") or r.get("name")), _who_value(r, "value", shown), ci])
+            if not is_missing(r.get("note")):
+                value, ci = f'<span class="wrap">{esc(r["note"])}</span>', MISSING
+            else:
+                value = _who_value(r, "value", shown)
+                ci = interval_text(_who_value(r, "ci_low", shown), _who_value(r, "ci_high", shown))
+            rows.append([esc(r.get("description") or r.get("name")), value, ci])
         body.append("<h3>The numbers behind it</h3>")
         body.append(table(["measure", "value", "95% interval"], rows, numeric=(1, 2)))
-        body.append('<p class="lede">Intervals: 2.5th and 97.5th percentiles of bootstrap resamples of patients.</p>')
+        body.append(
+            '<p class="lede">Intervals: 2.5th and 97.5th percentiles of bootstrap resamples of patients; '
+            "“exactly” where every resample gave the same value.</p>"
+        )
     return section("answer", "The answer", takeaway, "".join(body))
 
 
@@ -73,15 +121,16 @@ def answer_section(shown: ReportValues) -> str:
 def patients_section(shown: ReportValues) -> str:
     hi = shown.high_upc
     included, high = hi["included"], hi["high"]
+    at_least = f"at least {shown.min_visits} visits"
     if pv.share_is_safe(high, included, privacy=shown.privacy):
         takeaway = (
-            f"{percent(high / included)} of patients with at least two visits saw one clinician for at least "
-            f"three quarters of their visits (UPC ≥ {HIGH_UPC:g})."
+            f"{percent(high / included)} of patients with {at_least} saw one clinician for at least "
+            f"three quarters of their visits ({HIGH})."
         )
         big = f'<div class="big">{percent(high / included)}</div>'
     elif included:
         takeaway = (
-            "Too few patients are on one side of the UPC ≥ 0.75 line to give a share without revealing a small count."
+            f"Too few patients are on one side of the {HIGH} line to give a share without revealing a small count."
         )
         big = ""
     else:
@@ -89,9 +138,9 @@ def patients_section(shown: ReportValues) -> str:
         big = ""
     body = [
         big,
-        f'<p class="lede">Patients with a continuity score: {count(shown, included)}; with UPC ≥ {HIGH_UPC:g}: '
-        f"{count(shown, high)}. Each score runs from 0 (every visit with someone different) to 1 (always the same "
-        "clinician).</p>",
+        f'<p class="lede">Patients with a continuity score: {count(shown, included)}; with {HIGH}: '
+        f"{count(shown, high)}. Each score runs from 0 % (every visit with someone different) to 100 % (always the "
+        "same clinician).</p>",
     ]
     h = shown.histograms
     svgs = []
@@ -151,6 +200,9 @@ def _age_block(shown: ReportValues) -> str:
         take = (
             f"Continuity is highest at ages {top.band} (mean UPC {percent(top.mean_upc)}) and lowest at ages "
             f"{low.band} ({percent(low.mean_upc)})."
+            if top.mean_upc - low.mean_upc >= 0.02
+            else f"Continuity is about the same at every age: mean UPC {percent(low.mean_upc)} to "
+            f"{percent(top.mean_upc)}."
         )
     rows = [
         [esc(r.band), cell_count(shown, r.patients, r.state), percent(r.mean_upc), percent(r.share_high)]
@@ -166,7 +218,7 @@ def _age_block(shown: ReportValues) -> str:
             name="patients-age",
             caption="Mean UPC by age at the end of the data; bands with fewer than 11 patients show no bar.",
         )
-        + table(["age band", "patients", "mean UPC", f"UPC ≥ {HIGH_UPC:g}"], rows, numeric=(1, 2, 3))
+        + table(["age band", "patients", "mean UPC", HIGH], rows, numeric=(1, 2, 3))
         + "</div>"
     )
 
@@ -174,7 +226,32 @@ def _age_block(shown: ReportValues) -> str:
 # --- Clinicians ------------------------------------------------------------------------------
 
 
+def _clinicians_takeaway(shown: ReportValues, c, with_cap) -> str:
+    holding = c[c.panel_size.notna() & ~c.left]
+    sizes = holding.panel_size
+    if not len(sizes):
+        return f"{count(shown, len(c))} clinicians are shown; their panel sizes are hidden for privacy."
+    over = int(((with_cap.panel_size.astype("Float64") > with_cap.capacity.astype("Float64")).fillna(False)).sum())
+    text = (
+        f"{count(shown, len(holding))} clinicians hold panels of {count(shown, int(sizes.min()))} to "
+        f"{count(shown, int(sizes.max()))} patients"
+    )
+    if len(with_cap):
+        text += f"; {'none' if over == 0 else count(shown, over)} of the {count(shown, len(with_cap))} with a "
+        text += "stated capacity are above it"
+    return text + "."
+
+
 def clinicians_section(shown: ReportValues) -> str:
+    if _is_sample(shown):
+        return section(
+            "clinicians",
+            "Clinicians",
+            "Panels, clinician-side continuity and workloads are "
+            + NOT_MEASURABLE
+            + ": they need each clinician's whole workload.",
+            _sample_note(shown),
+        )
     c = shown.clinicians
     n = len(c)
     hidden_note = ""
@@ -184,26 +261,27 @@ def clinicians_section(shown: ReportValues) -> str:
             "their panel or seen are not shown.</p>"
         )
     if n == 0:
-        return section("clinicians", "Clinicians", "No clinician has a panel of patients in this data.", hidden_note)
-    with_cap = c.dropna(subset=["capacity"]) if "capacity" in c else c.iloc[0:0]
-    over = int(((with_cap.panel_size.astype("Float64") > with_cap.capacity.astype("Float64")).fillna(False)).sum())
-    sizes = c.panel_size.dropna()
-    if len(sizes):
         takeaway = (
-            f"{count(shown, n)} clinicians hold panels of {count(shown, int(sizes.min()))} to "
-            f"{count(shown, int(sizes.max()))} patients"
+            f"All {count(shown, shown.clinicians_hidden)} clinicians have fewer than 11 patients on their panel or "
+            "seen, so none is shown."
+            if shown.clinicians_hidden
+            else "No clinician has a panel of patients or a visit in this data."
+        )
+        return section("clinicians", "Clinicians", takeaway, hidden_note)
+    with_cap = c[~c.left].dropna(subset=["capacity"]) if "capacity" in c else c.iloc[0:0]
+    limit_note = f" The {MAX_CLINICIAN_BARS} largest panels are shown." if n > MAX_CLINICIAN_BARS else ""
+    left = c[c.left]
+    left_note = ""
+    if len(left):
+        left_note = (
+            f" {count(shown, len(left))} clinicians had left by {day(shown.span.as_of)}: they hold no panel, and "
             + (
-                f"; {'none' if over == 0 else count(shown, over)} of the {count(shown, len(with_cap))} with a "
-                "stated capacity are above it."
-                if len(with_cap)
-                else "."
+                f"the {count(shown, shown.left_panels)} patients whose last visits were with them are nobody's panel "
+                "here."
+                if shown.left_panels is not None
+                else "the patients whose last visits were with them are nobody's panel here."
             )
         )
-    else:
-        takeaway = f"{count(shown, n)} clinicians have panels; their sizes are hidden for privacy."
-    limit_note = ""
-    if n > MAX_CLINICIAN_BARS:
-        limit_note = f" The {MAX_CLINICIAN_BARS} largest panels are shown."
     body = [hidden_note, '<div class="grid2">']
     body.append(
         figure(
@@ -214,25 +292,28 @@ def clinicians_section(shown: ReportValues) -> str:
                 f"{shown.span.lookback_months} months before {day(shown.span.as_of)}"
                 + (f"; {count(shown, shown.attributed)} patients in all). " if shown.attributed is not None else "). ")
                 + ("Black ticks: the clinician's stated capacity." if len(with_cap) else "No capacity in the data.")
+                + left_note
                 + limit_note
             ),
             name="clinicians-panels",
         )
     )
+    holding = c[~c.left]
     body.append(
         figure(
-            charts.render(charts.two_sides(c, labels=n <= 12)),
-            takeaway="Continuity seen from both sides",
+            charts.render(charts.two_sides(holding, labels=len(holding) <= 12)),
+            takeaway=esc(_two_sides_takeaway(shown, holding)),
             caption=(
-                "One point per clinician. Across: how much of the panel's care the clinician gives (patient side); "
-                "up: how much of the clinician's work is with their own panel (clinician side). Dashed: equal."
+                "One point per clinician with a panel. Across: how much of the panel's care the clinician gives "
+                "(patient side); up: how much of the clinician's work is with their own panel (clinician side). "
+                "Dashed: equal."
             ),
             name="clinicians-two-sides",
         )
     )
     body.append("</div>")
     held = charts.clinician_bars(c, "patients_seen", "patients seen (relationships held)", MAX_CLINICIAN_BARS)
-    per_day = charts.clinician_bars(c, "visits_per_day", "visits per working day", MAX_CLINICIAN_BARS, fmt=".1f")
+    per_day = charts.clinician_bars(c, "visits_per_day", "visits per working day", MAX_CLINICIAN_BARS, fmt="~f")
     body.append(
         '<div class="grid2">'
         + figure(
@@ -249,165 +330,101 @@ def clinicians_section(shown: ReportValues) -> str:
         )
         + "</div>"
     )
-    return section("clinicians", "Clinicians", takeaway, "".join(body))
+    return section("clinicians", "Clinicians", _clinicians_takeaway(shown, c, with_cap), "".join(body))
+
+
+def _two_sides_takeaway(shown: ReportValues, c) -> str:
+    """Which side of the dashed line the clinicians' points lie, counted from the points drawn."""
+    d = c.dropna(subset=["provider_side_continuity", "patient_side_continuity"])
+    if not len(d):
+        return "Continuity seen from both sides"
+    above = int((d.provider_side_continuity > d.patient_side_continuity).sum())
+    below = int((d.provider_side_continuity < d.patient_side_continuity).sum())
+    if above == below:
+        return "As many clinicians lie above the dashed line as below it"
+    side, n = ("above", above) if above > below else ("below", below)
+    who = (
+        f"{percent(n / len(d))} of the clinicians"
+        if pv.share_is_safe(n, len(d), privacy=shown.privacy)
+        else "Most clinicians"
+    )
+    meaning = (
+        "more of their work goes to their own panel than of their panel's care comes from them"
+        if side == "above"
+        else "more of their panel's care comes from them than of their work goes to their panel"
+    )
+    return f"{who[0].upper()}{who[1:]} lie {side} the dashed line: {meaning}"
 
 
 # --- Pairs ----------------------------------------------------------------------------------
+
+
+def _lopsided(pt: float, cl: float) -> str:
+    """Which side depends more, and how many times, from the two medians the answer shows."""
+    if pt > cl:
+        return (
+            f"A typical patient depends on their usual clinician about {about(pt / cl)} times more than the "
+            f"clinician depends on them ({percent(pt)} against {percent(cl)})."
+        )
+    if cl > pt:
+        return (
+            f"A typical usual clinician depends on their patient about {about(cl / pt)} times more than the "
+            f"patient depends on them ({percent(cl)} against {percent(pt)})."
+        )
+    return f"A typical patient and their usual clinician depend on each other equally ({percent(pt)})."
+
+
+def _share_of(part: int, whole: int) -> str:
+    """``part / whole`` as a percentage that never rounds to all or nothing when it is not.
+
+    >>> _share_of(9996, 10000), _share_of(4, 10000), _share_of(1, 2)
+    ('more than 99 %', 'less than 1 %', '50 %')
+    """
+    share = part / whole
+    if 0.99 < share < 1:
+        return "more than 99 %"
+    if 0 < share < 0.01:
+        return "less than 1 %"
+    return percent(share)
 
 
 def pairs_section(shown: ReportValues) -> str:
     d, r = shown.dependence_bins, shown.relationships
     if not len(d):
         return section("pairs", "Pairs", "No patient–clinician relationship in this data.", "")
-    w = shown.who_values
-    pt, cl = w.get("patient_share_from_usual_clinician"), w.get("patient_share_of_usual_clinicians_work")
-    if pt and cl:
-        takeaway = (
-            f"Every relationship is lopsided: a typical patient depends on their usual clinician about "
-            f"{about(pt / cl)} times more than the clinician depends on them ({percent(pt)} against {percent(cl)})."
+    if _is_sample(shown):
+        return section(
+            "pairs",
+            "Pairs",
+            "How much of a clinician's work one patient is is "
+            + NOT_MEASURABLE
+            + "; how much of each patient's care a clinician gives is in the answer above.",
+            _sample_note(shown),
         )
-    else:
-        takeaway = "Relationships are lopsided: patients depend on clinicians far more than the reverse."
+    w = shown.who_values
+    pt, cl = w.get(PT), w.get(CL)
+    sides = shown.dependence_sides
+    total = sum(sides.values())
+    above = sides.get("above", 0)
+    where = ""
+    if pv.share_is_safe(above, total, privacy=shown.privacy):
+        share = "Every relationship lies" if above == total else f"{_share_of(above, total)} of relationships lie"
+        where = (
+            f" {share} above the dashed line: there the patient depends more on the clinician than the clinician "
+            "on the patient."
+        )
+    takeaway = (
+        _lopsided(pt, cl) if pt and cl else where.strip() or "Relationships by how much each side depends on the other."
+    )
     hidden = int((d.state != pv.SHOWN).sum())
     cap = (
         f"All {count(shown, r.get('relationships'))} patient–clinician relationships of "
-        f"{esc(window_text(shown.span.lo, shown.span.hi))}, by how much of the clinician's visits the patient is "
+        f"{esc(shown.windows['current'].span())}, by how much of the clinician's visits the patient is "
         "(across) and how much of the patient's visits the clinician is (up), both on logarithmic scales. Darker "
-        "cells hold more relationships. Every cell lies far above the dashed line of equal dependence."
+        f"cells hold more relationships.{where}"
     )
     if hidden:
         cap += " Cells with fewer than 11 relationships (or that would reveal one) are left blank."
     return section(
         "pairs", "Pairs", esc(takeaway), figure(charts.render(charts.dependence_map(d)), caption=cap, name="pairs-map")
     )
-
-
-# --- Breaks ---------------------------------------------------------------------------------
-
-
-def breaks_section(shown: ReportValues) -> str:
-    b, kinds = shown.breaks_by_quarter, shown.break_kinds
-    if not len(b):
-        return section("breaks", "Breaks", "No relationship broke in this data.", _departed_block(shown))
-    total = kinds.attrs.get("total", 0)
-    parts = []
-    for r in kinds.itertuples():
-        if not is_missing(r.share):
-            parts.append(f"{percent(r.share)} {charts.KIND_LABELS.get(r.kind, r.kind)}")
-    takeaway = f"{shown.count(total)} relationships broke over the period"
-    takeaway += (": " + ", ".join(parts) + ".") if parts else "."
-    rows = [
-        [esc(charts.KIND_LABELS.get(r.kind, r.kind)), cell_count(shown, r.breaks, r.state), percent(r.share)]
-        for r in kinds.itertuples()
-    ]
-    hidden = int((b.state != pv.SHOWN).sum())
-    cap = (
-        "A break: the clinician a patient is attributed to (most visits over the trailing "
-        f"{shown.span.lookback_months} months) changes between quarters; dated by the first visit that made it."
-    )
-    cap += (
-        " Emergency-only and lost relationships are recognised only after months without a visit, so the "
-        "latest quarters undercount them."
-    )
-    if hidden:
-        cap += " Segments with fewer than 11 breaks (or that would reveal one) are not drawn."
-    body = (
-        '<div class="grid2">'
-        + figure(
-            charts.render(charts.breaks_per_quarter(b)),
-            caption=cap,
-            name="breaks-quarters",
-            takeaway="Breaks per quarter, by where the patient went",
-        )
-        + "<div><h3>Over the whole period</h3>"
-        + table(["where the patient went", "breaks", "share"], rows, numeric=(1, 2))
-        + "</div></div>"
-        + _departed_block(shown)
-    )
-    return section("breaks", "Breaks", esc(takeaway), body)
-
-
-def _departed_block(shown: ReportValues) -> str:
-    d = shown.departed
-    if d is None or not len(d):
-        return (
-            '<h3>When a clinician left</h3><p class="empty">No clinician left during the period '
-            "(or the data have no clinician departure dates).</p>"
-        )
-    stayed = d[d.kind == "partner"].patients.dropna().sum()
-    totals = d.drop_duplicates("label").total.dropna()
-    total = int(totals.sum()) if len(totals) else 0
-    take = "When clinicians left, their patients' relationships broke as shown."
-    if (
-        total
-        and pv.share_is_safe(int(stayed), total, privacy=shown.privacy)
-        and d[d.kind == "partner"].state.eq(pv.SHOWN).all()
-        and d.drop_duplicates("label").total.notna().all()
-    ):
-        take = (
-            f"When clinicians left, {percent(stayed / total)} of their patients whose relationship broke moved to a "
-            "colleague in the same practice."
-        )
-    dest = shown.departed_destinations
-    rows = []
-    if dest is not None and len(dest):
-        for r in dest.itertuples():
-            where = (
-                "same practice" if r.same_practice is True else ("another practice" if r.same_practice is False else "")
-            )
-            rows.append([esc(r.label), esc(r.to), esc(where), cell_count(shown, r.patients, r.state)])
-    cap = (
-        "Patients of each clinician who left, by where their care went from three months before the departure "
-        "on; hidden segments (fewer than 11) are not drawn."
-    )
-    return (
-        "<h3>When a clinician left</h3>"
-        + '<div class="grid2">'
-        + figure(charts.render(charts.departed_chart(d)), takeaway=esc(take), caption=cap, name="breaks-departed")
-        + (
-            "<div><h4>Who took over</h4>"
-            + table(["clinician who left", "patients moved to", "", "patients"], rows, numeric=(3,))
-            + "</div>"
-            if rows
-            else ""
-        )
-        + "</div>"
-    )
-
-
-# --- Trends ---------------------------------------------------------------------------------
-
-
-def trends_section(shown: ReportValues) -> str:
-    t = shown.trends
-    usable = t.dropna(subset=["mean_upc"]) if len(t) else t
-    if len(usable) < 2:
-        return section(
-            "trends",
-            "Trends",
-            "The data cover too short a period to show a trend.",
-            '<p class="empty">Trends need at least two quarters with enough patients.</p>',
-        )
-    first, last = usable.iloc[0], usable.iloc[-1]
-    change = last.mean_upc - first.mean_upc
-    direction = "stayed about the same" if abs(change) < 0.01 else ("rose" if change > 0 else "fell")
-    takeaway = (
-        f"Mean UPC {direction}: {percent(first.mean_upc)} in {first.quarter} and {percent(last.mean_upc)} in "
-        f"{last.quarter}."
-    )
-    months = shown.trend_window_months
-    cap = (
-        f"Each point summarises patients with at least two visits in the {months} months up to the end of the "
-        "quarter. Points for fewer than 11 patients are left out."
-    )
-    rows = [
-        [esc(r.quarter), cell_count(shown, r.patients), percent(r.mean_upc), percent(r.mean_coc), percent(r.share_high)]
-        for r in t.itertuples()
-    ]
-    body = (
-        '<div class="grid2">'
-        + figure(charts.render(charts.trend_chart(t, months)), caption=cap, name="trends-quarters")
-        + table(["quarter", "patients", "mean UPC", "mean COC", f"UPC ≥ {HIGH_UPC:g}"], rows, numeric=(1, 2, 3, 4))
-        + "</div>"
-    )
-    return section("trends", "Trends", esc(takeaway), body)

@@ -1,10 +1,12 @@
 """The report's steps before drawing: read the input, then compute each section's values.
 
-Each ``compute_*`` function runs one group of measures in the engine and
-returns the exact fields of :class:`~carethread.reporting.values.ReportValues`
-it fills (:mod:`carethread.reporting.compute` aggregates them). The measure
-tables that who-needs-whom summarises (the patients' continuity, the dyads,
-the breaks) are computed once here and handed on, not computed again.
+The measure tables the report summarises (:class:`Tables`: the patients'
+continuity, panels, dyads, breaks and attribution, and the who-needs-whom
+answer) are either handed in (by :func:`carethread.run_all`, which has
+written them already) or computed once here (:func:`compute_tables`). Each
+``compute_*`` function then aggregates one group of them into the exact
+fields of :class:`~carethread.reporting.values.ReportValues` it fills
+(:mod:`carethread.reporting.compute` does the aggregation).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from carethread import privacy as pv
 from carethread.data import CanonicalData
 from carethread.reporting import compute as cp
 from carethread.reporting.values import Span
+from carethread.run.windows import TREND_YEARS, Window, all_data_window, current_window
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,27 @@ class ReportOptions:
     key: str | bytes | None = None
     title: str | None = None
     bootstrap: int = 200
+    population: str | None = None
+    trend_years: int | None = TREND_YEARS
+    rule: str = "plurality"
+    breaks: dict = field(default_factory=dict)  # options of relationship_breaks (confirm, confirm_months, ...)
+
+
+@dataclass
+class Tables:
+    """The measure results a report summarises, over its two windows (docs/windows.md).
+
+    ``patients``, ``panels``, ``dyads`` and ``attribution`` describe the
+    current window, ``breaks`` all the data; ``who`` is the who-needs-whom
+    answer of those tables (computed by the report when ``None``).
+    """
+
+    patients: ibis.Table
+    panels: ibis.Table
+    dyads: ibis.Table
+    breaks: ibis.Table
+    attribution: ibis.Table
+    who: object | None = None
 
 
 @dataclass
@@ -49,12 +73,31 @@ class Inputs:
     span: Span
     clinician_label: pv.Pseudonymizer
     practice_label: pv.Pseudonymizer
-    window: dict = field(default_factory=dict)
+    current: Window
+    over_time: Window
+
+    @property
+    def window(self) -> dict:
+        """Settings and the current window, as keyword arguments of a measure."""
+        return {"settings": self.current.settings, **self.current.bounds()}
 
 
-def read_inputs(input_or_data, options: ReportOptions, *, con=None, format: str = "auto") -> Inputs:  # noqa: A002
-    """Read and validate (or take) the data, cache its tables, fix the span and the pseudonym labels."""
-    source_path = None
+def read_inputs(
+    input_or_data,
+    options: ReportOptions,
+    *,
+    con=None,
+    format: str = "auto",  # noqa: A002
+    staged: bool = False,
+    source: Path | None = None,
+) -> Inputs:
+    """Read and validate (or take) the data, cache its tables, fix the windows and the pseudonym labels.
+
+    ``staged``: the data's tables are materialised already (by
+    :func:`carethread.run_all`), so they are not cached again. ``source``:
+    the input's path when the data are given, for the pseudonym key's place.
+    """
+    source_path = source
     if isinstance(input_or_data, CanonicalData):
         data = input_or_data
     else:
@@ -63,13 +106,17 @@ def read_inputs(input_or_data, options: ReportOptions, *, con=None, format: str 
 
         source_path = Path(input_or_data)
         data = read(source_path, format=format, con=con or connect())
+
     # Every measure below scans the encounters several times; materialise the
     # validated tables once instead of re-running validation on each scan.
-    enc = data.encounters.cache()
-    clinicians = data.clinicians.cache() if data.clinicians is not None else None
-    people = data.patients.cache() if data.patients is not None else None
+    def kept(table):
+        return table if staged or table is None else table.cache()
+
+    enc, clinicians, people = kept(data.encounters), kept(data.clinicians), kept(data.patients)
     o = options
-    span = cp.span_of(enc, start=o.start, end=o.end, as_of=o.as_of, lookback_months=o.lookback_months)
+    window = dict(settings=o.settings, start=o.start, end=o.end)
+    current = current_window(enc, **window, as_of=o.as_of, lookback_months=o.lookback_months)
+    over_time = all_data_window(enc, **window)
     ids = cp.provider_ids(enc, clinicians)
     # Labels come from every clinician and practice in the data, so a label does not depend
     # on which clinicians a section happens to show.
@@ -81,11 +128,11 @@ def read_inputs(input_or_data, options: ReportOptions, *, con=None, format: str 
         encounters=enc,
         clinicians=clinicians,
         people=people,
-        span=span,
+        span=Span.of(current, over_time),
         clinician_label=_labels(secret, "Clinician", ids["clinician_id"], o.privacy),
         practice_label=_labels(secret, "Practice", ids["practice_id"], o.privacy),
-        # Cross-sectional sections describe the attribution window, like panels and who-needs-whom.
-        window={"settings": o.settings, "start": span.lo, "end": span.hi},
+        current=current,
+        over_time=over_time,
     )
 
 
@@ -93,14 +140,44 @@ def _labels(secret: bytes, kind: str, ids: list[str], privacy: bool) -> pv.Pseud
     return pv.Pseudonymizer(secret, kind, ids if privacy else (), enabled=privacy)
 
 
-def compute_patients(inputs: Inputs, options: ReportOptions) -> tuple[ibis.Table, dict]:
-    """Patient continuity (kept for who-needs-whom) and the fields of the Patients section."""
-    from carethread.measures.continuity import continuity_summary, patient_continuity, patient_continuity_remarks
+def compute_tables(inputs: Inputs, options: ReportOptions) -> Tables:
+    """The measure tables of a report that was not handed them, each computed once and cached."""
+    from carethread.measures.attribution import attribute
+    from carethread.measures.breaks import relationship_breaks
+    from carethread.measures.continuity import patient_continuity
+    from carethread.measures.dyads import dyads
+    from carethread.measures.panels import panels
+
+    enc, current = inputs.encounters, inputs.current
+    attribution = dict(
+        clinicians=inputs.clinicians,
+        settings=current.settings,
+        as_of=current.as_of,
+        rule=options.rule,
+        lookback_months=options.lookback_months,
+    )
+    return Tables(
+        patients=patient_continuity(enc, min_visits=options.min_visits, **inputs.window).cache(),
+        panels=panels(enc, **attribution, **current.bounds()).cache(),
+        dyads=dyads(enc, **inputs.window).cache(),
+        breaks=relationship_breaks(
+            enc,
+            clinicians=inputs.clinicians,
+            settings=current.settings,
+            **inputs.over_time.bounds(),
+            **options.breaks,
+        ).cache(),
+        attribution=attribute(enc, **attribution).cache(),
+    )
+
+
+def compute_patients(inputs: Inputs, options: ReportOptions, patients: ibis.Table) -> dict:
+    """The fields of the Patients section, from the patients' continuity over the current window."""
+    from carethread.measures.continuity import continuity_summary, patient_continuity_remarks
 
     enc, window, min_visits = inputs.encounters, inputs.window, options.min_visits
-    patients = patient_continuity(enc, min_visits=min_visits, **window).cache()
     remarks = patient_continuity_remarks(enc, patients, min_visits=min_visits, **window)
-    return patients, {
+    return {
         "continuity_summary": continuity_summary(patients).to_pandas(),
         "histograms": cp.histograms(patients),
         "high_upc": cp.high_upc(patients),
@@ -110,31 +187,29 @@ def compute_patients(inputs: Inputs, options: ReportOptions) -> tuple[ibis.Table
     }
 
 
-def compute_clinicians(inputs: Inputs, options: ReportOptions) -> dict:
-    """Panels: the fields of the Clinicians section."""
-    from carethread.measures.panels import panels
-
-    panel = panels(
-        inputs.encounters,
-        as_of=inputs.span.as_of,
-        lookback_months=options.lookback_months,
-        clinicians=inputs.clinicians,
-        **inputs.window,
-    )
-    return {"clinicians": cp.clinician_table(panel)}
+def compute_clinicians(inputs: Inputs, panels: ibis.Table) -> dict:
+    """The fields of the Clinicians section, from the panels."""
+    return {"clinicians": cp.clinician_table(panels, inputs.clinicians, inputs.span.as_of)}
 
 
-def compute_pairs(inputs: Inputs) -> tuple[ibis.Table, dict]:
-    """Dyads (kept for who-needs-whom) and the fields of the Pairs section."""
-    from carethread.measures.dyads import dyads
-
-    pairs = dyads(inputs.encounters, **inputs.window).cache()
-    return pairs, {"relationships": cp.relationship_counts(pairs), "dependence_bins": cp.dependence_bins(pairs)}
+def compute_pairs(dyads: ibis.Table) -> dict:
+    """The fields of the Pairs section, from the dyads."""
+    return {
+        "relationships": cp.relationship_counts(dyads),
+        "dependence_bins": cp.dependence_bins(dyads),
+        "dependence_sides": cp.dependence_sides(dyads),
+    }
 
 
 def compute_trends(inputs: Inputs, options: ReportOptions) -> dict:
-    """Continuity per quarter, and the rejected rows of the methods section."""
-    trends, months = cp.trends(inputs.encounters, inputs.span, settings=options.settings, min_visits=options.min_visits)
+    """Continuity per quarter over the latest ``trend_years``, and the rejected rows of the methods section."""
+    trends, months = cp.trends(
+        inputs.encounters,
+        inputs.span,
+        settings=options.settings,
+        min_visits=options.min_visits,
+        years=options.trend_years,
+    )
     return {
         "trends": trends,
         "trend_window_months": months,
@@ -142,39 +217,34 @@ def compute_trends(inputs: Inputs, options: ReportOptions) -> dict:
     }
 
 
-def compute_breaks(inputs: Inputs, options: ReportOptions) -> tuple[ibis.Table, dict]:
-    """Relationship breaks over the user's window (kept for who-needs-whom) and the Breaks section's fields."""
-    from carethread.measures.breaks import relationship_breaks
-
+def compute_breaks(inputs: Inputs, breaks: ibis.Table) -> dict:
+    """The Breaks section's fields, from the breaks over all the data."""
     span = inputs.span
-    breaks = relationship_breaks(
-        inputs.encounters,
-        clinicians=inputs.clinicians,
-        settings=options.settings,
-        start=span.start,
-        end=span.end,
-    ).cache()
-    by_quarter = cp.breaks_by_quarter(breaks, start=span.start, end=span.end)
     departed, destinations = cp.departed_clinicians(breaks, inputs.clinicians, span)
-    return breaks, {"breaks_by_quarter": by_quarter, "departed": departed, "departed_destinations": destinations}
+    return {
+        "breaks_by_quarter": cp.breaks_by_quarter(breaks, start=span.start, end=span.end),
+        "breaks_by_cause": cp.breaks_by_quarter(breaks, by="cause", start=span.start, end=span.end),
+        "breaks_current": cp.breaks_in_window(breaks, start=span.lo, end=span.hi),
+        "departed": departed,
+        "departed_destinations": destinations,
+    }
 
 
-def compute_who(inputs: Inputs, options: ReportOptions, *, patients: ibis.Table, pairs: ibis.Table, breaks):
-    """Who needs whom, summarised from the tables the other sections computed."""
-    from carethread.measures.attribution import attribute
+def compute_who(inputs: Inputs, options: ReportOptions, tables: Tables):
+    """Who needs whom: the answer handed in, or summarised from the same tables as the sections."""
     from carethread.summary import who_needs_whom
 
-    span = inputs.span
+    if tables.who is not None:
+        return tables.who
     return who_needs_whom(
-        pairs,
-        continuity=patients,
-        attribution=attribute(
-            inputs.encounters, as_of=span.as_of, lookback_months=options.lookback_months, settings=options.settings
-        ),
-        breaks=breaks,
-        start=span.lo,
-        end=span.hi,
-        as_of=span.as_of,
+        tables.dyads,
+        continuity=tables.patients,
+        attribution=tables.attribution,
+        breaks=tables.breaks,
+        panels=tables.panels,
+        population=options.population,
+        **inputs.current.bounds(),
+        as_of=inputs.current.as_of,
         min_visits=options.min_visits,
         bootstrap=options.bootstrap,
         seed=0,

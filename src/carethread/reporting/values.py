@@ -39,10 +39,24 @@ class Span:
     hi: dt.datetime | None = None
     lookback_months: int = 18
 
+    @classmethod
+    def of(cls, current, over_time) -> Span:
+        """The span of the two windows of :mod:`carethread.run.windows` (the current picture, over time)."""
+        return cls(
+            over_time.first,
+            over_time.last,
+            over_time.start,
+            over_time.end,
+            current.as_of,
+            current.start,
+            current.end,
+            current.lookback_months,
+        )
 
-def no_breaks() -> pd.DataFrame:
+
+def no_breaks(by: str = "kind") -> pd.DataFrame:
     """An empty :func:`~carethread.reporting.compute.breaks_by_quarter` result (before breaks are computed)."""
-    return pd.DataFrame(columns=["quarter", "quarter_start", "kind", "breaks"])
+    return pd.DataFrame(columns=["quarter", "quarter_start", by, "breaks"])
 
 
 @dataclass
@@ -66,10 +80,27 @@ class ReportValues:
     privacy
         ``None`` for exact values; ``True`` or ``False`` (no suppression,
         real identifiers) once protected.
-    clinicians_hidden, attributed, break_kinds
+    breaks_by_quarter, breaks_by_cause
+        Breaks per quarter by kind, and by cause.
+    clinicians_hidden, attributed, break_kinds, break_causes
         Set by protection: clinicians left out as too small, the attributed
         patients (``None`` when that total would give a hidden panel away),
-        and breaks per kind over the whole period with their shares.
+        and breaks per kind and per cause over the whole period with their
+        shares.
+    dependence_sides
+        Relationships above, on and below the line of equal dependence
+        (patient dependence against clinician dependence).
+    breaks_current
+        Breaks dated in the current window, by kind and ``total``: the
+        counts who-needs-whom gives.
+    population
+        The :class:`~carethread.summary.population.Population` the answer
+        assumed (a patient sample leaves the clinician side unmeasured).
+    min_visits, trend_years, windows, confirmed_breaks
+        The fewest visits for a score, the years of trends shown, the
+        two :class:`~carethread.run.windows.Window` (``current``,
+        ``over_time``) the sections describe, and whether breaks are
+        confirmed changes of usual clinician (else attribution churn).
     """
 
     span: Span
@@ -87,16 +118,26 @@ class ReportValues:
     reads: list
     remarks: list[str] = field(default_factory=list)
     breaks_by_quarter: pd.DataFrame = field(default_factory=no_breaks)
+    breaks_by_cause: pd.DataFrame = field(default_factory=lambda: no_breaks("cause"))
     departed: pd.DataFrame | None = None
     departed_destinations: pd.DataFrame | None = None
     who: object | None = None
     privacy: bool | None = None
     clinicians_hidden: int = 0
     attributed: int | None = None
+    left_panels: int | None = None
     break_kinds: pd.DataFrame | None = None
+    break_causes: pd.DataFrame | None = None
     who_headline: str | None = None
     who_table: pd.DataFrame | None = None
     who_values: dict = field(default_factory=dict)
+    dependence_sides: dict = field(default_factory=dict)
+    breaks_current: dict = field(default_factory=dict)
+    population: object | None = None
+    min_visits: int = 2
+    trend_years: int | None = None
+    windows: dict = field(default_factory=dict)
+    confirmed_breaks: bool = True
     network: object | None = None  # carethread.reporting.network.NetworkValues
     #: The "If a clinician leaves" section (:class:`carethread.reporting.departure.Departure`).
     departure: object | None = None

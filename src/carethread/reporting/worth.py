@@ -96,7 +96,7 @@ def forest_chart(forest: pd.DataFrame) -> alt.LayerChart:
         kind=lambda d: d.model.map(_RATIO_NAMES) + " ratio",
     )
     order = df.row.tolist()
-    y = alt.Y("row:N", sort=order, title=None)
+    y = alt.Y("row:N", sort=order, title=None, axis=alt.Axis(labelLimit=140))
     x = alt.X("estimate:Q", scale=alt.Scale(type="log"), title="ratio (log scale; below 1 = fewer events)")
     bars = alt.Chart(df).mark_rule(color=MUTED).encode(y=y, x="ci_low:Q", x2="ci_high:Q")
     points = (
@@ -105,7 +105,8 @@ def forest_chart(forest: pd.DataFrame) -> alt.LayerChart:
         .encode(y=y, x=x, tooltip=["row", "kind", "estimate", "ci_low", "ci_high"])
     )
     one = alt.Chart(pd.DataFrame({"x": [1.0]})).mark_rule(strokeDash=[4, 3], color="#555").encode(x="x:Q")
-    return (bars + points + one).properties(width=420, height=max(120, 22 * len(order)))
+    # At most 360 px wide with its labels, like every chart of the report (issue 13).
+    return (bars + points + one).properties(width=180, height=max(120, 22 * len(order)))
 
 
 def survival_chart(curve: pd.DataFrame, title: str) -> alt.LayerChart:
@@ -123,7 +124,7 @@ def survival_chart(curve: pd.DataFrame, title: str) -> alt.LayerChart:
         .mark_line(interpolate="step-after", color=ACCENT)
         .encode(x=x, y=alt.Y("survival:Q", scale=alt.Scale(domain=[0, 1]), title=title))
     )
-    return (band + line).properties(width=360, height=220)
+    return (band + line).properties(width=280, height=200)  # with its axes, within the report's 360 px
 
 
 def headline_sentence(row) -> str:

@@ -40,15 +40,17 @@ Measures:
     clinicians gave to their own panel / all visits, and visits of panel
     patients with their own clinician / all visits of attributed patients.
     Identical to ``panel_rollup(panels(...), by="system")``.
-``breaks_<kind>``, ``breaks_total``
+``breaks_<kind>``, ``breaks_total``, ``breaks_<cause>``
     Relationship breaks dated in the window, by kind (``partner``,
-    ``other_practice``, ``emergency_only``, ``lost``), when a breaks table is
-    given. ``who_needs_whom_from_encounters`` detects breaks on all the
+    ``other_practice``, ``emergency_only``, ``lost``), in all, and by cause
+    (``clinician_left``, ``patient_moved_on``; null for a breaks table
+    without a ``cause`` column), when a breaks table is given.
+    ``who_needs_whom_from_encounters`` detects breaks on all the
     encounters (confirmed changes of usual clinician and lapses, with the
-    default options), not only the window's, since a break needs the history
-    before it and the months after it; only their dates must fall in the
-    window. Counts from 1
-    to 10 are shown as they are: this table is an analyst output
+    default options), not only the window's, since a break needs the
+    history before it and the months after it; only their dates must fall
+    in the window. Counts from 1 to 10 are shown as they are: this table is
+    an analyst output
     (docs/definitions.md, *Privacy*); suppress before sharing it.
 
 Uncertainty: a nonparametric bootstrap over patients
@@ -88,7 +90,8 @@ from carethread.errors import InputError, OptionError
 from carethread.options import as_timestamp, check_min_visits
 from carethread.summary.bootstrap import WeightedMedian, bootstrap_intervals
 from carethread.summary.headline import headline
-from carethread.summary.result import BREAK_KINDS, WhoNeedsWhom, result_table
+from carethread.summary.population import detect_population, no_verdict
+from carethread.summary.result import BREAK_CAUSES, BREAK_KINDS, CLINICIAN_SIDE, WhoNeedsWhom, result_table
 from carethread.wording import format_count
 
 # --- Ibis: reduce the result tables to one row per dyad -------------------------------------
@@ -121,14 +124,19 @@ def dependence_rows(dyads: ibis.Table, *, continuity: ibis.Table, attribution: i
     )
 
 
+#: The columns breaks are counted by, per patient.
+BREAK_GROUPS = ("patient_id", "kind", "cause")
+
+
 def break_counts(breaks: ibis.Table, *, start=None, end=None) -> ibis.Table:
-    """``patient_id, kind, n``: breaks dated in ``[start, end)`` per patient and kind."""
+    """``patient_id, kind, cause, n``: breaks dated in ``[start, end)`` per patient, kind and cause (when the
+    table has causes)."""
     b = breaks
     if start is not None:
         b = b.filter(b.break_date >= start.date())
     if end is not None:
         b = b.filter(b.break_date < end.date())
-    return b.group_by("patient_id", "kind").aggregate(n=b.count())
+    return b.group_by(*BREAK_GROUPS[: 3 if "cause" in b.columns else 2]).aggregate(n=b.count())
 
 
 # --- numpy: the measures of small arrays, with patient weights --------------------------------
@@ -176,14 +184,16 @@ class _Arrays:
         self.dyad_dependence = WeightedMedian(self.dv / clinician_visits[self.clin])
         clinicians_of = np.bincount(self.pat, minlength=n)
         self.clinicians_per_patient = WeightedMedian(clinicians_of[self.pat[self.usual]].astype(np.float64))
-        self.breaks = {}
+        self.breaks = {}  # measure name -> (patient codes, breaks)
         if breaks is not None:
             b_codes = pat[len(d_pat) :]
-            kinds = breaks.column("kind").combine_chunks().cast(pa.string())
             n_b = breaks.column("n").to_numpy().astype(np.float64)
-            for kind in BREAK_KINDS:
-                m = pc.equal(kinds, kind).fill_null(False).to_numpy(zero_copy_only=False)
-                self.breaks[kind] = (b_codes[m], n_b[m])
+            groups = {"kind": BREAK_KINDS, "cause": BREAK_CAUSES}
+            for column in (c for c in groups if c in breaks.column_names):
+                values = breaks.column(column).combine_chunks().cast(pa.string())
+                for group in groups[column]:
+                    m = pc.equal(values, group).fill_null(False).to_numpy(zero_copy_only=False)
+                    self.breaks[f"breaks_{group}"] = (b_codes[m], n_b[m])
 
     def statistics(self, w: np.ndarray) -> dict[str, float]:
         """Every measure for patient weights ``w`` (all ones = the estimate)."""
@@ -202,9 +212,7 @@ class _Arrays:
             "patient_side_continuity": _safe_ratio(own_visits, attributed_visits),
         }
         if self.breaks:
-            for kind in BREAK_KINDS:
-                codes, n = self.breaks[kind]
-                out[f"breaks_{kind}"] = float(w[codes] @ n)
+            out |= {name: float(w[codes] @ n) for name, (codes, n) in self.breaks.items()}
             out["breaks_total"] = float(sum(out[f"breaks_{kind}"] for kind in BREAK_KINDS))
         return out
 
@@ -234,6 +242,8 @@ def who_needs_whom(
     continuity: ibis.Table | None = None,
     attribution: ibis.Table | None = None,
     breaks: ibis.Table | None = None,
+    panels: ibis.Table | None = None,
+    population: str | None = None,
     start=None,
     end=None,
     as_of=None,
@@ -259,6 +269,17 @@ def who_needs_whom(
         Optional :func:`~carethread.measures.breaks.relationship_breaks`;
         the breaks dated in ``[start, end)`` are counted by kind. Without it
         the ``breaks_*`` measures are left out.
+    panels
+        Optional :func:`~carethread.measures.panels.panels` over the same
+        window: the clinicians' workloads that tell a sample of patients
+        from a complete extract (:mod:`carethread.summary.population`).
+    population
+        ``"sample"`` or ``"complete"`` says what the extract is; ``None``
+        (default) guesses it from ``panels``, and without ``panels`` takes
+        it as complete, with a remark. On a sample the clinician-side
+        measures (:data:`~carethread.summary.result.CLINICIAN_SIDE`) are
+        null with the note "not measurable from a patient sample" and the
+        headline gives no verdict, only the reason and the patient side.
     start, end
         The window the tables describe (``None`` leaves a side open); it
         bounds the breaks counted and is recorded in ``.window``.
@@ -336,6 +357,7 @@ def who_needs_whom(
             min_visits=min_visits,
             bootstrap=bootstrap,
             seed=seed,
+            population=population,
             **encounter_options,
         )
     if continuity is None or attribution is None:
@@ -357,14 +379,23 @@ def who_needs_whom(
     remarks: list[str] = []
     if breaks is not None:
         counted = break_counts(breaks, start=lo, end=hi).to_pyarrow()
-        counted = counted.sort_by([("patient_id", "ascending"), ("kind", "ascending")])
+        counted = counted.sort_by([(c, "ascending") for c in BREAK_GROUPS if c in counted.column_names])
     else:
         remarks.append("Relationship breaks are not included: no relationship breaks table was given.")
 
+    found = detect_population(panels, population=population)
+    if panels is None and population is None:
+        remarks.append(
+            "Whether the extract holds every patient of its clinicians was not checked (no panels table was given); "
+            "the clinician-side measures assume it does."
+        )
     x = _Arrays(rows, counted, min_visits)
-    estimate = x.statistics(np.ones(x.n_patients, dtype=np.int64))
+    statistics = x.statistics if not found.is_sample else _patient_side(x.statistics)
+    estimate = statistics(np.ones(x.n_patients, dtype=np.int64))
     estimate = {k: (None if math.isnan(v) else v) for k, v in estimate.items()}
-    intervals = bootstrap_intervals(x.statistics, x.n_patients, replicates=bootstrap, seed=seed, estimate=estimate)
+    intervals = bootstrap_intervals(statistics, x.n_patients, replicates=bootstrap, seed=seed, estimate=estimate)
+    if found.is_sample:
+        remarks.append(found.reason())
     n_short = int(np.sum(x.patient_visits < min_visits))
     if n_short:
         remarks.append(
@@ -379,12 +410,29 @@ def who_needs_whom(
         "visits": int(x.dv.sum()),
     }
     window = {"start": _iso(lo), "end": _iso(hi), "as_of": _iso(as_of)}
+    sentence = (
+        headline(estimate)
+        if not found.is_sample
+        else no_verdict(
+            found, estimate.get("patient_share_from_usual_clinician"), estimate.get("clinicians_per_patient")
+        )
+    )
     return WhoNeedsWhom(
-        result_table(estimate, intervals, with_breaks=counted is not None),
-        headline(estimate),
+        result_table(estimate, intervals, with_breaks=counted is not None, sample=found.is_sample),
+        sentence,
         window,
         counts,
         bootstrap,
         seed,
         tuple(remarks),
+        population=found,
     )
+
+
+def _patient_side(statistics):
+    """``statistics`` without the clinician-side measures (NaN: not measurable from a patient sample)."""
+
+    def patient_side(w: np.ndarray) -> dict[str, float]:
+        return {k: (math.nan if k in CLINICIAN_SIDE else v) for k, v in statistics(w).items()}
+
+    return patient_side

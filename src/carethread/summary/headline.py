@@ -10,6 +10,16 @@ from carethread.wording import about, percent
 NO_VISITS = "No visits in the window, so there is no relationship to describe."
 
 
+def about_count(n: float | None, word: str) -> str:
+    """``about 2 clinicians``, ``about 1 clinician``: a rounded typical number and its noun.
+
+    >>> about_count(1437, "relationship"), about_count(1, "clinician"), about_count(1.5, "clinician")
+    ('about 1 400 relationships', 'about 1 clinician', 'about 1.5 clinicians')
+    """
+    text = about(n)
+    return f"about {text} {word}" + ("" if text == "1" else "s")
+
+
 def headline(values: Mapping[str, float | None]) -> str:
     """Which side needs the relationship more, with the key numbers.
 
@@ -34,8 +44,8 @@ def headline(values: Mapping[str, float | None]) -> str:
         if per_c is None:
             return NO_VISITS
         return (
-            f"Too few patients had repeat visits to compare the two sides. Each clinician holds about "
-            f"{about(per_c)} relationships; each patient about {about(per_p)}."
+            f"Too few patients had repeat visits to compare the two sides. Each clinician holds "
+            f"{about_count(per_c, 'relationship')}; each patient {about(per_p)}."
         )
     if cl > 0 and pt >= 10 * cl:
         lead = "Patients need the relationship far more than clinicians do"
@@ -47,6 +57,6 @@ def headline(values: Mapping[str, float | None]) -> str:
         lead = "Clinicians need the relationship more than patients do"
     return (
         f"{lead}: a typical patient gets {percent(pt)} of their care from one clinician, while a typical "
-        f"patient is {percent(cl)} of that clinician's work. Each clinician holds about {about(per_c)} "
-        f"relationships; each patient about {about(per_p)}."
+        f"patient is {percent(cl)} of that clinician's work. Each clinician holds "
+        f"{about_count(per_c, 'relationship')}; each patient about {about(per_p)}."
     )

@@ -7,9 +7,11 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 
+from carethread.measures.break_causes import CAUSES as BREAK_CAUSES
 from carethread.measures.breaks import KINDS as BREAK_KINDS
+from carethread.summary.population import NOT_MEASURABLE, Population
 
-__all__ = ["BREAK_KINDS", "MEASURES", "WhoNeedsWhom", "result_table"]
+__all__ = ["BREAK_CAUSES", "BREAK_KINDS", "CLINICIAN_SIDE", "MEASURES", "WhoNeedsWhom", "result_table"]
 
 #: (name, description) of every measure, in table order.
 MEASURES: tuple[tuple[str, str], ...] = (
@@ -34,6 +36,15 @@ MEASURES: tuple[tuple[str, str], ...] = (
     ),
 )
 
+#: The measures that need each clinician's whole workload: null on a sample of patients
+#: (:mod:`carethread.summary.population`).
+CLINICIAN_SIDE: tuple[str, ...] = (
+    "patient_share_of_usual_clinicians_work",
+    "patient_share_of_clinicians_work_all_dyads",
+    "patients_per_clinician",
+    "provider_side_continuity",
+)
+
 #: (name, description) of the break measures, in table order, after :data:`MEASURES`.
 BREAK_MEASURES: tuple[tuple[str, str], ...] = (
     ("breaks_partner", "Relationship breaks to a clinician in the same practice."),
@@ -41,6 +52,8 @@ BREAK_MEASURES: tuple[tuple[str, str], ...] = (
     ("breaks_emergency_only", "Relationship breaks with only emergency or urgent care since."),
     ("breaks_lost", "Relationship breaks with no encounter in the next 12 months."),
     ("breaks_total", "All relationship breaks."),
+    ("breaks_clinician_left", "Relationship breaks after which the clinician had no encounter at all."),
+    ("breaks_patient_moved_on", "Relationship breaks while the clinician went on working."),
 )
 
 
@@ -51,9 +64,11 @@ class WhoNeedsWhom:
     Attributes
     ----------
     table
-        ``pyarrow.Table`` with ``name, value, ci_low, ci_high, description``,
-        one row per measure (see :mod:`carethread.summary.dependence`);
-        values and bounds are float64, null when undefined.
+        ``pyarrow.Table`` with ``name, value, ci_low, ci_high, description,
+        note``, one row per measure (see :mod:`carethread.summary.dependence`);
+        values and bounds are float64, null when undefined; ``note`` says
+        why a value is missing on purpose (``not measurable from a patient
+        sample``), else null.
     headline
         One or two plain sentences with the key numbers.
     window
@@ -66,6 +81,9 @@ class WhoNeedsWhom:
         Replicates and seed of the intervals.
     remarks
         Caveats that do not block the result.
+    population
+        The :class:`~carethread.summary.population.Population` the answer
+        assumed: a sample of patients or a complete extract, and why.
     """
 
     table: pa.Table
@@ -75,6 +93,7 @@ class WhoNeedsWhom:
     bootstrap: int = 0
     seed: int = 0
     remarks: tuple[str, ...] = ()
+    population: Population | None = None
 
     def value(self, name: str) -> float | None:
         """The estimate of one measure by name."""
@@ -92,19 +111,28 @@ class WhoNeedsWhom:
             "counts": dict(self.counts),
             "bootstrap": {"replicates": self.bootstrap, "seed": self.seed, "interval": "95% percentile"},
             "remarks": list(self.remarks),
+            "population": self.population.to_dict() if self.population is not None else None,
         }
 
 
 def result_table(
-    values: Mapping[str, float | None], intervals: Mapping[str, tuple[float, float]], *, with_breaks: bool
+    values: Mapping[str, float | None],
+    intervals: Mapping[str, tuple[float, float]],
+    *,
+    with_breaks: bool,
+    sample: bool = False,
 ) -> pa.Table:
-    """``name, value, ci_low, ci_high, description``: one row per measure, in :data:`MEASURES` order.
+    """``name, value, ci_low, ci_high, description, note``: one row per measure, in :data:`MEASURES` order.
 
-    Measures missing from ``values`` or ``intervals`` are null.
+    Measures missing from ``values`` or ``intervals`` are null. With
+    ``sample`` the :data:`CLINICIAN_SIDE` measures are noted as not
+    measurable from a patient sample.
 
     >>> t = result_table({"patients_per_clinician": 6.0}, {"patients_per_clinician": (5.0, 7.0)}, with_breaks=False)
     >>> t.num_rows, t.to_pylist()[3]["value"], t.to_pylist()[3]["ci_high"], t.to_pylist()[0]["value"]
     (7, 6.0, 7.0, None)
+    >>> result_table({}, {}, with_breaks=False, sample=True).to_pylist()[3]["note"]
+    'not measurable from a patient sample'
     """
     described = MEASURES + (BREAK_MEASURES if with_breaks else ())
     names = [name for name, _description in described]
@@ -115,5 +143,6 @@ def result_table(
             "ci_low": pa.array([intervals.get(n, (None, None))[0] for n in names], pa.float64()),
             "ci_high": pa.array([intervals.get(n, (None, None))[1] for n in names], pa.float64()),
             "description": pa.array([description for _name, description in described], pa.string()),
+            "note": pa.array([NOT_MEASURABLE if sample and n in CLINICIAN_SIDE else None for n in names], pa.string()),
         }
     )

@@ -9,15 +9,20 @@ can take patients (:mod:`~carethread.measures.rebalance.roster`) among
 3. the ``fallback_candidates`` open clinicians with the most free places in
    the whole system (so a practice without room does not leave p unplaced
    when there is room elsewhere);
-4. for a patient over capacity, their own clinician (staying is an option).
+4. for a patient over capacity, their own clinician (staying is an option);
+5. with a network weight above 0, the ``candidates_per_patient`` open
+   clinicians who share the largest share of patients with p's own
+   clinician (:func:`~carethread.measures.rebalance.strength.network_share`),
+   so a clinician p never saw, in another practice, can be chosen for the
+   tie with p's clinician alone.
 
 Closed clinicians are candidates only for their own patients. The allowed
 set of each patient then filters them (:class:`Restrictions`): the same
 practice only, an explicit list of (patient, clinician) pairs, and attribute
 matches (language, sex preference) between a patients' and a clinicians'
 attribute table. Finally each patient keeps the ``candidates_per_patient``
-strongest of (1) and (2) (ties: more free places first, then the smaller
-id), plus (3) and (4): at most ``candidates_per_patient +
+strongest of (1), (2) and (5) (ties: more free places first, then the
+smaller id), plus (3) and (4): at most ``candidates_per_patient +
 fallback_candidates + 1`` candidates per patient, so the model has at most
 that many variables per patient whatever the size of the system.
 
@@ -44,6 +49,7 @@ CANDIDATE_COLUMNS: tuple[str, ...] = (
     "weighted_visits",
     "last_visit",
     "same_practice",
+    "network_share",
     "own",
     "fallback",
 )
@@ -150,13 +156,18 @@ def candidate_pairs(
     candidates_per_patient: int,
     fallback_candidates: int,
     restrictions: Restrictions,
+    network: ibis.Table | None = None,
+    network_weight: float = 0.0,
 ) -> ibis.Table:
     """The bounded candidate pairs of every planned patient (see the module docstring).
 
     Returns ``patient_id, clinician_id, strength, visits, weighted_visits,
-    last_visit, same_practice, own, fallback, free`` where ``strength =
-    weighted_visits + practice_weight × same_practice`` and ``free`` is the
-    clinician's capacity minus their panel's load before the plan.
+    last_visit, same_practice, network_share, own, fallback, free`` where
+    ``strength = weighted_visits + practice_weight × same_practice +
+    network_weight × network_share`` and ``free`` is the clinician's capacity
+    minus their panel's load before the plan. ``network`` is
+    :func:`~carethread.measures.rebalance.strength.network_share` of the
+    planned patients' clinicians (``None``: no network term, share 0).
     """
     for name, value in (("candidates", candidates_per_patient), ("fallback-candidates", fallback_candidates)):
         if isinstance(value, bool) or int(value) != value or value < (1 if name == "candidates" else 0):
@@ -178,6 +189,18 @@ def candidate_pairs(
             "patient_id", clinician_id="home_id", fallback=ibis.literal(0)
         ),
     ]
+    if network is not None:
+        near = network.join(targets, network.clinician_id == targets.t_clinician).filter(~ibis._.t_closed)
+        closest = ibis.row_number().over(
+            group_by=near.home_id, order_by=[ibis.desc(near.network_share), near.clinician_id]
+        )
+        near = near.mutate(closest=closest).filter(ibis._.closest < int(candidates_per_patient))
+        near = near.select(n_home="home_id", n_clinician="clinician_id")
+        sources.append(
+            planned.join(near, planned.home_id == near.n_home).select(
+                "patient_id", clinician_id="n_clinician", fallback=ibis.literal(0)
+            )
+        )
     if fallback_candidates:
         roomy = targets.filter(~targets.t_closed, targets.free >= 1)
         roomy = roomy.order_by(ibis.desc("free"), "t_clinician").limit(int(fallback_candidates))
@@ -191,17 +214,24 @@ def candidate_pairs(
     u = u.join(home, u.patient_id == home.h_patient)
     seen = strength.rename(s_patient="patient_id", s_clinician="clinician_id")
     u = u.left_join(seen, (u.patient_id == seen.s_patient) & (u.clinician_id == seen.s_clinician))
+    if network is not None:
+        ties = network.select(e_home="home_id", e_clinician="clinician_id", e_share="network_share")
+        u = u.left_join(ties, (u.home_id == ties.e_home) & (u.clinician_id == ties.e_clinician))
+        share = u.e_share.fill_null(0.0)
+    else:
+        share = ibis.literal(0.0)
     same = (u.t_practice == u.home_practice_id).fill_null(False)
     own = u.clinician_id == u.home_id
     weighted = u.weighted_visits.fill_null(0.0)
     pairs = u.filter(~u.t_closed | own).select(
         "patient_id",
         "clinician_id",
-        strength=weighted + practice_weight * same.cast("float64"),
+        strength=weighted + practice_weight * same.cast("float64") + network_weight * share,
         visits=u.visits.fill_null(0),
         weighted_visits=weighted,
         last_visit=u.last_visit,
         same_practice=same,
+        network_share=share,
         own=own,
         fallback=u.fallback,
         free=u.free,

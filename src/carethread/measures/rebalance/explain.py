@@ -53,7 +53,8 @@ class Arrays:
 
     Per planned patient: ``patient_id, home_id, home_practice_id, kind``.
     Per candidate pair (sorted by patient): ``visits, last_visit,
-    same_practice``. Per clinician who can take patients:
+    same_practice`` and, when the strength has a network term,
+    ``network_share`` (else ``None``). Per clinician who can take patients:
     ``clinician_id, practice_id``.
     """
 
@@ -66,14 +67,16 @@ class Arrays:
     same_practice: np.ndarray
     clinician_id: np.ndarray
     practice_id: np.ndarray
+    network_share: np.ndarray | None = None
 
 
-def _tie(visits: int, last_visit, same_practice: bool) -> str:
+def _tie(visits: int, last_visit, same_practice: bool, shared: float = 0.0) -> str:
     if visits:
         return f"knows the new clinician: {visits} visit{'s' if visits != 1 else ''}, last {last_visit}"
-    if same_practice:
-        return "same practice, not seen in the look-back"
-    return "another practice with room, not seen in the look-back"
+    where = "same practice" if same_practice else "another practice with room"
+    if shared > 0:  # only with a network weight above 0: the term that made the stranger stronger
+        return f"{where}, not seen in the look-back; saw {shared:.0%} of their clinician's patients"
+    return f"{where}, not seen in the look-back"
 
 
 def reasons(a: Arrays, problem: Problem, solution: Solution, moved: np.ndarray) -> list[str]:
@@ -81,6 +84,8 @@ def reasons(a: Arrays, problem: Problem, solution: Solution, moved: np.ndarray) 
 
     >>> _tie(3, "2024-03-02", True)
     'knows the new clinician: 3 visits, last 2024-03-02'
+    >>> _tie(0, None, False, 0.75)
+    "another practice with room, not seen in the look-back; saw 75% of their clinician's patients"
     """
     out = []
     for p in moved:
@@ -89,7 +94,8 @@ def reasons(a: Arrays, problem: Problem, solution: Solution, moved: np.ndarray) 
         if j < 0:
             out.append(f"{why}; no place free among the allowed clinicians")
         else:
-            out.append(f"{why}; {_tie(int(a.visits[j]), a.last_visit[j], bool(a.same_practice[j]))}")
+            shared = float(a.network_share[j]) if a.network_share is not None else 0.0
+            out.append(f"{why}; {_tie(int(a.visits[j]), a.last_visit[j], bool(a.same_practice[j]), shared)}")
     return out
 
 

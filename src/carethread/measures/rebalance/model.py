@@ -33,10 +33,11 @@ incidence matrix of a bipartite graph, totally unimodular, and with integer
 right-hand sides every vertex of the polytope is integral. This is the
 transportation problem (Hitchcock 1941; Hoffman and Kruskal 1956), so the
 simplex method's optimal vertex is the integer optimum and the optimality
-gap is 0. It is solved as an LP by column generation: each patient starts
-with their single best column; the duals price every other candidate and
-columns with a negative reduced cost join until none is left, which proves
-the LP optimal over the whole candidate set.
+gap is 0. The LP has every candidate pair at once (at most a fixed number
+per patient) and HiGHS's dual simplex solves it; column generation (each
+patient's best column first, the others priced in by the duals) needed
+dozens of re-solves and was far slower (bench/RESULTS.md, *Rebalancing at
+scale*).
 
 **MILP.** Two side constraints break the structure, and only then is the
 mixed-integer program solved (HiGHS branch and cut, the gap reported):
@@ -61,9 +62,6 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
-
-#: Reduced costs below minus this price a column into the model.
-PRICING_TOLERANCE = 1e-9
 
 
 @dataclass(frozen=True)
@@ -134,7 +132,6 @@ class Solution:
     variables: int
     constraints: int
     candidates: int
-    pricing_rounds: int = 0
     place_value: np.ndarray | None = None
 
 
@@ -229,43 +226,24 @@ def _chosen(problem: Problem, columns: np.ndarray, x: np.ndarray) -> tuple[np.nd
     return choice, integral
 
 
-def _first_columns(problem: Problem, cost: np.ndarray) -> np.ndarray:
-    """Each patient's cheapest candidate pair: where column generation starts."""
-    order = np.lexsort((cost, problem.patient))
-    first = np.r_[True, problem.patient[order][1:] != problem.patient[order][:-1]] if order.size else order
-    return order[first]
-
-
-def solve_lp(problem: Problem, max_rounds: int = 200) -> Solution:
-    """The transportation LP by column generation (see the module docstring)."""
+def solve_lp(problem: Problem) -> Solution:
+    """The transportation LP over every candidate pair, by HiGHS's dual simplex (see the module docstring)."""
     started = time.perf_counter()
     h, hs = _highs()
     h.setOptionValue("solver", "simplex")
     cost = costs(problem)
     _rows(h, hs, problem)
-    in_model = np.zeros(cost.size, bool)
-    columns = _first_columns(problem, cost)
-    in_model[columns] = True
+    columns = np.arange(cost.size)
     _add_pairs(h, problem, cost, columns)
-    rounds = 0
-    while True:
-        h.run()
-        dual = np.asarray(h.getSolution().row_dual)
-        reduced = cost - dual[problem.patient] - dual[problem.n_patients + problem.clinician]
-        entering = np.flatnonzero(~in_model & (reduced < -PRICING_TOLERANCE))
-        if not entering.size or rounds >= max_rounds:
-            break
-        in_model[entering] = True
-        _add_pairs(h, problem, cost, entering)
-        columns = np.concatenate([columns, entering])
-        rounds += 1
+    h.run()
     status = h.modelStatusToString(h.getModelStatus())
-    x = np.asarray(h.getSolution().col_value)[problem.n_patients :]
+    solution = h.getSolution()
+    x = np.asarray(solution.col_value)[problem.n_patients :]
     choice, integral = _chosen(problem, columns, x)
-    if not integral or entering.size:  # a safeguard: theory says neither happens
+    if not integral or status != "Optimal":  # a safeguard: theory says neither happens
         return solve_milp(problem, reason="the LP did not end on an integral proven optimum")
     move, _ = priorities(problem)
-    value = -dual[problem.n_patients :]
+    value = -np.asarray(solution.row_dual)[problem.n_patients :]
     place_value = np.where(value < move, np.maximum(value, 0.0), np.nan)
     return Solution(
         choice=choice,
@@ -278,7 +256,6 @@ def solve_lp(problem: Problem, max_rounds: int = 200) -> Solution:
         variables=problem.n_patients + columns.size,
         constraints=problem.n_patients + problem.n_clinicians,
         candidates=int(cost.size),
-        pricing_rounds=rounds,
         place_value=place_value,
     )
 

@@ -25,7 +25,12 @@ from carethread.measures.rebalance.candidates import Restrictions, candidate_pai
 from carethread.measures.rebalance.explain import Arrays
 from carethread.measures.rebalance.model import Problem
 from carethread.measures.rebalance.roster import ORPHAN, CapacityRule, Roster, build_roster
-from carethread.measures.rebalance.strength import check_network_weight, check_weight, relationship_strength
+from carethread.measures.rebalance.strength import (
+    check_network_weight,
+    check_weight,
+    network_share,
+    relationship_strength,
+)
 from carethread.options import Clinicians, DateLike, Settings, clinicians_table
 
 
@@ -153,6 +158,15 @@ def prepare(
         lookback_months=o.lookback_months,
         half_life_months=o.half_life_months,
     )
+    network = None
+    if o.network_weight > 0:  # weight 0 (the default): the plan and its cost do not depend on the network
+        network = network_share(
+            encounters,
+            roster.planned.select("home_id"),
+            settings=settings,
+            as_of=roster.as_of,
+            lookback_months=o.lookback_months,
+        )
     pairs = candidate_pairs(
         roster,
         strength,
@@ -160,6 +174,8 @@ def prepare(
         candidates_per_patient=o.candidates_per_patient,
         fallback_candidates=o.fallback_candidates,
         restrictions=o.restrictions,
+        network=network,
+        network_weight=o.network_weight,
     )
     planned = _fetch(roster.planned, ["patient_id"])
     staff = _fetch(roster.staff, ["clinician_id"])
@@ -195,6 +211,7 @@ def prepare(
         visits=_column(cands, "visits").astype(np.int64),
         last_visit=_column(cands, "last_visit").astype(object),
         same_practice=_column(cands, "same_practice").astype(bool),
+        network_share=_column(cands, "network_share").astype(float) if network is not None else None,
         clinician_id=np.asarray(eligible_ids.to_pylist(), dtype=object),
         practice_id=_column(staff, "practice_id").astype(object)[eligible_rows],
     )
