@@ -202,7 +202,7 @@ def separate(demo, tmp_path_factory) -> Path:
     """The separate commands, with their defaults, on the demo's data."""
     folder = tmp_path_factory.mktemp("separate")
     runner = CliRunner()
-    for command in ("patients", "attribute", "panels", "dyads", "breaks"):
+    for command in ("patients", "attribute", "panels", "dyads", "breaks", "network"):
         res = runner.invoke(app, [command, str(demo / "data"), "--out", str(folder / f"{command}.parquet")])
         assert res.exit_code == 0, (command, res.stderr)
         (folder / f"{command}.txt").write_text(res.stdout)
@@ -217,6 +217,7 @@ def separate(demo, tmp_path_factory) -> Path:
         ("panels", "panels", ["clinician_id"]),
         ("dyads", "dyads", ["patient_id", "clinician_id"]),
         ("breaks", "breaks", None),
+        ("network", "network", ["clinician_a", "clinician_b"]),
     ],
 )
 def test_all_writes_what_each_command_writes_with_its_defaults(demo, separate, manifest, command, table, key):
@@ -225,7 +226,7 @@ def test_all_writes_what_each_command_writes_with_its_defaults(demo, separate, m
     order = [(k, "ascending") for k in (key or ours.column_names)]
     assert ours.sort_by(order).equals(theirs.sort_by(order).cast(ours.schema)), command
     # The same window, said the same way on the command's first line and in both files.
-    scope = "over_time" if command == "breaks" else "current"
+    scope = "over_time" if command in ("breaks", "network") else "current"
     assert (
         (separate / f"{command}.txt")
         .read_text()

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from carethread.cli.console import emit, err_console, print_remarks, step
+from carethread.cli.console import emit, err_console, print_remarks, say_window, step
 from carethread.cli.data_options import DataOptions, data_command
 from carethread.cli.measures import computed_in_batches
 from carethread.errors import OptionError
@@ -109,6 +109,8 @@ def network(
     _check(out, teams, min_shared, shareable, key_file)
     within = check_within_days(within)
     data = shared.read()
+    window = network_window(data, shared)
+    say_window(window.line(), out=out)
     floor = min_shared or (SHAREABLE_MIN_SHARED if shareable else 1)
     result = computed_in_batches(
         "Computing the sharing network",
@@ -130,7 +132,7 @@ def network(
             write_graphml(result, out, practices=_practices(data, shared, clinician_label, practice_label))
         err_console.print(f"Wrote {out}")
     else:
-        emit(result, out, limit=shared.limit)
+        emit(result, out, limit=shared.limit, metadata=window.metadata(within_days=within, min_shared=floor))
     if teams is not None:
         _write_teams(data, shared, teams, clinician_label, practice_label)
     print_remarks(data.remarks)
@@ -177,6 +179,14 @@ def _write_teams(data: CanonicalData, shared: DataOptions, path: Path, clinician
         else (f"adjusted Rand index against the recorded practices {decimals(found.adjusted_rand)}")
     )
     err_console.print(f"Wrote {path}: {n_teams} care teams, {match}")
+
+
+def network_window(data: CanonicalData, shared: DataOptions):
+    """The network's window: all the data unless --start/--end, every setting unless --settings."""
+    from carethread.run.windows import all_data_window
+    from carethread.schema import SETTINGS
+
+    return all_data_window(data.encounters, **{**shared.window(), "settings": shared.settings or SETTINGS})
 
 
 def with_care_density(patients: ibis.Table, data: CanonicalData, shared: DataOptions) -> ibis.Table:

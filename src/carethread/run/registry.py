@@ -185,6 +185,26 @@ def _breaks(ctx: RunContext):
     )
 
 
+def _network(ctx: RunContext):
+    from carethread.measures.network.edges import sharing_network
+
+    # Every setting with a clinician (the measure's own default): hand-offs to specialists and the ED are the point.
+    return batched(ctx, sharing_network, **ctx.over_time.bounds())
+
+
+def _care_density(ctx: RunContext):
+    from carethread.measures.network.density import care_density
+
+    return batched(ctx, care_density, **ctx.over_time.bounds(), network=ctx.tables["network"])
+
+
+def _every_setting(_options: RunOptions) -> dict:
+    """The network's settings, written over the run's in its files' metadata, and its pair floor."""
+    from carethread.schema import SETTINGS
+
+    return {"settings": ",".join(sorted(SETTINGS)), "min_shared": 1}
+
+
 #: The measures :func:`carethread.run_all` computes, in order (a measure may read the tables before it).
 MEASURES: list[Measure] = [
     Measure("patients", CURRENT, _patients),
@@ -194,6 +214,8 @@ MEASURES: list[Measure] = [
     Measure("panels", CURRENT, _panels),
     Measure("dyads", CURRENT, _dyads),
     Measure("breaks", OVER_TIME, _breaks, options=RunOptions.breaks),
+    Measure("network", OVER_TIME, _network, options=_every_setting),
+    Measure("care_density", OVER_TIME, _care_density, options=_every_setting),
 ]
 
 
