@@ -19,7 +19,7 @@ DEV_STAMP  := $(VENV)/.installed-dev-$(HASH)
 JOBS ?= auto
 FAST := -m "not (slow or spark or postgres or browser)" -n $(JOBS) --dist worksteal
 
-.PHONY: demo test test-fast lint bench install install-dev constraints clean
+.PHONY: demo test test-fast fuzz lint bench install install-dev constraints clean
 
 define venv_with_pip
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -51,6 +51,11 @@ test: $(DEV_STAMP)
 # The tests that need no JVM, PostgreSQL, browser or 20 000-patient system, in parallel.
 test-fast: $(DEV_STAMP)
 	$(BIN)/python -m pytest $(FAST)
+
+# The long tier of the fuzz harness (tests/test_fuzz_*.py): thousands of generated inputs of every
+# format, and the CLI on them; `make test` runs a few hundred. Results: docs/reliability.md.
+fuzz: $(DEV_STAMP)
+	CARETHREAD_FUZZ_CASES=2000 $(BIN)/python -m pytest tests/test_fuzz_readers.py tests/test_fuzz_cli.py -q
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check src tests bench

@@ -329,7 +329,16 @@ SHARED = [
     ("quarantine", "--quarantine", "Write rejected rows (with reasons) to this .csv or .parquet file."),
     ("strict", "--strict", "Exit 1 if any row was rejected."),
     ("extraction_date", "--extraction-date", "Day the data was extracted; later dates are rejected [default: today]."),
-    ("date_format", "--date-format", "strptime pattern for dates, e.g. %d/%m/%Y."),
+    (
+        "date_format",
+        "--date-format",
+        "strptime pattern for dates, e.g. %d/%m/%Y; auto finds one pattern that reads every date.",
+    ),
+    (
+        "setting_map",
+        "--setting-map",
+        'Care settings of the extract\'s own codes: "Office Visit=primary_care,ED=emergency", or a file of such lines.',
+    ),
     ("limit", "--limit", "Rows to print when there is no --out."),
 ]
 

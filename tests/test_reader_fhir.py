@@ -317,7 +317,7 @@ def test_no_encounter_file_and_wrong_options(con, tmp_path):
 def test_corrupt_gzip_is_an_input_error(con, tmp_path):
     data = gzip.compress((json.dumps(_enc("e1")) + "\n").encode() * 2000)
     (tmp_path / "Encounter.ndjson.gz").write_bytes(data[: len(data) // 2])
-    with pytest.raises(InputError, match=r"Encounter\.ndjson\.gz could not be read to the end"):
+    with pytest.raises(InputError, match=r"^Encounter\.ndjson\.gz is a damaged gzip file: it could not be"):
         read(tmp_path, con=con, extraction_date=EXTRACTION)
 
 

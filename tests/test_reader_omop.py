@@ -119,7 +119,7 @@ def test_synpuf_cdm50_names_unknown_concepts_and_care_sites(shared_con):
     )
     assert data.remarks == [
         "visit_occurrence.csv: 17 of 27 rows quarantined (visit_concept_id has no care setting in the mapping: "
-        "17 rows, first at row 2).",
+        "17 rows, first at data row 2 (line 3)).",
         "visit_occurrence.csv: 4 accepted outpatient encounters have a clinician with no known specialty; they "
         "were counted as primary_care (pass --visit-concepts 9202=specialty to count them as specialty care).",
         "visit_occurrence.csv: visit_concept_id values with no setting: 0 No matching concept (17 rows). Map them "

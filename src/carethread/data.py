@@ -22,13 +22,18 @@ class ReadCount:
     """How many rows one source (a file or a table) gave, and where they went.
 
     ``read == accepted + quarantined`` always holds; constructing a count that
-    breaks it raises ``ValueError`` (that would be a bug in a reader).
+    breaks it raises ``ValueError`` (that would be a bug in a reader). For a
+    CSV file, ``lines`` counts its data lines (the header excluded); it exceeds
+    ``read`` by the blank lines (no row) and the lines that continue a quoted
+    value begun on an earlier line (such a row counts once). ``None`` for other
+    sources.
     """
 
     source: str
     read: int
     accepted: int
     quarantined: int
+    lines: int | None = None
 
     def __post_init__(self) -> None:
         if self.read != self.accepted + self.quarantined:
@@ -36,6 +41,8 @@ class ReadCount:
                 f"{self.source}: {self.read} rows read but {self.accepted} accepted "
                 f"+ {self.quarantined} quarantined; a reader lost rows"
             )
+        if self.lines is not None and self.lines < self.read:
+            raise ValueError(f"{self.source}: {self.read} rows read from {self.lines} lines; a reader made rows up")
 
     def __str__(self) -> str:
         return (

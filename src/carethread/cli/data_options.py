@@ -96,7 +96,19 @@ class DataOptions:
         ),
     ] = None
     date_format: Annotated[
-        str | None, typer.Option("--date-format", help="strptime pattern for dates, e.g. %d/%m/%Y.")
+        str | None,
+        typer.Option(
+            "--date-format",
+            help="strptime pattern for dates, e.g. %d/%m/%Y; auto finds one pattern that reads every date.",
+        ),
+    ] = None
+    setting_map: Annotated[
+        str | None,
+        typer.Option(
+            "--setting-map",
+            help='Care settings of the extract\'s own codes: "Office Visit=primary_care,ED=emergency", '
+            "or a file of such lines.",
+        ),
     ] = None
     limit: Annotated[int, typer.Option("--limit", min=0, help="Rows to print when there is no --out.")] = 20
     #: The top-level options of this invocation (from the typer context), not an option of the command.
@@ -147,6 +159,7 @@ class DataOptions:
                 date_format=self.date_format,
                 schema=self.schema,
                 visit_concepts=self.visit_concepts,
+                setting_map=self.setting_map,
             )
         err_console.print(data.reconciliation())
         if self.quarantine is not None:

@@ -36,7 +36,7 @@ from carethread.engine.scan import (
     BackendError,
     attach_read_only,
     csv_rejects,
-    csv_table,
+    csv_rows,
     is_data_error,
     ndjson_lines,
     parquet_columns,
@@ -44,6 +44,7 @@ from carethread.engine.scan import (
     parquet_table,
     renumber_after_rejects,
     store_in_file_order,
+    store_rows,
 )
 from carethread.engine.signals import Terminated, stop_on_signals, watch
 from carethread.engine.spark import (
@@ -80,7 +81,7 @@ __all__ = [
     "connect_spark",
     "create_view",
     "csv_rejects",
-    "csv_table",
+    "csv_rows",
     "default_memory_limit",
     "default_temp_dir",
     "drop",
@@ -108,6 +109,7 @@ __all__ = [
     "stage",
     "stop_on_signals",
     "store_in_file_order",
+    "store_rows",
     "strictly_increasing",
     "trim_spaces",
     "try_cast",

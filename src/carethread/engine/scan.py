@@ -92,50 +92,84 @@ def parquet_minimums(con: BaseBackend, paths: Sequence[str], columns: Sequence[s
     return {c: v for c, v in out.items() if c in seen}
 
 
-def csv_table(
-    con: BaseBackend, files: Sequence[tuple[str, Sequence[str], str]], *, strict: bool = True
-) -> tuple[ibis.Table, list[tuple[str, str]]]:
-    """A lazy view over CSV files, every column ``VARCHAR``, with ``__file`` and ``__row``.
+def store_rows(con: BaseBackend, rows) -> str:
+    """Store a one-pass Arrow stream of rows in a temporary table; returns its name.
 
-    ``files`` holds ``(path, column names from the header, delimiter)``. The
-    header is parsed by the caller and given explicitly, so DuckDB's sniffer
-    cannot mistake a messy file for a one-column one, and every value stays a
-    string (``'007'`` stays ``'007'``).
-
-    ``__row`` numbers data rows from 1 (the header is not a row) in file
-    order. It comes from ``row_number() OVER ()`` directly above each file's
-    scan. DuckDB runs an empty ``OVER ()`` as its streaming window operator,
-    which is not a parallel operator and declares a fixed order, so the rows
-    reach it one after the other in file order (docs/formats.md, *Row
-    numbers*, says how this was checked). The price is that the CSV parse
-    itself runs on one thread.
-
-    Rows DuckDB cannot parse (wrong number of fields, unbalanced quotes,
-    invalid UTF-8) are not numbered here but stored in reject tables, one
-    ``(errors, scans)`` pair per file, whose names are returned; read them
-    with :func:`csv_rejects` after the view has been scanned once, and
-    renumber with :func:`renumber_after_rejects`.
-
-    ``strict=False`` is the fallback for files DuckDB's strict parser gives
-    up on (a bare carriage return inside an unquoted value, for example):
-    such characters then end a row, and extra fields are dropped instead of
-    the row being rejected.
+    ``rows`` is what :func:`carethread.readers.lines.row_batches` yields. The
+    stream is produced by one Python thread, so it is only stored here; the
+    splitting and checking that follow read the stored table on every thread.
     """
-    name = new_name("csv")
-    parts, rejects = [], []
-    for index, (path, columns, delimiter) in enumerate(files):
-        reject_table, reject_scan = f"{name}_rej{index}", f"{name}_scan{index}"
-        rejects.append((reject_table, reject_scan))
-        spec = ", ".join(f"{quote_literal(c)}: 'VARCHAR'" for c in columns)
-        parts.append(
-            f"SELECT *, CAST({index} AS INTEGER) AS __file, row_number() OVER () AS __row "
-            f"FROM read_csv({quote_literal(path)}, columns = {{{spec}}}, header = true, "
-            f"auto_detect = false, delim = {quote_literal(delimiter)}, quote = '\"', escape = '\"', "
-            f"strict_mode = {'true' if strict else 'false'}, "
-            f"store_rejects = true, rejects_table = {quote_literal(reject_table)}, "
-            f"rejects_scan = {quote_literal(reject_scan)})"
+    raw = duckdb_connection(con)
+    name = new_name("rows")
+    stream = f"{name}_in"
+    # A query first ends any result the caller left unread (DuckDB refuses to register then).
+    raw.execute("SELECT 1").fetchall()
+    raw.register(stream, rows)
+    try:
+        # In stream order: a key that increases in the file then proves itself unique cheaply.
+        with keeping_insertion_order(raw):
+            raw.execute(f"CREATE TEMP TABLE {quote_identifier(name)} AS SELECT * FROM {quote_identifier(stream)}")
+    finally:
+        raw.unregister(stream)
+    return name
+
+
+def csv_rows(con: BaseBackend, files: Sequence[tuple[str, Sequence[str], str, str]]) -> ibis.Table:
+    """A lazy view that splits rows of delimited text into fields, every column ``VARCHAR``.
+
+    ``files`` holds, per file, ``(rows, column names, delimiter, field pattern)``:
+    ``rows`` a table from :func:`store_rows` (``__row``, ``__line``: one row's
+    text, ``__flag``: a reason code when the text could not be taken as it is);
+    ``field pattern`` the RE2 expression of one field after its delimiter
+    (:func:`carethread.readers.lines.field_pattern`) and ``__mode`` how to split
+    the row (:data:`carethread.readers.lines.PLAIN`, ``QUOTED``, ``OTHER``). The view has the named
+    columns (an empty value is NULL; a quoted one loses its quotes, ``""`` is ``"``),
+    ``__file`` (the file's position in ``files``), ``__row``, and ``__reject`` /
+    ``__reject_value`` (the whole row) for a row that cannot be split:
+    ``__flag`` when set, else ``unbalanced_quote`` (quotes that do not pair up, or
+    a quote inside an unquoted value), ``line_ending`` (a carriage return outside
+    quotes), ``malformed_row`` (another number of fields than the header's).
+
+    Lines without a quote, and lines whose every field is quoted with no quote
+    inside (``__mode`` 0 and 1, found in Python), are split with ``string_split``;
+    only other lines pay for the regular expression.
+    """
+    parts = []
+    for index, (rows, columns, delimiter, pattern) in enumerate(files):
+        d, qdq = quote_literal(delimiter), quote_literal(f'"{delimiter}"')
+        # __m: the regular expression's matches (mode 2 only), each a field with its delimiter.
+        matched = (
+            f"SELECT *, CASE WHEN __mode = 2 THEN regexp_extract_all({d} || __line, {quote_literal(pattern)}, 1) "
+            f"END AS __m FROM {quote_identifier(rows)}"
         )
-    return create_view(con, name, " UNION ALL BY NAME ".join(parts)), rejects
+        split = (
+            "SELECT __row, __flag, __line, __mode, __m, CASE __mode "
+            f"WHEN 0 THEN string_split(__line, {d}) "
+            f"WHEN 1 THEN string_split(substring(__line, 2, length(__line) - 2), {qdq}) "
+            f"ELSE list_transform(__m, lambda x: {_UNQUOTE.format('x')}) END AS __f FROM ({matched})"
+        )
+        fields = ", ".join(f"nullif(__f[{i}], '') AS {quote_identifier(c)}" for i, c in enumerate(columns, 1))
+        checked = (
+            f"SELECT {fields}, CAST({index} AS INTEGER) AS __file, __row, __line, CASE "
+            "WHEN __flag IS NOT NULL THEN __flag "
+            "WHEN __mode = 2 AND list_sum(list_transform(__m, lambda x: length(x) + 1)) "
+            "IS DISTINCT FROM length(__line) + 1 THEN 'unbalanced_quote' "
+            "WHEN __mode <> 1 AND contains(__line, chr(13)) AND (__mode = 0 OR list_bool_or(list_transform(__m, "
+            "lambda x: contains(x, chr(13)) AND NOT starts_with(ltrim(x), '\"')))) THEN 'line_ending' "
+            f"WHEN len(__f) <> {len(columns)} THEN 'malformed_row' END AS __reject FROM ({split})"
+        )
+        parts.append(
+            "SELECT * EXCLUDE (__line), CASE WHEN __reject IS NOT NULL THEN __line END AS __reject_value "
+            f"FROM ({checked})"
+        )
+    return create_view(con, new_name("csv"), " UNION ALL BY NAME ".join(parts))
+
+
+#: A field's value in SQL: without its quotes when quoted (``""`` inside is one ``"``).
+_UNQUOTE = (
+    "(CASE WHEN starts_with(ltrim({0}), '\"') "
+    "THEN replace(substring(trim({0}), 2, length(trim({0})) - 2), '\"\"', '\"') ELSE {0} END)"
+)
 
 
 def csv_rejects(

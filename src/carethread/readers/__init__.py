@@ -16,8 +16,9 @@ from carethread import engine
 from carethread.data import CanonicalData
 from carethread.errors import OptionError
 from carethread.readers.generic import check_mapping, parse_mapping, read_generic
+from carethread.readers.values import parse_setting_map
 
-__all__ = ["FORMATS", "READERS", "detect_format", "parse_mapping", "read", "read_generic"]
+__all__ = ["FORMATS", "READERS", "detect_format", "parse_mapping", "parse_setting_map", "read", "read_generic"]
 
 #: Format name → ``"module:function"`` of its reader.
 READERS: dict[str, str] = {
@@ -83,9 +84,10 @@ def read(
     con, mapping, extraction_date, date_format
         As for :func:`~carethread.readers.generic.read_generic`.
     **options
-        Options of one format's reader, e.g. ``schema`` and ``visit_concepts``
-        of :func:`~carethread.readers.omop.read_omop`; ``None`` values are
-        ignored.
+        Options of one format's reader, e.g. ``setting_map`` of
+        :func:`~carethread.readers.generic.read_generic`, ``schema`` and
+        ``visit_concepts`` of :func:`~carethread.readers.omop.read_omop`;
+        ``None`` values are ignored.
 
     Raises
     ------

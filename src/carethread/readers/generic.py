@@ -27,6 +27,7 @@ quoted value spans lines); in Parquet it is the first row of the file.
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import glob
 import os
 from collections.abc import Mapping, Sequence
@@ -35,6 +36,7 @@ from pathlib import Path
 from carethread import engine, validate
 from carethread.data import CanonicalData
 from carethread.errors import InputError, OptionError, SchemaError
+from carethread.readers.columns import columns_present, no_header_fix, suggest_column
 from carethread.readers.common import (
     SourceFile,
     check_date_format,
@@ -45,9 +47,9 @@ from carethread.readers.common import (
     open_csv,
     parse_extraction_date,
     read_table,
-    suggest_column,
     unreadable_as,
 )
+from carethread.readers.values import auto_date_formats, parse_setting_map
 
 TABLES: tuple[str, ...] = ("encounters", "clinicians", "patients")
 
@@ -237,19 +239,23 @@ def _resolve(
 
 def _missing_column(file: SourceFile, name: str, mapping: Mapping[str, str], columns: Mapping[str, str | None]) -> str:
     wanted = mapping.get(name, name)
+    if file.header_looks_like_data:
+        # The "names" are values: say where they are, never what they are.
+        return (
+            f"{file.source} has no header row. {columns_present(file.columns)} {no_header_fix(('patient_id', 'start'))}"
+        )
     if name in mapping:
         head = f"{file.source} has no column `{wanted}` (given for {name} by --map {name}={wanted})."
+        if name in file.columns:
+            return (
+                f"{head} The file has a column named `{name}`: drop {name}={wanted} from --map to read it, "
+                "or give the name of the column that holds it."
+            )
     else:
         head = f"{file.source} has no column `{name}`, which is required."
-    if file.header_looks_like_data:
-        return (
-            f"{head} Its first line looks like data rather than column names: add a header row "
-            "naming the columns (patient_id, start, ...) as the first line."
-        )
     taken = {c for c in columns.values() if c is not None}
     candidates = [c for c in file.columns if c not in taken and c not in CANONICAL_COLUMNS]
-    shown = ", ".join(f"`{c}`" for c in file.columns[:30]) + (", ..." if len(file.columns) > 30 else "")
-    body = f" Columns present: {shown or '(none)'}."
+    body = f" {columns_present(file.columns)}"
     near = suggest_column(wanted, candidates) or (suggest_column(name, candidates) if wanted != name else None)
     if near is not None:
         fix = f" `{near}` looks like {name}: pass --map {name}={near}, or rename the column."
@@ -284,6 +290,7 @@ def read_generic(
     mapping: Mapping[str, str] | str | None = None,
     extraction_date: _dt.date | str | None = None,
     date_format: str | None = None,
+    setting_map: Mapping[str, str] | str | os.PathLike | None = None,
 ) -> CanonicalData:
     """Read encounters (and optional clinicians and patients) from CSV or Parquet.
 
@@ -302,7 +309,14 @@ def read_generic(
         today.
     date_format
         A strptime pattern (``"%d/%m/%Y"``) tried before the ISO forms for
-        every date column.
+        every date column; ``"auto"`` finds, per date column, the one pattern
+        that reads the values sampled from each file (see
+        :func:`carethread.validate.dates.guess_date_format`) and refuses to
+        choose between day-first and month-first readings.
+    setting_map
+        Source setting values → canonical settings, applied before settings
+        are checked: ``"Office Visit=primary_care,ED=emergency"``, a file of
+        such lines, or a dict (see :func:`~carethread.readers.values.parse_setting_map`).
 
     Returns
     -------
@@ -352,10 +366,13 @@ def read_generic(
     [{'source': 'visits.csv', 'row': '2', 'column': 'start', 'value': '2024-02-30', 'reason': 'unparseable_start'}]
     """
     mapping = check_mapping(mapping)
+    settings = parse_setting_map(setting_map)
     extraction = parse_extraction_date(extraction_date)
     con = engine.connect() if con is None else con
     engine.require_duckdb(con)
-    check_date_format(con, date_format)
+    auto = str(date_format).strip().lower() == "auto"
+    if not auto:
+        check_date_format(con, date_format)
     found = discover(path)
     plans: dict[str, tuple[list[SourceFile], dict[str, str | None]]] = {}
     remarks: list[str] = []
@@ -370,15 +387,31 @@ def read_generic(
         remarks += notes
     _check_mapping_used(mapping, plans)
 
-    finished = {
-        table: read_table(con, table, files, columns, extraction_date=extraction, date_format=date_format)
-        for table, (files, columns) in plans.items()
-    }
+    finished = {}
+    for table, (files, columns) in plans.items():
+        formats = date_format
+        if auto:
+            formats, notes = auto_date_formats(con, table, files, columns)
+            remarks += notes
+        check = validate.CHECKS[table]
+        if table == "encounters" and settings:
+            check = functools.partial(check, setting_map=settings)
+        finished[table] = read_table(
+            con,
+            table,
+            files,
+            columns,
+            extraction_date=extraction,
+            date_format=formats,
+            check=check,
+            optional=table != "encounters",
+        )
     counts, table_remarks, quarantine = combine(finished[table] for table in TABLES if table in finished)
+    usable = {table: done.accepted for table, done in finished.items() if done.usable}
     return CanonicalData(
-        encounters=finished["encounters"].accepted,
-        clinicians=finished["clinicians"].accepted if "clinicians" in finished else None,
-        patients=finished["patients"].accepted if "patients" in finished else None,
+        encounters=usable["encounters"],
+        clinicians=usable.get("clinicians"),
+        patients=usable.get("patients"),
         quarantine=quarantine,
         counts=counts,
         remarks=remarks + table_remarks,

@@ -243,11 +243,10 @@ def _columns(file: common.SourceFile, table: str) -> dict[str, str | None]:
     present = {c.upper(): c for c in file.columns}
     for name in REQUIRED[table]:
         if name.upper() not in present:
-            shown = ", ".join(f"`{c}`" for c in file.columns[:30]) + (", ..." if len(file.columns) > 30 else "")
             raise SchemaError(
                 f"{file.source} has no column `{name}`, which Synthea writes and the Synthea reader needs. "
-                f"Columns present: {shown or '(none)'}. Check that the folder is Synthea CSV output; "
-                "for other CSV files use --format generic (with --map for column names)."
+                f"{common.columns_present(file.columns)} Check that the folder is Synthea CSV output (with "
+                "its header row); for other CSV files use --format generic (with --map for column names)."
             )
     return {canonical: present.get(synthea.upper()) for canonical, synthea in COLUMNS[table].items()}
 
@@ -311,6 +310,8 @@ def _encounter_check(clinicians: ibis.Table | None, patient_ids: ibis.Table | No
             given = _trimmed(raw[provider_col]).notnull()
             rules.append((given & raw.__known_c.isnull(), "unknown_clinician_reference", raw[provider_col]))
         rules.append((mapped.isnull(), "unknown_encounter_class", raw[class_col]))
+        if "__reject" in raw.columns:  # a row the CSV reader could not split comes first
+            rules.insert(0, (raw.__reject.notnull(), raw.__reject, raw.__reject_value))
         reject = ibis.cases(*((failed, code) for failed, code, _v in rules), else_=ibis.null("string"))
         value = ibis.cases(*((failed, v) for failed, _c, v in rules), else_=ibis.null("string"))
         # The derived setting replaces ENCOUNTERCLASS under its own name, so the
@@ -395,7 +396,7 @@ def read_synthea(
     extraction = common.parse_extraction_date(extraction_date)
     con = engine.connect() if con is None else con
     engine.require_duckdb(con)
-    common.check_date_format(con, date_format)
+    common.check_date_format(con, date_format, reader="synthea")
     folder = _folder(path)
     files: dict[str, common.SourceFile] = {}
     for stem, table in FILES.items():
@@ -441,7 +442,7 @@ def read_synthea(
             return seen[-1]
 
         finished["patients"] = common.read_table(
-            con, "patients", [file], _columns(file, "patients"), check=check_patients, **read
+            con, "patients", [file], _columns(file, "patients"), check=check_patients, optional=True, **read
         )
         stored = seen[-1].table
         patient_ids = stored.filter(stored.patient_id.notnull()).select("patient_id").distinct()
@@ -474,7 +475,7 @@ def read_synthea(
     return CanonicalData(
         encounters=finished["encounters"].accepted,
         clinicians=clinicians,
-        patients=finished["patients"].accepted if "patients" in finished else None,
+        patients=finished["patients"].accepted if "patients" in finished and finished["patients"].usable else None,
         quarantine=quarantine,
         counts=counts,
         remarks=remarks + table_remarks,

@@ -55,8 +55,12 @@ from carethread.validate.typed import (
     Profile,
     SourceColumns,
     TableSpec,
+    iso_timestamp,
     key_is_unique,
+    not_an_id,
+    number_text,
     profile,
+    whole_number,
 )
 
 __all__ = [
@@ -78,7 +82,11 @@ __all__ = [
     "column_of",
     "describe_reasons",
     "finish",
+    "iso_timestamp",
     "key_is_unique",
     "normalize_label",
+    "not_an_id",
+    "number_text",
     "profile",
+    "whole_number",
 ]

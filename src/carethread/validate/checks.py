@@ -17,9 +17,11 @@ from carethread.validate.typed import (
     CLINICIANS,
     ENCOUNTERS,
     PATIENTS,
+    DateFormat,
     Profile,
     SourceColumns,
     TableSpec,
+    one_of,
 )
 
 #: Role spellings mapped to :data:`carethread.schema.ROLES` (after lower-casing
@@ -60,7 +62,7 @@ class _Rule:
 
 
 def _date_rules(
-    src: SourceColumns, name: str, date_format: str | None, *, latest: _dt.datetime | None
+    src: SourceColumns, name: str, date_format: DateFormat, *, latest: _dt.datetime | None
 ) -> tuple[ibis.Value, list[_Rule]]:
     """A date column's value and its unparseable / too early / too late rules."""
     if not src.has(name):
@@ -80,7 +82,7 @@ def _date_pair(
     src: SourceColumns,
     earlier: str,
     later: str,
-    date_format: str | None,
+    date_format: DateFormat,
     *,
     latest: _dt.datetime,
     later_latest: _dt.datetime | None = None,
@@ -125,6 +127,15 @@ def _format_rules(raw: ibis.Table) -> list[_Rule]:
     return [_Rule(raw.__reject, raw.__reject.notnull(), value.cast("string"))]
 
 
+def _invalid_ids(src: SourceColumns, names: Sequence[str]) -> list[_Rule]:
+    """``invalid_<id>`` for id columns stored as floats (NaN, infinite, beyond 2^53)."""
+    return [
+        _Rule(f"invalid_{name}", src.invalid(name), src.shown(name))
+        for name in names
+        if src.has(name) and src.col(name).type().is_floating()
+    ]
+
+
 def _day_after(extraction_date: _dt.date) -> _dt.datetime:
     return _dt.datetime.combine(extraction_date + _dt.timedelta(days=1), _dt.time())
 
@@ -155,21 +166,35 @@ def _project(
 # --- the three canonical tables ------------------------------------------------
 
 
-def _setting(src: SourceColumns) -> tuple[ibis.StringValue, ibis.BooleanValue | None, ibis.BooleanValue | None]:
-    """``(setting, unknown, defaulted)``; the latter two are None when impossible."""
+def _setting(src: SourceColumns, setting_map: Mapping[str, str]) -> tuple[ibis.StringValue, dict[str, ibis.Value]]:
+    """The setting, and its rule values: ``unknown`` (a value that is no setting),
+    ``defaulted`` (a blank one, given the default) and ``mapped`` (a value the
+    ``setting_map`` renamed), each left out when impossible.
+
+    ``setting_map`` maps normalised labels (:func:`normalize_label`) to settings
+    and applies before the value is checked.
+    """
     col = src.col("setting")
     known = src.profile.values.get(src.columns["setting"]) if col.type().is_string() else None
+    out: dict[str, ibis.Value] = {}
     if known is None:
         given = src.label("setting")
-        if col.type().is_string():
+        if setting_map:
+            out["mapped"] = one_of(given, setting_map).fill_null(False)
+            given = given.substitute(dict(setting_map), else_=given)
+        if col.type().is_string() and not set(setting_map) & set(schema.SETTINGS):
             # Most values are already canonical; only the rest pay for normalising.
-            given = ibis.cases((col.isin(schema.SETTINGS), col), else_=given)
+            given = ibis.cases((one_of(col, schema.SETTINGS), col), else_=given)
         setting = given.fill_null(schema.DEFAULT_SETTING)
-        return setting, ~setting.isin(schema.SETTINGS), given.isnull()
+        out.update(unknown=~one_of(setting, schema.SETTINGS), defaulted=given.isnull())
+        return setting, out
     # Every distinct value is known: normalise each once, here.
-    rename, unknown, blank = {}, [], []
+    rename, unknown, blank, mapped = {}, [], [], []
     for value in known:
         label = normalize_label(value)
+        if label in setting_map:
+            label = setting_map[label]
+            mapped.append(value)
         if label is None:
             blank.append(value)
         elif label not in schema.SETTINGS:
@@ -177,12 +202,15 @@ def _setting(src: SourceColumns) -> tuple[ibis.StringValue, ibis.BooleanValue | 
         elif label != value:
             rename[value] = label
     setting = col.substitute(rename, else_=col) if rename else col
-    defaulted = None
     if blank:
         given_blank = [b for b in blank if b is not None]
-        defaulted = (col.isnull() | col.isin(given_blank)) if given_blank else col.isnull()
-        setting = ibis.cases((defaulted, ibis.literal(schema.DEFAULT_SETTING)), else_=setting)
-    return setting, (col.isin(unknown) if unknown else None), defaulted
+        out["defaulted"] = (col.isnull() | col.isin(given_blank)) if given_blank else col.isnull()
+        setting = ibis.cases((out["defaulted"], ibis.literal(schema.DEFAULT_SETTING)), else_=setting)
+    if unknown:
+        out["unknown"] = col.isin(unknown)
+    if mapped:
+        out["mapped"] = col.isin(mapped).fill_null(False)
+    return setting, out
 
 
 def check_encounters(
@@ -190,9 +218,10 @@ def check_encounters(
     columns: Mapping[str, str | None],
     *,
     extraction_date: _dt.date,
-    date_format: str | None = None,
+    date_format: DateFormat = None,
     source: str = "encounters",
     profile: Profile | None = None,
+    setting_map: Mapping[str, str] | None = None,
 ) -> Checked:
     """Check encounter rows; see the module docstring for the rules.
 
@@ -206,11 +235,16 @@ def check_encounters(
     extraction_date
         Encounters after this day are rejected.
     date_format
-        A strptime pattern tried before the ISO forms.
+        A strptime pattern tried before the ISO forms, or one per canonical
+        date column (``{"start": "%m/%d/%Y"}``).
     source
         How remarks name the input.
     profile
         From :func:`profile` for lazily read sources; default: CSV rules.
+    setting_map
+        Setting labels (normalised, :func:`normalize_label`) → canonical
+        settings, applied before settings are checked
+        (``{"office_visit": "primary_care"}``).
 
     Returns
     -------
@@ -230,13 +264,15 @@ def check_encounters(
     [{'patient_id': '007', '__reason': None}, {'patient_id': None, '__reason': 'missing_patient_id'},
      {'patient_id': '8', '__reason': 'unparseable_start'}]
     """
-    src = SourceColumns(raw, columns, profile)
+    src = SourceColumns(raw, columns, profile).with_dates(("start",), date_format)
+    raw = src.raw
     latest = _day_after(extraction_date)
     patient = src.text("patient_id")
     start, start_missing, start_bad = src.timestamp("start", date_format)
     start_shown = src.shown("start")
     rules = [
         *_format_rules(raw),
+        *_invalid_ids(src, ("encounter_id", "patient_id", "clinician_id", "practice_id")),
         _Rule("missing_patient_id", patient.isnull(), src.shown("patient_id")),
         _Rule("missing_start", start_missing, start_shown),
         _Rule("unparseable_start", start_bad, start_shown),
@@ -247,11 +283,12 @@ def check_encounters(
     extra: dict[str, ibis.Value] = {}
     values: dict[str, ibis.Value] = {"patient_id": patient, "start": start}
     if src.has("setting"):
-        setting, unknown, defaulted = _setting(src)
-        if unknown is not None:
-            rules.append(_Rule("unknown_setting", unknown, src.shown("setting")))
-        if defaulted is not None:
-            extra["__setting_defaulted"] = defaulted
+        setting, found = _setting(src, setting_map or {})
+        if "unknown" in found:
+            rules.append(_Rule("unknown_setting", found["unknown"], src.shown("setting")))
+        for name in ("defaulted", "mapped"):
+            if name in found:
+                extra[f"__setting_{name}"] = found[name]
         values["setting"] = setting
     else:
         values["setting"] = ibis.literal(schema.DEFAULT_SETTING)
@@ -273,6 +310,7 @@ def check_encounters(
         "left out of clinician-level measures.",
         "__setting_defaulted": "{n} accepted {encounters} {have} no setting; "
         f"{{they_were}} given {schema.DEFAULT_SETTING}.",
+        "__setting_mapped": "{n} accepted {encounters} {have} a setting given by the setting map (--setting-map).",
     }
     return _checked(
         ENCOUNTERS,
@@ -290,7 +328,7 @@ def check_clinicians(
     columns: Mapping[str, str | None],
     *,
     extraction_date: _dt.date,
-    date_format: str | None = None,
+    date_format: DateFormat = None,
     source: str = "clinicians",
     profile: Profile | None = None,
 ) -> Checked:
@@ -300,9 +338,14 @@ def check_clinicians(
     :data:`ROLE_ALIASES`; an unrecognised role becomes ``'other'`` (counted in
     a remark), an empty one stays NULL.
     """
-    src = SourceColumns(raw, columns, profile)
+    src = SourceColumns(raw, columns, profile).with_dates(("active_from", "active_to"), date_format)
+    raw = src.raw
     clinician = src.text("clinician_id")
-    rules = [*_format_rules(raw), _Rule("missing_clinician_id", clinician.isnull(), src.shown("clinician_id"))]
+    rules = [
+        *_format_rules(raw),
+        *_invalid_ids(src, ("clinician_id", "practice_id")),
+        _Rule("missing_clinician_id", clinician.isnull(), src.shown("clinician_id")),
+    ]
     values: dict[str, ibis.Value] = {"clinician_id": clinician}
     extra: dict[str, ibis.Value] = {}
     for name in ("practice_id", "specialty"):
@@ -334,14 +377,19 @@ def check_patients(
     columns: Mapping[str, str | None],
     *,
     extraction_date: _dt.date,
-    date_format: str | None = None,
+    date_format: DateFormat = None,
     source: str = "patients",
     profile: Profile | None = None,
 ) -> Checked:
     """Check patient rows: id present and unique, birth and death dates valid."""
-    src = SourceColumns(raw, columns, profile)
+    src = SourceColumns(raw, columns, profile).with_dates(("birth_date", "death_date"), date_format)
+    raw = src.raw
     patient = src.text("patient_id")
-    rules = [*_format_rules(raw), _Rule("missing_patient_id", patient.isnull(), src.shown("patient_id"))]
+    rules = [
+        *_format_rules(raw),
+        *_invalid_ids(src, ("patient_id",)),
+        _Rule("missing_patient_id", patient.isnull(), src.shown("patient_id")),
+    ]
     values: dict[str, ibis.Value] = {"patient_id": patient}
     if src.has("sex"):
         values["sex"] = src.text("sex")

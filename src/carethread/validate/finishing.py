@@ -15,18 +15,28 @@ from carethread import engine, schema
 from carethread.data import ReadCount, format_count, plural
 from carethread.errors import InputError
 from carethread.validate.checks import Checked
+from carethread.validate.hints import date_hints, unknown_settings
 from carethread.validate.reasons import REASONS, column_of, describe_reasons
 from carethread.validate.typed import TableSpec, key_is_unique
+
+#: The longest value the quarantine shows; a longer one (a whole line of a
+#: malformed row, say) is cut there, ends in "…", and a remark says so.
+SHOWN_CHARS = 10_000
 
 
 @dataclass
 class Finished:
-    """The outcome of :func:`finish` for one canonical table."""
+    """The outcome of :func:`finish` for one canonical table.
+
+    ``usable`` is False for an optional table with no valid row: its rows are
+    counted and quarantined, but the reader leaves the table out.
+    """
 
     accepted: ibis.Table
     quarantine: ibis.Table
     counts: list[ReadCount]
     remarks: list[str]
+    usable: bool = True
 
 
 # --- counting, duplicates, quarantine -----------------------------------------
@@ -89,6 +99,9 @@ def finish(
     stems: Sequence[str] | None = None,
     rejected: Sequence[tuple[int, int, str, str | None, str | None]] = (),
     extraction_date: _dt.date | None = None,
+    numbering: str = "row",
+    optional: bool = False,
+    hints: bool = True,
 ) -> Finished:
     """Count, flag duplicates and split a checked table into accepted and quarantine.
 
@@ -107,18 +120,35 @@ def finish(
         code, column, raw text)``; they are quarantined and counted.
     extraction_date
         Only used to make remarks precise.
+    numbering
+        How the sources number rows, for messages: ``row``, ``data_row``
+        (CSV) or ``line`` (NDJSON); see :func:`~carethread.validate.reasons.where_row`.
+    optional
+        A side table (clinicians, patients) the measures can do without: with
+        no row, or no valid row, it is set aside with a remark
+        (``usable=False``) instead of failing the read.
+    hints
+        Whether remarks name the ``--date-format`` that would read unparseable
+        dates and the unknown setting codes (:mod:`carethread.validate.hints`);
+        off for formats that take neither option.
 
     Raises
     ------
     InputError
-        If the table has no row at all, or no row survives validation.
+        If a table that is not ``optional`` has no row at all, or no row
+        survives validation.
     """
     spec = checked.spec
     t = _flag_duplicates(con, checked) if checked.key_provided else checked.table
     flags = list(checked.flags)
     summary = (
         t.group_by("__file", "__reason")
-        .aggregate(n=_.count(), first=_.__row.min(), **{f: t[f].sum() for f in flags})
+        .aggregate(
+            n=_.count(),
+            first=_.__row.min(),
+            cut=(_.__value.length() > SHOWN_CHARS).sum(),
+            **{f: t[f].sum() for f in flags},
+        )
         .to_pyarrow()
         .to_pylist()
     )
@@ -126,6 +156,7 @@ def finish(
     by_reason: dict[str, list[int]] = {}
     first_at: dict[str, tuple[int, int]] = {}
     flag_totals = dict.fromkeys(flags, 0)
+    cut = sum(len(v or "") > SHOWN_CHARS for *_rest, v in rejected)
     for row in summary:
         file, reason, n = row["__file"], row["__reason"], row["n"]
         if reason is None:
@@ -134,6 +165,7 @@ def finish(
                 flag_totals[f] += row[f] or 0
         else:
             per_file[file]["quarantined"] += n
+            cut += row["cut"] or 0
             by_reason.setdefault(reason, []).append(n)
             first_at[reason] = min(first_at.get(reason, (file, row["first"])), (file, row["first"]))
     for file, row_number, code, _column, _text_value in rejected:
@@ -149,16 +181,28 @@ def finish(
     total_read = sum(c.read for c in counts)
     total_accepted = sum(c.accepted for c in counts)
     reasons = {code: sum(ns) for code, ns in by_reason.items()}
-    if total_read == 0:
-        raise InputError(
-            f"{label} has column names but no data rows. Check that the right file was given, or export the data again."
-        )
-    if total_accepted == 0:
-        raise InputError(
-            f"{label} has no valid row: all {plural(total_read, 'row')} were rejected ("
-            + describe_reasons(reasons, first_at, sources, extraction_date)
-            + "). Fix the file, or pass --map / --date-format if columns or dates were misread; "
-            "--quarantine PATH writes the rejected rows."
+    described = describe_reasons(reasons, first_at, sources, extraction_date, numbering=numbering)
+    dates = date_hints(t, reasons) if hints else []
+    if total_read == 0 or total_accepted == 0:
+        if total_read == 0:
+            problem = f"{label} has column names but no data rows"
+        else:
+            problem = f"{label} has no valid row: {_all(total_read)} rejected ({described})"
+        if not optional:
+            fix = (
+                "Check that the right file was given, or export the data again."
+                if total_read == 0
+                else "Fix the file, or pass --map / --date-format if columns or dates were misread; "
+                "--quarantine PATH writes the rejected rows."
+            )
+            raise InputError(" ".join([f"{problem}.", *dates, fix]))
+        nothing = t.filter(ibis.literal(False))
+        return Finished(
+            nothing.select(**{n: nothing[n].cast(d) for n, d in spec.schema.items()}),
+            _quarantine(t, checked, sources, rejected),
+            counts,
+            [f"{problem}. The {spec.name} table was set aside: every measure runs without it.", *dates],
+            usable=False,
         )
 
     remarks = list(checked.notes)
@@ -169,9 +213,21 @@ def finish(
         )
     if reasons:
         remarks.append(
-            f"{label}: {format_count(sum(reasons.values()))} of {plural(total_read, 'row')} quarantined ("
-            + describe_reasons(reasons, first_at, sources, extraction_date)
-            + ")."
+            " ".join(
+                [
+                    f"{label}: {format_count(sum(reasons.values()))} of {plural(total_read, 'row')} quarantined "
+                    f"({described}).",
+                    *dates,
+                ]
+            )
+        )
+    settings = unknown_settings(t, label) if hints and "unknown_setting" in reasons else None
+    if settings:
+        remarks.append(settings)
+    if cut:
+        remarks.append(
+            f"{label}: {plural(cut, 'quarantined value')} longer than {format_count(SHOWN_CHARS)} characters "
+            f"{'is' if cut == 1 else 'are'} cut there in the quarantine (ending in …)."
         )
     for f, template in checked.flags.items():
         n = flag_totals[f]
@@ -193,6 +249,19 @@ def finish(
         accepted = accepted.mutate(encounter_id=_derive_ids(accepted, spec, stems or sources))
     accepted = accepted.select(**{name: accepted[name].cast(dtype) for name, dtype in spec.schema.items()})
 
+    return Finished(accepted, _quarantine(t, checked, sources, rejected), counts, remarks)
+
+
+def _all(n: int) -> str:
+    return "its 1 row was" if n == 1 else f"all {plural(n, 'row')} were"
+
+
+def _shown(value: ibis.StringValue) -> ibis.StringValue:
+    return ibis.cases((value.length() > SHOWN_CHARS, value.left(SHOWN_CHARS) + "…"), else_=value)
+
+
+def _quarantine(t: ibis.Table, checked: Checked, sources: Sequence[str], rejected) -> ibis.Table:
+    """The rejected rows of ``t`` (and ``rejected``) in the quarantine's columns."""
     source_col = {code: checked.columns.get(column_of(code)) for code in REASONS}
     bad = t.filter(t.__reason.notnull())
     quarantine = bad.select(
@@ -201,7 +270,7 @@ def finish(
         column=bad.__reason.substitute(
             {k: v for k, v in source_col.items() if v is not None}, else_=ibis.null("string")
         ),
-        value=bad.__value,
+        value=_shown(bad.__value),
         reason=bad.__reason,
     )
     if rejected:
@@ -210,10 +279,10 @@ def finish(
                 "source": [sources[f] for f, *_rest in rejected],
                 "row": [str(r) for _f, r, *_rest in rejected],
                 "column": [c for *_rest, c, _v in rejected],
-                "value": [v[:1000] if v else v for *_rest, v in rejected],
+                "value": [v[:SHOWN_CHARS] + "…" if v and len(v) > SHOWN_CHARS else v for *_rest, v in rejected],
                 "reason": [code for _f, _r, code, *_rest in rejected],
             },
             schema=schema.QUARANTINE,
         )
         quarantine = quarantine.union(unparsed)
-    return Finished(accepted, quarantine.cast(schema.QUARANTINE), counts, remarks)
+    return quarantine.cast(schema.QUARANTINE)

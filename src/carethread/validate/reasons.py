@@ -7,20 +7,31 @@ code                                    meaning
 ======================================  ===========================================
 ``missing_<column>``                    a required value is empty (``patient_id``,
                                         ``start``, ``clinician_id``)
-``unparseable_<column>``                not an ISO date or timestamp, nor matching
-                                        ``date_format``
+``invalid_<id>``                        an id column stored as numbers holds one that
+                                        is no identifier (NaN, infinite, or too large
+                                        to be exact: beyond 2^53)
+``unparseable_<column>``                not an ISO date or timestamp (with a UTC
+                                        offset of at most 14 hours), nor matching
+                                        ``date_format``; words such as ``epoch`` or
+                                        ``infinity`` are no dates
 ``<column>_before_1900``                a date before 1900-01-01
 ``<column>_after_extraction``           a date after the extraction date
 ``unknown_setting``                     not one of :data:`carethread.schema.SETTINGS`
                                         after case, space and hyphen are normalised
-``invalid_capacity``                    capacity is not a whole number >= 0
+``invalid_capacity``                    capacity is not a whole number >= 0 (NaN,
+                                        infinite and beyond 2^53 included)
 ``active_to_before_active_from``        a clinician's activity ends before it starts
 ``death_date_before_birth_date``        a patient dies before being born
 ``duplicate_<key>``                     the id repeats an earlier accepted row
                                         (the first occurrence, by file then row, is kept)
-``malformed_row``                       a CSV line with the wrong number of fields or
-                                        unbalanced quotes
-``invalid_encoding``                    a CSV line that is not UTF-8
+``malformed_row``                       a CSV row with another number of fields than
+                                        the header
+``unbalanced_quote``                    a CSV line whose quotes do not pair up, or
+                                        with a quote inside an unquoted value
+``line_ending``                         a CSV line with a carriage return that does
+                                        not end it (outside quotes)
+``line_too_long``                       a CSV row longer than 16 MiB
+``invalid_encoding``                    a CSV or NDJSON line that is not UTF-8
 ``malformed_json``                      an NDJSON line that is not a JSON object
 ``unexpected_resource_type``            a FHIR resource in the wrong type's file
 ``unknown_<what>_reference``            a reference (patient, clinician, practice)
@@ -41,6 +52,10 @@ from carethread.data import format_count, plural
 
 #: Every reason code, in the order checks run, with the text used in remarks.
 REASONS: dict[str, str] = {
+    "invalid_encounter_id": "encounter_id is a number that is no identifier (NaN, infinite or beyond 2^53)",
+    "invalid_patient_id": "patient_id is a number that is no identifier (NaN, infinite or beyond 2^53)",
+    "invalid_clinician_id": "clinician_id is a number that is no identifier (NaN, infinite or beyond 2^53)",
+    "invalid_practice_id": "practice_id is a number that is no identifier (NaN, infinite or beyond 2^53)",
     "missing_patient_id": "patient_id is missing",
     "missing_clinician_id": "clinician_id is missing",
     "missing_start": "start is missing",
@@ -65,7 +80,10 @@ REASONS: dict[str, str] = {
     "duplicate_encounter_id": "encounter_id repeats an earlier row",
     "duplicate_clinician_id": "clinician_id repeats an earlier row",
     "duplicate_patient_id": "patient_id repeats an earlier row",
-    "malformed_row": "the line has the wrong number of fields or unbalanced quotes",
+    "malformed_row": "the row has another number of fields than the header",
+    "unbalanced_quote": "the line has a quote that does not pair up",
+    "line_ending": "the line holds a carriage return that does not end it",
+    "line_too_long": "the row is longer than 16 MiB",
     "invalid_encoding": "the line is not UTF-8 text",
     # Format readers (Synthea, FHIR, OMOP) set these through a ``__reject`` column.
     "malformed_json": "the line is not a complete JSON object",
@@ -81,7 +99,16 @@ REASONS: dict[str, str] = {
 
 #: Reason codes about a whole line or resource rather than one of its columns.
 WHOLE_ROW_REASONS = frozenset(
-    {"malformed_row", "invalid_encoding", "malformed_json", "unexpected_resource_type", "encounter_not_held"}
+    {
+        "malformed_row",
+        "unbalanced_quote",
+        "line_ending",
+        "line_too_long",
+        "invalid_encoding",
+        "malformed_json",
+        "unexpected_resource_type",
+        "encounter_not_held",
+    }
 )
 
 
@@ -97,9 +124,7 @@ def column_of(code: str) -> str | None:
         return "setting"
     if code.startswith("unknown_") and code.endswith("_reference"):
         return code[len("unknown_") : -len("_reference")] + "_id"
-    if code == "invalid_capacity":
-        return "capacity"
-    for prefix in ("missing_", "unparseable_", "duplicate_"):
+    for prefix in ("missing_", "invalid_", "unparseable_", "duplicate_"):
         if code.startswith(prefix):
             return code[len(prefix) :]
     for suffix in ("_before_1900", "_after_extraction", "_before_active_from", "_before_birth_date"):
@@ -108,20 +133,42 @@ def column_of(code: str) -> str | None:
     return None
 
 
+#: How a row's position is written in messages, by how a source numbers its rows:
+#: ``row`` (Parquet, database tables), ``data_row`` (CSV: data row N starts on
+#: line N + 1 of the file) and ``line`` (NDJSON: the row is the line number).
+NUMBERING = ("row", "data_row", "line")
+
+
+def where_row(row: int, numbering: str = "row") -> str:
+    """A row's position as messages write it (see :data:`NUMBERING`).
+
+    >>> where_row(1832), where_row(1832, "data_row"), where_row(12, "line")
+    ('row 1 832', 'data row 1 832 (line 1 833)', 'line 12')
+    """
+    if numbering == "data_row":
+        return f"data row {format_count(row)} (line {format_count(row + 1)})"
+    return f"{'line' if numbering == 'line' else 'row'} {format_count(row)}"
+
+
 def describe_reasons(
     reasons: Mapping[str, int],
     first_at: Mapping[str, tuple[int, int]],
     sources: Sequence[str],
     extraction_date: _dt.date | None,
+    *,
+    numbering: str = "row",
 ) -> str:
     """Rejections counted by reason, in the order of :data:`REASONS` (no values, no ids).
 
     ``reasons`` holds the rows per code, ``first_at`` the ``(file index, row)``
-    of each code's first row, ``sources`` the files' names.
+    of each code's first row, ``sources`` the files' names, ``numbering`` how
+    the sources number rows (:func:`where_row`).
 
     >>> describe_reasons({"missing_start": 2, "missing_patient_id": 1}, {"missing_start": (0, 1832),
-    ...                  "missing_patient_id": (0, 7)}, ["visits.csv"], None)
-    'patient_id is missing: 1 row, at row 7; start is missing: 2 rows, first at row 1 832'
+    ...                  "missing_patient_id": (0, 7)}, ["visits.csv"], None, numbering="data_row")
+    ... # doctest: +NORMALIZE_WHITESPACE
+    'patient_id is missing: 1 row, at data row 7 (line 8); start is missing: 2 rows,
+     first at data row 1 832 (line 1 833)'
     """
     parts = []
     order = list(REASONS)
@@ -131,7 +178,7 @@ def describe_reasons(
         if code.endswith("_after_extraction") and extraction_date is not None:
             text += f" ({extraction_date.isoformat()})"
         file, row = first_at[code]
-        where = f"row {format_count(row)}"
+        where = where_row(row, numbering)
         if len(sources) > 1:
             where = f"{sources[file]} {where}"
         parts.append(f"{text}: {plural(n, 'row')}, {'first at ' if n > 1 else 'at '}{where}")

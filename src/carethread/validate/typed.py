@@ -14,8 +14,93 @@ import ibis
 
 from carethread import engine, schema
 
+#: A strptime pattern for every date column, or one per canonical date column.
+DateFormat = str | Mapping[str, str | None] | None
+
+#: Numbers stored as floats are exact integers below this; an id beyond it is not exact.
 _MAX_INT = 2**53
-#: Runs of these become one underscore in settings and roles (same in SQL and Python).
+
+#: What a date or timestamp in text must look like (then DuckDB decides whether it is a
+#: real day): ISO 8601 with an optional time and a UTC offset of at most 14 hours. The
+#: words DuckDB would also read (``epoch``, ``infinity``, ``today``, ...), time zone
+#: names and offsets such as ``+25:00`` are no dates.
+ISO_TIMESTAMP = (
+    r"^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}([ T][0-9]{1,2}(:[0-9]{2}(:[0-9]{2}([.,][0-9]+)?)?)?)?"
+    r"( ?(Z|[+-](0[0-9]|1[0-4])(:?[0-5][0-9])?))?$"
+)
+
+
+def one_of(value: ibis.Value, options) -> ibis.BooleanValue:
+    """``value IN options`` (False for NULL) written as a ``CASE``. DuckDB runs an ``IN``
+    list of literals (and a list lookup) as a hash join, which does not keep rows in
+    file order when it runs in parallel: stored CSV rows would lose the order that
+    proves keys unique cheaply (:func:`key_is_unique`)."""
+    return value.substitute(dict.fromkeys(options, True), else_=False)
+
+
+def iso_timestamp(text: ibis.StringValue) -> ibis.Value:
+    """``text`` (trimmed, NULL when blank) as a timestamp when it has the form of
+    :data:`ISO_TIMESTAMP` and is a real day, else NULL.
+
+    >>> t = ibis.memtable({"v": ["2024-03-01", "2024-03-01T10:00+01:00", "epoch", "2024-03-01T10:00+25:00"]})
+    >>> [str(v) for v in t.select(w=iso_timestamp(t.v)).to_pyarrow()["w"].to_pylist()]
+    ['2024-03-01 00:00:00', '2024-03-01 10:00:00', 'None', 'None']
+    """
+    parsed = engine.try_cast(text, "timestamp")
+    # A date alone (10 characters at most, starting with a digit) needs no pattern.
+    plain = (text.length() <= 10) & text.left(1).between("0", "9")
+    return ibis.cases((plain | text.re_search(ISO_TIMESTAMP), parsed), else_=ibis.null("timestamp"))
+
+
+def _int64_or_null(col: ibis.Value) -> ibis.Value:
+    """A float or decimal as int64 (rounded), NULL where it has none (NaN, infinite,
+    beyond int64); never an error.
+
+    On DuckDB this is TRY_CAST: a plain cast under a CASE may still run on every row,
+    and a test such as ``isnan(x)`` or ``abs(x) < 1e15`` may be answered from Parquet
+    statistics, which leave NaN out (so a NaN id would pass as valid).
+    """
+    if engine.backend_name(col) in ("duckdb", "memtable"):
+        return col.try_cast("int64")
+    return ibis.cases(((col.abs() < 2**62).fill_null(False), col.cast("int64")), else_=ibis.null("int64"))
+
+
+def _is_nan(col: ibis.Value) -> ibis.BooleanValue:
+    """NaN, told from the value's text: DuckDB answers ``isnan(x)`` and even ``TRY_CAST(x AS
+    BIGINT) IS NULL`` from Parquet statistics, which leave NaN out, as "never"."""
+    return col.cast("string").lower().contains("nan").fill_null(False)
+
+
+def not_an_id(col: ibis.Value) -> ibis.BooleanValue:
+    """Whether a float is no identifier: NaN, infinite, or a number too large to be exact
+    (beyond 2^53). Always False for other types."""
+    if not col.type().is_floating():
+        return ibis.literal(False)
+    return (col.notnull() & (_is_nan(col) | ~(col.abs() < _MAX_INT))).fill_null(False)
+
+
+def number_text(col: ibis.Value) -> ibis.StringValue:
+    """A float or decimal id as text: whole numbers without ``.0`` (pandas turns integer
+    columns with gaps into floats), other numbers as written, NULL for :func:`not_an_id`.
+
+    >>> t = ibis.memtable({"v": [7.0, 8.5, float("nan"), 1e20, None]})
+    >>> t.select(w=number_text(t.v)).to_pyarrow()["w"].to_pylist()
+    ['7', '8.5', None, None, None]
+    """
+    number = whole_number(col)
+    return ibis.cases(
+        (not_an_id(col), ibis.null("string")), (number.notnull(), number.cast("string")), else_=col.cast("string")
+    )
+
+
+def whole_number(col: ibis.Value) -> ibis.Value:
+    """A float or decimal as int64 when it is a whole number below 2^53 in size (exact),
+    else NULL: never an error, whatever NaN, infinity or 1e300 the column holds."""
+    number = _int64_or_null(col)
+    exact = ((number.abs() < _MAX_INT) & (number.cast(col.type()) == col)).fill_null(False)
+    if col.type().is_floating():
+        exact &= ~_is_nan(col)
+    return ibis.cases((exact, number), else_=ibis.null("int64"))
 
 
 @dataclass(frozen=True)
@@ -93,12 +178,12 @@ class SourceColumns:
         return col if col.type().is_string() else col.cast("string")
 
     def text(self, name: str, *, trim: bool | None = None) -> ibis.StringValue:
-        """A string value with blanks as NULL."""
+        """A string value with blanks as NULL; a number that is no identifier
+        (:meth:`invalid`) is NULL too."""
         col = self.col(name)
         kind = col.type()
         if kind.is_floating() or kind.is_decimal():
-            whole = (col == col.floor()) & (col.abs() < _MAX_INT)
-            return ibis.cases((whole, col.cast("int64").cast("string")), else_=col.cast("string"))
+            return number_text(col)
         if not kind.is_string():
             return col.cast("string")
         if self.profile.trim if trim is None else trim:
@@ -108,14 +193,19 @@ class SourceColumns:
             return col
         return ibis.cases((_blank(col), ibis.null("string")), else_=col)
 
-    def timestamp(self, name: str, date_format: str | None) -> tuple[ibis.Value, ibis.BooleanValue, ibis.BooleanValue]:
+    def invalid(self, name: str) -> ibis.BooleanValue:
+        """Whether the value is a float that is no identifier (:func:`not_an_id`)."""
+        return not_an_id(self.col(name))
+
+    def timestamp(self, name: str, date_format: DateFormat) -> tuple[ibis.Value, ibis.BooleanValue, ibis.BooleanValue]:
         """``(timestamp, missing, unparseable)``.
 
         Strings accept ISO dates (``2024-03-01``), ISO timestamps
-        (``2024-03-01 14:30``, ``2024-03-01T14:30:00``; an offset or ``Z`` is
-        dropped, keeping the wall-clock time as written) and, tried first,
-        ``date_format``. Time-zone-aware timestamps become UTC wall time; a
-        date is midnight.
+        (``2024-03-01 14:30``, ``2024-03-01T14:30:00``; an offset of at most
+        14 hours or ``Z`` is dropped, keeping the wall-clock time as written;
+        see :func:`iso_timestamp`) and, tried first, ``date_format`` (a
+        pattern, or one per canonical column name).
+        Time-zone-aware timestamps become UTC wall time; a date is midnight.
         """
         col = self.col(name)
         kind = col.type()
@@ -125,25 +215,46 @@ class SourceColumns:
         if kind.is_date():
             return col.cast("timestamp"), col.isnull(), ibis.literal(False)
         text = self.text(name, trim=True)
-        parsed = engine.try_cast(text, "timestamp")
-        if date_format:
-            parsed = ibis.coalesce(engine.try_strptime(text, date_format), parsed)
+        parsed = self.raw[f"__ts_{name}"] if f"__ts_{name}" in self.raw.columns else self._parse(name, date_format)
         missing = text.isnull()
         return parsed, missing, ~missing & parsed.isnull()
 
+    def _parse(self, name: str, date_format: DateFormat) -> ibis.Value:
+        text = self.text(name, trim=True)
+        parsed = iso_timestamp(text)
+        if isinstance(date_format, Mapping):
+            date_format = date_format.get(name)
+        if date_format:
+            parsed = ibis.coalesce(engine.try_strptime(text, date_format), parsed)
+        return parsed
+
+    def with_dates(self, names: Sequence[str], date_format: DateFormat) -> SourceColumns:
+        """These columns over a raw table where each date column held as text is parsed
+        once, into ``__ts_<name>``: every rule about the date then reads that column
+        instead of repeating the parse (and its pattern test) in the SQL."""
+        parsed = {
+            f"__ts_{name}": self._parse(name, date_format)
+            for name in names
+            if self.has(name) and self.col(name).type().is_string()
+        }
+        return SourceColumns(self.raw.mutate(**parsed), self.columns, self.profile) if parsed else self
+
     def count(self, name: str) -> tuple[ibis.Value, ibis.BooleanValue]:
-        """``(int64, invalid)``: a whole number >= 0 (``'12'``, ``'12.0'``, ``12``)."""
+        """``(int64, invalid)``: a whole number >= 0 (``'12'``, ``'12.0'``, ``12``); NaN,
+        infinity and numbers beyond 2^53 are invalid, never an error."""
         col = self.col(name)
         kind = col.type()
         if kind.is_integer():
-            return col.cast("int64"), col.notnull() & (col < 0)
+            value = col.try_cast("int64")  # an unsigned 64-bit count may not fit
+            return value, col.notnull() & ((col < 0) | value.isnull())
         if kind.is_floating() or kind.is_decimal():
             number, given = col, col.notnull()
         else:
             text = self.text(name, trim=True)
             number, given = engine.try_cast(text, "float64"), text.notnull()
-        ok = ((number == number.floor()) & (number >= 0) & (number < _MAX_INT)).fill_null(False)
-        return ibis.cases((ok, number.cast("int64")), else_=ibis.null("int64")), given & ~ok
+        value = whole_number(number)
+        ok = (value >= 0).fill_null(False)
+        return ibis.cases((ok, value), else_=ibis.null("int64")), given & ~ok
 
     def label(self, name: str) -> ibis.StringValue:
         """Lower case, trimmed, runs of spaces and hyphens as one underscore."""

@@ -181,7 +181,7 @@ def _manifest_listing(manifest_path: Path, folder: Path) -> tuple[dict, dict[Pat
     for entry in manifest["output"]:
         if not isinstance(entry, dict) or not entry.get("url"):
             continue
-        local = _local_file(folder, str(entry["url"]))
+        local = _local_file(folder, str(entry["url"]), manifest_path.name)
         if local is None:
             raise InputError(
                 f"{manifest_path.name} lists {Path(urllib.parse.urlparse(str(entry['url'])).path).name}, "
@@ -193,21 +193,61 @@ def _manifest_listing(manifest_path: Path, folder: Path) -> tuple[dict, dict[Pat
             counts[local.name] = entry["count"]
     for entry in manifest.get("error") or []:
         if isinstance(entry, dict) and entry.get("url"):
-            local = _local_file(folder, str(entry["url"]))
+            local = _local_file(folder, str(entry["url"]), manifest_path.name)
             if local is not None:
                 listed[local] = "OperationOutcome"
     return manifest, listed, counts
 
 
-def _local_file(folder: Path, url: str) -> Path | None:
-    """The file a manifest ``url`` names: its path relative to the folder, else its last segment."""
+def _local_file(folder: Path, url: str, manifest: str) -> Path | None:
+    """The file a manifest ``url`` names inside the export ``folder``, or None when absent.
+
+    A URL with a host (``https://server/files/Encounter.ndjson``) names the
+    downloaded file by its last segment; a relative path is taken from the
+    folder. Whatever the URL says, the file read must lie inside the folder once
+    ``..`` and symbolic links are resolved: an absolute path, or a path or link
+    leading out, is an :class:`InputError`.
+    """
     parsed = urllib.parse.urlparse(url)
-    relative = folder / urllib.parse.unquote(parsed.path if not parsed.scheme else "").lstrip("/")
-    if parsed.path and not parsed.scheme and relative.is_file():
-        return relative
-    name = Path(urllib.parse.unquote(parsed.path)).name
-    candidate = folder / name
-    return candidate if name and candidate.is_file() else None
+    path = urllib.parse.unquote(parsed.path)
+    if parsed.scheme and parsed.netloc and parsed.scheme.lower() != "file":
+        name = path.rsplit("/", 1)[-1]
+        candidate = folder / name if name not in ("", ".", "..") else None
+    elif (
+        parsed.scheme.lower() == "file"
+        or path.startswith(("/", "\\"))
+        or Path(path).is_absolute()
+        or re.match(r"^[A-Za-z]:", url)
+    ):
+        raise InputError(_outside(manifest, url, folder, "an absolute path"))
+    else:
+        candidate = folder / path
+    if candidate is None:
+        return None
+    try:
+        inside = candidate.resolve().is_relative_to(folder.resolve())
+    except (OSError, RuntimeError):  # a symbolic link loop
+        inside = False
+    if not inside:
+        raise InputError(_outside(manifest, url, folder, "a path that leads out of the export folder"))
+    if candidate.is_file():
+        return candidate
+    # A relative path that is not there: the file may sit in the folder under its last segment.
+    name = Path(path).name
+    fallback = folder / name
+    return (
+        fallback
+        if name not in ("", ".", "..") and fallback.is_file() and fallback.resolve().is_relative_to(folder.resolve())
+        else None
+    )
+
+
+def _outside(manifest: str, url: str, folder: Path, what: str) -> str:
+    return (
+        f"{manifest} lists `{url}`, {what}: carethread reads only files inside the export's folder "
+        f"({folder}). Copy the file into that folder and list it by its name, or remove {manifest} "
+        "to read the NDJSON files present by name."
+    )
 
 
 def manifest_date(manifest: dict | None) -> _dt.date | None:

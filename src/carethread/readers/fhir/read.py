@@ -51,7 +51,8 @@ def _raw_rows(
 # --- the five resource types ----------------------------------------------------------------
 
 
-def _finish(con, checked, files, rejected, extraction):
+def _finish(con, checked, files, rejected, extraction, *, optional: bool = True):
+    """Count and split one resource type; every type but Encounter may be set aside."""
     return validate.finish(
         con,
         checked,
@@ -59,6 +60,9 @@ def _finish(con, checked, files, rejected, extraction):
         stems=[f.stem for f in files],
         rejected=rejected,
         extraction_date=extraction,
+        numbering="line",
+        optional=optional,
+        hints=False,
     )
 
 
@@ -246,7 +250,7 @@ def _encounters(con, files: list[ExportFile], ctx: _Context) -> validate.Finishe
         "{n} accepted ambulatory (AMB) {encounters} {have} no specialty to tell primary from specialty "
         "care (no PractitionerRole specialty, no serviceType); {they_were} counted as primary_care."
     )
-    return _finish(con, checked, files, rejected, ctx.extraction)
+    return _finish(con, checked, files, rejected, ctx.extraction, optional=False)
 
 
 # --- the reader ---------------------------------------------------------------------------
@@ -355,7 +359,7 @@ def read_fhir(
     order = ("Encounter", "Patient", "Practitioner", "PractitionerRole", "Organization")
     counts, remarks, quarantine = combine(finished[r] for r in order if r in finished)
     remarks += manifest_remarks(export, counts)
-    if "Practitioner" in finished:
+    if "Practitioner" in finished and finished["Practitioner"].usable:
         clinicians = finished["Practitioner"].accepted
     elif facts is not None:
         clinicians = (
@@ -376,7 +380,7 @@ def read_fhir(
     return CanonicalData(
         encounters=finished["Encounter"].accepted,
         clinicians=clinicians,
-        patients=finished["Patient"].accepted if "Patient" in finished else None,
+        patients=finished["Patient"].accepted if "Patient" in finished and finished["Patient"].usable else None,
         quarantine=quarantine,
         counts=counts,
         remarks=remarks,

@@ -8,6 +8,7 @@ held in memory.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import ibis
@@ -16,6 +17,7 @@ from carethread import engine
 from carethread.errors import InputError
 from carethread.readers.fhir.discover import ExportFile
 from carethread.readers.fhir.sql import fhir_resources
+from carethread.readers.lines import gzip_failure
 
 _ORD = 2**40  # file index * _ORD + line: one sortable position
 
@@ -56,16 +58,28 @@ def stage_files(con, files: list[ExportFile], *, first: int = 0) -> Staged:
         parts.append(fhir_resources(con, lines, file.resource))
         views += [parts[-1].get_name(), lines.get_name()]
         rejects.append(reject)
-    try:
-        _stored, name = engine.store_in_file_order(con, parts, files[0].resource.lower(), drop=("__state", "blank"))
-    except engine.BackendError as exc:
-        if not engine.is_data_error(exc):
-            raise
+    # DuckDB reads past damage inside a gzip stream: each .gz file is also checked to
+    # its end, in a thread beside DuckDB's parse.
+    zipped = [f for f in files if f.path.name.lower().endswith(".gz")]
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        checks = [pool.submit(gzip_failure, f.path, f.source) for f in zipped]
+        try:
+            _stored, name = engine.store_in_file_order(con, parts, files[0].resource.lower(), drop=("__state", "blank"))
+        except engine.BackendError as exc:
+            if not engine.is_data_error(exc):
+                raise
+            name = None
+        failures = [c.result() for c in checks]
+    for failure in failures:
+        if failure:
+            engine.drop(con, [name] if name else [], kind="TABLE")
+            raise InputError(failure)
+    if name is None:
         names = files[0].source if len(files) == 1 else f"one of {', '.join(f.source for f in files)}"
         raise InputError(
             f"{names} could not be read to the end (a .gz file may be truncated or corrupt). "
             "Export it again, or decompress it to see where it breaks."
-        ) from None
+        )
     unparsed = [(f + first, *rest) for f, *rest in engine.csv_rejects(con, rejects, header=False)]
     engine.renumber_after_rejects(con, name, [(f, r) for f, r, *_ in unparsed])
     engine.drop(con, views)

@@ -7,13 +7,8 @@ line (``--visit-concepts``) or in a file.
 
 from __future__ import annotations
 
-import csv
-import io
-import os
-from collections.abc import Mapping
-from pathlib import Path
-
 from carethread.errors import OptionError
+from carethread.readers.values import option_pairs
 from carethread.schema import SETTINGS, normalize_label
 
 #: The setting value that defers to the clinician's specialty.
@@ -88,26 +83,13 @@ def parse_visit_concepts(value) -> dict[int, str]:
     ...
     carethread.errors.OptionError: --visit-concepts: `clinic` (for 9202) is not a setting; use one of primary_care, ...
     """
-    if value is None:
-        return {}
-    if isinstance(value, Mapping):
-        pairs = list(value.items())
-    else:
-        text = os.fspath(value) if isinstance(value, os.PathLike) else str(value)
-        if isinstance(value, os.PathLike) or "=" not in text:
-            pairs = _pairs_from_file(Path(text))
-        else:
-            pairs = []
-            for item in (part.strip() for part in text.split(",")):
-                if not item:
-                    continue
-                key, sep, setting = (s.strip() for s in item.partition("="))
-                if not sep:
-                    raise OptionError(
-                        f"--visit-concepts: `{item}` has no `=`; write concept=setting pairs separated by "
-                        "commas, e.g. --visit-concepts 38004207=specialty,262=inpatient."
-                    )
-                pairs.append((key, setting))
+    pairs = option_pairs(
+        value,
+        "--visit-concepts",
+        "concept=setting",
+        "--visit-concepts 38004207=specialty,262=inpatient",
+        csv_header=("visit_concept_id", "setting"),
+    )
     out: dict[int, str] = {}
     for key, setting in pairs:
         try:
@@ -124,29 +106,3 @@ def parse_visit_concepts(value) -> dict[int, str]:
             )
         out[concept] = label
     return out
-
-
-def _pairs_from_file(path: Path) -> list[tuple[str, str]]:
-    if not path.is_file():
-        raise OptionError(
-            f"--visit-concepts: {path} is neither concept=setting pairs nor an existing file. "
-            "Write e.g. --visit-concepts 38004207=specialty, or give a file of such lines."
-        )
-    text = path.read_text(encoding="utf-8-sig")
-    first = next((line for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")), "")
-    if "=" not in first:  # a CSV table: visit_concept_id,setting
-        rows = list(csv.reader(io.StringIO(text)))
-        header = [h.strip().lower() for h in rows[0]] if rows else []
-        if header[:2] != ["visit_concept_id", "setting"]:
-            raise OptionError(
-                f"--visit-concepts: {path.name} must hold concept=setting lines or a CSV table with "
-                "columns visit_concept_id,setting."
-            )
-        return [(r[0], r[1]) for r in rows[1:] if len(r) >= 2 and r[0].strip()]
-    pairs = []
-    for line in text.splitlines():
-        line = line.split("#", 1)[0].strip()
-        if line:
-            key, _sep, setting = line.partition("=")
-            pairs.append((key, setting))
-    return pairs

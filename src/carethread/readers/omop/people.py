@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import ibis
 
-from carethread import engine
 from carethread.data import plural
 from carethread.readers.omop.concepts import GENDERS, UNKNOWN_SPECIALTIES
-from carethread.readers.omop.sources import Table, as_int, as_text, moment
+from carethread.readers.omop.sources import Table, as_int, as_text, moment, rejection
+from carethread.validate import iso_timestamp
 
 
 def _days_in_month(year: ibis.IntegerValue, month: ibis.IntegerValue) -> ibis.IntegerValue:
@@ -28,18 +28,22 @@ def patients_raw(tables: dict[str, Table]) -> ibis.Table:
         year = as_int(p.year_of_birth)
         month = as_int(p.month_of_birth).fill_null(1) if person.has("month_of_birth") else ibis.literal(1, "int64")
         day = as_int(p.day_of_birth).fill_null(1) if person.has("day_of_birth") else ibis.literal(1, "int64")
-        valid = (month >= 1) & (month <= 12) & (day >= 1) & (day <= _days_in_month(year, month))
-        ymd = ibis.ifelse(year.notnull() & valid, ibis.date(year, month, day), ibis.null("date"))
+        valid = (
+            year.between(1, 9999) & month.between(1, 12) & (day >= 1) & (day <= _days_in_month(year, month))
+        ).fill_null(False)
+        # Out-of-range parts never reach the date function (it fails on a year of 99999999999).
+        ymd = ibis.ifelse(
+            valid,
+            ibis.date(*(ibis.ifelse(valid, part, 1) for part in (year, month, day))),
+            ibis.null("date"),
+        )
         texts = [as_text(p[c]) for c in ("year_of_birth", "month_of_birth", "day_of_birth") if person.has(c)]
         shown = texts[0]
         for more in texts[1:]:
             shown = shown.concat("-", more.fill_null(""))
         # A year, month or day that is there but does not make a date.
-        bad_parts = ibis.literal(False)
-        for text, number in zip(texts, [year, month, day], strict=False):
-            bad_parts = bad_parts | (text.notnull() & number.isnull())
-        bad_ymd = (texts[0].notnull() & (bad_parts | ~valid.fill_null(False))).fill_null(False)
-        given_parts.append((bad_ymd, shown))
+        bad_ymd = (texts[0].notnull() & ~valid).fill_null(False)
+        given_parts.append((bad_ymd, "unparseable_birth_date", shown))
         parts["ymd"] = ymd
     birth = None
     if person.has("birth_datetime"):
@@ -48,16 +52,11 @@ def patients_raw(tables: dict[str, Table]) -> ibis.Table:
             exact = col.cast("date")
         else:
             text = as_text(col)
-            exact = engine.try_cast(text, "timestamp").cast("date")
-            given_parts.insert(0, ((text.notnull() & exact.isnull()).fill_null(False), text))
+            exact = iso_timestamp(text).cast("date")
+            given_parts.insert(0, ((text.notnull() & exact.isnull()).fill_null(False), "unparseable_birth_date", text))
         birth = exact
     if "ymd" in parts:
         birth = ibis.coalesce(birth, parts["ymd"]) if birth is not None else parts["ymd"]
-    reject = ibis.null("string")
-    value = ibis.null("string")
-    for bad, shown in reversed(given_parts):
-        reject = ibis.ifelse(bad, ibis.literal("unparseable_birth_date"), reject)
-        value = ibis.ifelse(bad, shown, value)
     raw = p.select(
         __pid=as_text(p.person_id),
         __birth=birth if birth is not None else ibis.null("date"),
@@ -66,8 +65,7 @@ def patients_raw(tables: dict[str, Table]) -> ibis.Table:
         else ibis.null("string"),
         __file=p.__file,
         __row=p.__row,
-        __reject=reject,
-        __reject_value=value,
+        **rejection(p, {"person_id": "patient_id"}, given_parts),
     )
     death = tables.get("death")
     if death is not None:
@@ -84,6 +82,7 @@ def clinicians_raw(tables: dict[str, Table], primary: set[int]) -> ibis.Table:
     p = provider.table
     specialty_id = as_int(p.specialty_concept_id) if provider.has("specialty_concept_id") else ibis.null("int64")
     raw = p.select(
+        **rejection(p, {"provider_id": "clinician_id", "care_site_id": "practice_id"}),
         __cid=as_text(p.provider_id),
         __site=as_text(p.care_site_id) if provider.has("care_site_id") else ibis.null("string"),
         __spec_id=specialty_id,
@@ -110,7 +109,7 @@ def clinicians_raw(tables: dict[str, Table], primary: set[int]) -> ibis.Table:
         (raw.__spec_id.isin(sorted(primary)) if primary else ibis.literal(False), ibis.literal("physician")),
         else_=ibis.null("string"),
     )
-    return raw.select("__cid", "__site", "__file", "__row", __specialty=name, __role=role)
+    return raw.select("__cid", "__site", "__file", "__row", "__reject", "__reject_value", __specialty=name, __role=role)
 
 
 def orphan_deaths_remark(tables: dict[str, Table]) -> str | None:

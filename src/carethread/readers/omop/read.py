@@ -15,7 +15,15 @@ import ibis
 from carethread import engine, validate
 from carethread.data import CanonicalData, plural
 from carethread.errors import InputError, OptionError
-from carethread.readers.common import SourceFile, combine, file_kind, norm_stem, open_csv, parse_extraction_date
+from carethread.readers.common import (
+    SourceFile,
+    check_date_format,
+    combine,
+    file_kind,
+    norm_stem,
+    open_csv,
+    parse_extraction_date,
+)
 from carethread.readers.omop.concepts import PRIMARY_CARE_SPECIALTIES, VISIT_CONCEPTS, parse_visit_concepts
 from carethread.readers.omop.people import clinicians_raw, orphan_deaths_remark, patients_raw
 from carethread.readers.omop.sources import DUCKDB_SUFFIXES, Table, open_tables
@@ -112,6 +120,7 @@ def _check_and_finish(
     extraction: _dt.date,
     date_format: str | None,
     flags: Mapping[str, str] | None = None,
+    optional: bool = True,
 ) -> tuple[validate.Checked, validate.Finished]:
     """One canonical table: ``check`` (a ``validate.check_*``), stage, finish, OMOP column names."""
     checked = check(
@@ -120,8 +129,15 @@ def _check_and_finish(
     checked.flags.update(flags or {})
     checked.table = engine.stage(con, checked.table, f"omop_{checked.spec.name}")
     done = validate.finish(
-        con, checked, sources=[source.source], stems=[source.stem], rejected=source.rejected, extraction_date=extraction
+        con,
+        checked,
+        sources=[source.source],
+        stems=[source.stem],
+        extraction_date=extraction,
+        numbering=source.numbering,
+        optional=optional,
     )
+    done.counts[0].lines = source.lines
     q = done.quarantine
     omop = {raw: name for _canonical, raw, name in _FIELDS[checked.spec.name] if name is not None}
     done.quarantine = q.mutate(column=q.column.substitute(omop, else_=q.column))
@@ -213,6 +229,8 @@ def read_omop(
     )
     extraction = parse_extraction_date(extraction_date)
     con = engine.connect() if con is None else con
+    if str(date_format).strip().lower() == "auto":
+        check_date_format(con, date_format, reader="omop")
     if date_format is not None and not (engine.is_duckdb(con) and engine.check_strptime_format(con, date_format)):
         raise OptionError(
             f"--date-format {date_format!r} is not a strptime pattern DuckDB understands (e.g. %d/%m/%Y); "
@@ -225,7 +243,15 @@ def read_omop(
     profile = validate.Profile(trim=False, blank=dict.fromkeys(text_columns, 0), values={"__setting": list(SETTINGS)})
     read = {"extraction": extraction, "date_format": date_format}
     checked, encounters = _check_and_finish(
-        con, validate.check_encounters, raw, _columns("encounters"), visits, profile, flags=flags, **read
+        con,
+        validate.check_encounters,
+        raw,
+        _columns("encounters"),
+        visits,
+        profile,
+        flags=flags,
+        optional=False,
+        **read,
     )
     remarks = list(encounters.remarks)
     concept_remark = unknown_concepts_remark(checked, visits, tables)
@@ -239,7 +265,7 @@ def read_omop(
         _checked, done = _check_and_finish(
             con, validate.check_patients, patients_raw(tables), columns, tables["person"], profile, **read
         )
-        patients = done.accepted
+        patients = done.accepted if done.usable else None
         finished.append(done)
         remarks += done.remarks
         orphan = orphan_deaths_remark(tables)
@@ -253,7 +279,7 @@ def read_omop(
         _checked, done = _check_and_finish(
             con, validate.check_clinicians, raw, _columns("clinicians"), tables["provider"], profile, **read
         )
-        clinicians = done.accepted
+        clinicians = done.accepted if done.usable else None
         finished.append(done)
         remarks += done.remarks
     else:
@@ -263,8 +289,8 @@ def read_omop(
         )
     for name in ("visit_detail", "death", "care_site", "concept"):
         table = tables.get(name)
-        if table is not None and table.rejected:
-            n = len(table.rejected)
+        if table is not None and table.unparsed:
+            n = table.unparsed
             remarks.append(
                 f"{table.source}: {plural(n, 'line')} could not be parsed and "
                 f"{'was' if n == 1 else 'were'} ignored (malformed CSV)."

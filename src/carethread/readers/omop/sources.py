@@ -13,6 +13,7 @@ they are.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,13 +23,16 @@ from carethread import engine
 from carethread.errors import InputError, OptionError, SchemaError
 from carethread.readers.common import (
     SourceFile,
+    columns_present,
     file_kind,
+    line_remarks,
     norm_stem,
     open_csv,
     store_csv,
     suggest_column,
     unreadable_as,
 )
+from carethread.validate import not_an_id, number_text, whole_number
 
 
 @dataclass(frozen=True)
@@ -70,14 +74,21 @@ DUCKDB_SUFFIXES = (".duckdb", ".ddb")
 
 @dataclass
 class Table:
-    """One CDM table as a lazy Ibis table with lower-case column names."""
+    """One CDM table as a lazy Ibis table with lower-case column names.
+
+    A canonical table read from CSV keeps the rows that could not be split
+    (``__reject``, for the quarantine); a lookup table drops them, and
+    ``unparsed`` counts them for a remark.
+    """
 
     name: str
     source: str
     stem: str
     table: ibis.Table
-    rejected: list = field(default_factory=list)
+    unparsed: int = 0
     notes: list[str] = field(default_factory=list)
+    numbering: str = "row"
+    lines: int | None = None
 
     def has(self, column: str) -> bool:
         return column in self.table.columns
@@ -98,7 +109,7 @@ def as_text(col: ibis.Value) -> ibis.StringValue:
     if kind.is_string():
         return engine.trim_spaces(col).nullif("")
     if kind.is_floating() or kind.is_decimal():
-        return ibis.cases((col == col.floor(), col.cast("int64").cast("string")), else_=col.cast("string"))
+        return number_text(col)
     return col.cast("string")
 
 
@@ -112,10 +123,30 @@ def as_int(col: ibis.Value) -> ibis.IntegerValue:
     """
     kind = col.type()
     if kind.is_integer():
-        return col.cast("int64")
+        return col.try_cast("int64")
     if kind.is_floating() or kind.is_decimal():
-        return ibis.cases((col == col.floor(), col.cast("int64")), else_=ibis.null("int64"))
+        return whole_number(col)
     return engine.try_cast(as_text(col), "int64")
+
+
+def rejection(
+    t: ibis.Table, ids: Mapping[str, str], rules: Sequence[tuple[ibis.BooleanValue, str, ibis.Value]] = ()
+) -> dict[str, ibis.Value]:
+    """``__reject`` and ``__reject_value`` of a canonical table's raw rows, first rule first.
+
+    The CSV reader's own rejection (a row that could not be split) comes first,
+    then ids stored as floats that are no identifiers (``ids``: OMOP column →
+    canonical id, giving ``invalid_<id>``), then ``rules``.
+    """
+    cases = [(t.__reject.notnull(), t.__reject, t.__reject_value)] if "__reject" in t.columns else []
+    cases += [(not_an_id(t[c]), f"invalid_{name}", t[c].cast("string")) for c, name in ids.items() if c in t.columns]
+    cases += list(rules)
+    if not cases:
+        return {"__reject": ibis.null("string"), "__reject_value": ibis.null("string")}
+    return {
+        "__reject": ibis.cases(*((cond, code) for cond, code, _v in cases), else_=ibis.null("string")),
+        "__reject_value": ibis.cases(*((cond, v.cast("string")) for cond, _c, v in cases), else_=ibis.null("string")),
+    }
 
 
 def moment(t: ibis.Table, date: str, datetime: str, time: str | None = None) -> ibis.Value | None:
@@ -152,12 +183,11 @@ def _columns(names: list[str], table: str, label: str) -> dict[str, str]:
     for alternatives in spec.required:
         if not any(a in by_lower for a in alternatives):
             wanted = " or ".join(f"`{a}`" for a in alternatives)
-            shown = ", ".join(f"`{c}`" for c in names[:30]) + (", ..." if len(names) > 30 else "")
             near = suggest_column(alternatives[0], [c for c in names if c.lower() not in TABLES[table].wanted])
             hint = f" `{near}` looks like {alternatives[0]}: rename it." if near else ""
             raise SchemaError(
                 f"{label} has no column {wanted}, which the OMOP CDM {table} table requires. "
-                f"Columns present: {shown or '(none)'}.{hint} Export the table with its CDM column names."
+                f"{columns_present(names)}{hint} Export the table with its CDM column names (and its header row)."
             )
     return {lower: original for lower, original in by_lower.items() if lower in spec.wanted}
 
@@ -200,30 +230,26 @@ def _stage_file(con, name: str, path: Path, keep=None) -> Table:
         return Table(name, path.name, source.stem, table)
     open_csv(source)
     columns = _columns(source.columns, name, path.name)
+    lookup = name not in _KEYS
 
     def build(raw: ibis.Table) -> ibis.Table:
         expr = raw.select(
-            **{lower: raw[original] for lower, original in columns.items()}, __file=raw.__file, __row=raw.__row
+            **{lower: raw[original] for lower, original in columns.items()},
+            __file=raw.__file,
+            __row=raw.__row,
+            __reject=raw.__reject,
+            __reject_value=raw.__reject_value,
         )
         return keep(expr) if keep is not None else expr
 
-    try:
-        stored, rejected, strict = store_csv(con, [source], build, f"omop_{name}")
-    except engine.BackendError as exc:
-        if engine.is_data_error(exc):
-            raise InputError(
-                f"{path.name} could not be read to the end (the file may be truncated or corrupt). Export it again."
-            ) from None
-        raise
-    notes = (
-        []
-        if strict
-        else [
-            f"{path.name} is not strictly valid CSV (a carriage return or quote inside an unquoted value?); "
-            "it was read leniently, so row numbers may not match a text editor's."
-        ]
-    )
-    return Table(name, path.name, source.stem, con.table(stored), rejected, notes)
+    stored, counts = store_csv(con, [source], build, f"omop_{name}")
+    table = con.table(stored)
+    unparsed = 0
+    if lookup:
+        # A lookup row that could not be split is left out (and counted for a remark).
+        unparsed = int(table.__reject.notnull().sum().execute() or 0)
+        table = table.filter(table.__reject.isnull()).drop("__reject", "__reject_value")
+    return Table(name, path.name, source.stem, table, unparsed, line_remarks(counts), "data_row", counts[0].lines)
 
 
 def _stage_concepts(con, path: Path, tables: dict[str, Table]) -> Table:
@@ -233,7 +259,9 @@ def _stage_concepts(con, path: Path, tables: dict[str, Table]) -> Table:
     if provider is not None and provider.has("specialty_concept_id"):
         ids.append(provider.table.specialty_concept_id)
     used = ibis.union(*(as_text(c).name("id").as_table() for c in ids), distinct=True)
-    return _stage_file(con, "concept", path, keep=lambda t: t.filter(as_text(t.concept_id).isin(used.id)))
+    return _stage_file(
+        con, "concept", path, keep=lambda t: t.filter(as_text(t.concept_id).isin(used.id) | t.__reject.notnull())
+    )
 
 
 def _database_tables(con, database, prefix: str, where: str) -> dict[str, Table]:
@@ -282,7 +310,8 @@ def open_tables(con, path, schema: str | None) -> dict[str, Table]:
     >>> tables = open_tables(engine.connect(), cdm, None)
     >>> tables["visit_occurrence"].source, tables["visit_occurrence"].table.columns  # doctest: +NORMALIZE_WHITESPACE
     ('Visit_Occurrence.csv',
-     ('visit_occurrence_id', 'person_id', 'visit_concept_id', 'visit_start_date', '__file', '__row'))
+     ('visit_occurrence_id', 'person_id', 'visit_concept_id', 'visit_start_date', '__file', '__row', '__reject',
+      '__reject_value'))
     """
     if path is None:
         if schema is None:

@@ -15,7 +15,7 @@ import ibis
 from carethread import validate
 from carethread.data import plural
 from carethread.readers.omop.concepts import BY_SPECIALTY, KNOWN_CONCEPT_NAMES, UNKNOWN_SPECIALTIES
-from carethread.readers.omop.sources import Table, as_int, as_text, moment
+from carethread.readers.omop.sources import Table, as_int, as_text, moment, rejection
 
 
 def _first_detail_providers(detail: Table) -> ibis.Table:
@@ -68,6 +68,15 @@ _REFERENCES: tuple[tuple[str, str, str, str, str], ...] = (
 )
 
 
+#: OMOP id columns of a visit → the canonical id they become (for ``invalid_<id>``).
+_IDS = {
+    "visit_occurrence_id": "encounter_id",
+    "person_id": "patient_id",
+    "provider_id": "clinician_id",
+    "care_site_id": "practice_id",
+}
+
+
 def _flag_unknown(e: ibis.Table, table: Table, column: str, key: str, flag: str) -> ibis.Table:
     """``e`` with ``flag``: its ``key`` is given but is no ``column`` value of ``table``."""
     known = table.table.select(__known=as_text(table.table[column])).distinct()
@@ -94,6 +103,7 @@ def visits_raw(
         __concept_text=as_text(vo.visit_concept_id),
         __file=vo.__file,
         __row=vo.__row,
+        **rejection(vo, _IDS),
     )
     flags: dict[str, str] = {}
     detail = tables.get("visit_detail")
@@ -133,8 +143,10 @@ def visits_raw(
     e = e.mutate(
         __practice=ibis.coalesce(e.__own_site, provider_site),
         __setting=setting,
-        __reject=ibis.ifelse(kind.isnull(), ibis.literal("unknown_visit_concept"), ibis.null("string")),
-        __reject_value=e.__concept_text,
+        __reject=ibis.coalesce(
+            e.__reject, ibis.ifelse(kind.isnull(), ibis.literal("unknown_visit_concept"), ibis.null("string"))
+        ),
+        __reject_value=ibis.ifelse(e.__reject.notnull(), e.__reject_value, e.__concept_text),
         __flag_unknown_specialty=by_specialty & unknown_specialty,
         __flag_specialist=by_specialty & ~is_primary & ~unknown_specialty,
     )
@@ -178,35 +190,39 @@ def _setting_name(value: str) -> str:
 
 
 def unknown_concepts_remark(checked: validate.Checked, source: Table, tables: dict[str, Table]) -> str | None:
-    """Which visit_concept_id values had no setting (concept ids are vocabulary, not identifiers)."""
+    """Which visit_concept_id values had no setting, the most frequent first.
+
+    Concept ids are vocabulary, but a row whose fields shifted holds a person id
+    or a date there: only ids that name a concept (0, or one in the concept
+    table) and empty values are shown; the others are counted, and the
+    quarantine lists them.
+    """
     t = checked.table
-    found = (
-        t.filter(t.__reason == "unknown_visit_concept")
-        .group_by(value=t.__value)
-        .aggregate(n=ibis._.count())
-        .order_by([ibis.desc("n"), "value"])
-        .limit(6)
-        .to_pyarrow()
-        .to_pylist()
-    )
-    if not found:
+    bad = t.filter(t.__reason == "unknown_visit_concept")
+    values = bad.group_by(value=bad.__value).aggregate(n=ibis._.count())
+    totals = values.aggregate(values=ibis._.count(), rows=ibis._.n.sum()).to_pyarrow().to_pylist()[0]
+    if not totals["values"]:
         return None
+    found = values.order_by([ibis.desc("n"), "value"]).limit(200).to_pyarrow().to_pylist()
     names = dict(KNOWN_CONCEPT_NAMES)
+    ids = {r["value"]: int(r["value"]) for r in found if r["value"] is not None and r["value"].isdecimal()}
     concept = tables.get("concept")
-    ids = [int(r["value"]) for r in found if r["value"] is not None and str(r["value"]).lstrip("-").isdigit()]
     if concept is not None and ids:
         c = concept.table
         looked = c.select(i=as_int(c.concept_id), name=as_text(c.concept_name))
-        for row in looked.filter(looked.i.isin(ids)).to_pyarrow().to_pylist():
+        for row in looked.filter(looked.i.isin(list(ids.values()))).to_pyarrow().to_pylist():
             names[row["i"]] = row["name"]
-    parts = []
-    for row in found[:5]:
-        value = row["value"]
-        label = "empty" if value is None else str(value)
-        name = names.get(int(value)) if value is not None and str(value).lstrip("-").isdigit() else None
-        parts.append(f"{label}{' ' + name if name else ''} ({plural(row['n'], 'row')})")
-    more = ", ..." if len(found) > 5 else ""
+    shown = [r for r in found if r["value"] is None or ids.get(r["value"]) in names][:5]
+    parts = [
+        f"{'empty' if r['value'] is None else r['value'] + ' ' + names[ids[r['value']]]} ({plural(r['n'], 'row')})"
+        for r in shown
+    ]
+    others = totals["values"] - len(shown)
+    if others:
+        rows = totals["rows"] - sum(r["n"] for r in shown)
+        what = plural(others, "other value" if shown else "value")
+        parts.append(f"{'and ' if shown else ''}{what} ({plural(rows, 'row')}; --quarantine PATH lists them)")
     return (
-        f"{source.source}: visit_concept_id values with no setting: {', '.join(parts)}{more}. "
+        f"{source.source}: visit_concept_id values with no setting: {', '.join(parts)}. "
         "Map them with --visit-concepts ID=SETTING (a setting or by_specialty)."
     )
