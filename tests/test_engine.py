@@ -9,7 +9,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from carethread.engine import connect
+from carethread.engine import connect, duckdb_connection
 from carethread.errors import MissingDependencyError, OptionError
 
 
@@ -130,3 +130,10 @@ def test_the_sql_detector_sees_the_sql_that_is_allowed():
     assert found["engine/scan.py"] and found["engine/sql.py"] and found["readers/fhir/sql.py"]
     assert not sql_allowed(SRC / "readers" / "fhir" / "read.py") and sql_allowed(SRC / "engine" / "spark.py")
     assert sql_in(SRC / "readers" / "fhir" / "read.py") == []
+
+
+def test_duckdb_prints_no_progress_bar_to_stdout():
+    """DuckDB's progress bar writes to stdout, which carries the data with --out -: it is off."""
+    con = connect()
+    raw = duckdb_connection(con)
+    assert raw.execute("SELECT current_setting('enable_progress_bar')").fetchone() == (False,)

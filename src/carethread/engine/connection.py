@@ -86,7 +86,10 @@ def connect(
             config["threads"] = int(threads)
         target = str(Path(database)) if database else ":memory:"
         try:
-            return watch(ibis.duckdb.connect(target, **config))  # so Ctrl-C can stop its queries
+            con = ibis.duckdb.connect(target, **config)
+            # DuckDB's own progress bar prints to stdout, where `--out -` writes the data (ours is on stderr).
+            con.con.execute("SET enable_progress_bar = false")
+            return watch(con)  # so Ctrl-C can stop its queries
         except Exception as exc:  # duckdb's own error classes are imported further down
             if "memory" in str(exc).lower() and memory_limit:
                 raise OptionError(
