@@ -200,9 +200,10 @@ def _care_density(ctx: RunContext):
 
 def _every_setting(_options: RunOptions) -> dict:
     """The network's settings, written over the run's in its files' metadata, and its pair floor."""
+    from carethread.options import normalize_settings
     from carethread.schema import SETTINGS
 
-    return {"settings": ",".join(sorted(SETTINGS)), "min_shared": 1}
+    return {"settings": ",".join(normalize_settings(SETTINGS)), "min_shared": 1}
 
 
 #: The measures :func:`carethread.run_all` computes, in order (a measure may read the tables before it).
