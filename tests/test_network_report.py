@@ -59,6 +59,17 @@ def test_exact_values(values):
     assert density == {"X": (32, pytest.approx((144 + 225 + 25) / 32), 12.0), "Y": (11, 11.0, 11.0)}
 
 
+def test_tables_already_computed_give_the_same_values(con, values):
+    """carethread all hands in its network (every pair) and care density: the section is the same."""
+    from carethread.measures.network import care_density, sharing_network
+
+    e = encounters_table(con, rows())
+    given = compute_network(e, network=sharing_network(e), density=care_density(e))
+    for frame in ("nodes", "edges", "density"):
+        pd.testing.assert_frame_equal(getattr(given, frame), getattr(values, frame))
+    assert (given.pairs, given.clinicians) == (values.pairs, values.clinicians) == (3, 4)
+
+
 def test_the_same_network_is_drawn_the_same_way(con, values):
     again = compute_network(encounters_table(con, list(reversed(rows())), name="again"))
     assert again.nodes.equals(values.nodes) and again.edges.equals(values.edges)

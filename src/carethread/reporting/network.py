@@ -86,16 +86,37 @@ def _layout(edges: pd.DataFrame) -> dict[str, tuple[float, float]]:
     }
 
 
-def compute_network(encounters: ibis.Table, *, clinicians=None, settings=None, start=None, end=None) -> NetworkValues:
-    """The exact values of the section (module docstring); ``settings`` None is every setting."""
+def compute_network(
+    encounters: ibis.Table,
+    *,
+    clinicians=None,
+    settings=None,
+    start=None,
+    end=None,
+    network: ibis.Table | None = None,
+    density: ibis.Table | None = None,
+) -> NetworkValues:
+    """The exact values of the section (module docstring); ``settings`` None is every setting.
+
+    ``network`` (every pair) and ``density`` are those measures over the same window when already
+    computed (``carethread all`` has written them), so they are not computed again.
+    """
     from carethread.measures.network.density import care_density
-    from carethread.measures.network.edges import clinician_ties, network_settings, sharing_network
+    from carethread.measures.network.edges import (
+        clinician_ties,
+        network_settings,
+        sharing_network,
+        sharing_network_filter,
+    )
     from carethread.measures.network.export import SHAREABLE_MIN_SHARED
     from carethread.measures.network.teams import home_practices
     from carethread.measures.practices import clinician_practice
 
     window = dict(settings=network_settings(settings), start=start, end=end)
-    net = sharing_network(encounters, **window, min_shared=SHAREABLE_MIN_SHARED)
+    if network is None:
+        net = sharing_network(encounters, **window, min_shared=SHAREABLE_MIN_SHARED)
+    else:
+        net = sharing_network_filter(network, SHAREABLE_MIN_SHARED)
     edges = (
         net.select("clinician_a", "clinician_b", "shared_patients").order_by("clinician_a", "clinician_b").to_pandas()
     )
@@ -126,7 +147,8 @@ def compute_network(encounters: ibis.Table, *, clinicians=None, settings=None, s
     )
     ties = clinician_ties(encounters, **window)
     home = home_practices(ties, practices)
-    d = care_density(encounters, **window).inner_join(home, "patient_id")
+    per_patient = care_density(encounters, **window) if density is None else density
+    d = per_patient.inner_join(home, "patient_id")
     d = d.filter(d.care_density.notnull())
     density = (
         d.group_by(practice=d.home)

@@ -261,7 +261,12 @@ def _build(input_or_data, options: ReportOptions, *, con, format, bar, keep, ren
         clinician_fields = steps.compute_clinicians(inputs, tables.panels)
         pair_fields = steps.compute_pairs(tables.dyads)
         network = compute_network(
-            inputs.encounters, clinicians=inputs.clinicians, start=inputs.span.lo, end=inputs.span.hi
+            inputs.encounters,
+            clinicians=inputs.clinicians,
+            start=inputs.span.lo,
+            end=inputs.span.hi,
+            network=tables.network,
+            density=tables.care_density,
         )
     with bar.step(STEPS[3]):
         trend_fields = steps.compute_trends(inputs, options)

@@ -59,6 +59,10 @@ class Tables:
     breaks: ibis.Table
     attribution: ibis.Table
     who: object | None = None
+    #: ``run_all``'s sharing network (every pair) and care density over the same window; the report
+    #: computes its own when ``None``.
+    network: ibis.Table | None = None
+    care_density: ibis.Table | None = None
 
 
 @dataclass

@@ -323,6 +323,8 @@ def _report(ctx: RunContext, staged: CanonicalData, answer, out: Path, *, source
         breaks=t["breaks"],
         attribution=t["attribution"],
         who=answer,
+        network=t.get("network"),
+        care_density=t.get("care_density"),
     )
     options = ReportOptions(
         settings=o.settings,
