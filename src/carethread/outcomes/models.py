@@ -10,7 +10,8 @@
   (HR), Breslow ties.
 
 Standard errors are clustered by practice (a cluster-robust sandwich;
-statsmodels' ``cov_type="cluster"``, and ``PHReg.fit(groups=...)`` for Cox),
+statsmodels' ``cov_type="cluster"``, and ``PHReg.fit(groups=...)`` for Cox, its
+score residuals computed in linear time by :mod:`carethread.outcomes.cox`),
 because patients of one practice share its clinicians, its rules and its
 hospital. A patient without a practice is a cluster of their own. A sandwich
 over fewer than :data:`MIN_CLUSTERS` clusters is too narrow (with G clusters
@@ -168,12 +169,13 @@ def _clusters(practice: pd.Series) -> np.ndarray:
 def _fit(model: str, y: np.ndarray, x: pd.DataFrame, years: np.ndarray, days: np.ndarray, groups: np.ndarray):
     """statsmodels' fit; returns ``(params, conf_int, pvalues)`` as Series/DataFrame on the ratio scale's log."""
     import statsmodels.api as sm
-    from statsmodels.duration.hazard_regression import PHReg
+
+    from carethread.outcomes.cox import ClusteredPHReg
 
     clustered = np.unique(groups).size >= MIN_CLUSTERS
     robust = {"cov_type": "cluster", "cov_kwds": {"groups": groups}} if clustered else {"cov_type": "HC0"}
     if model == "cox":
-        fitted = PHReg(days, x, status=(y > 0).astype(float), ties="breslow").fit(
+        fitted = ClusteredPHReg(days, x, status=(y > 0).astype(float), ties="breslow").fit(
             **({"groups": groups} if clustered else {})
         )
         params = pd.Series(fitted.params, index=x.columns)
