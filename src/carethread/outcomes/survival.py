@@ -16,11 +16,10 @@ import numpy as np
 import pandas as pd
 
 from carethread.measures.breaks import relationship_breaks
-from carethread.measures.continuity import patient_continuity
-from carethread.measures.dyads import dyad_counts
+from carethread.measures.keys import decode_usual_key, usual_key
 from carethread.measures.practices import clinician_practice
 from carethread.options import Clinicians, DateLike, Settings, as_timestamp, check_rule, clinicians_table, months_before
-from carethread.visits import default_as_of, encounters_in_window
+from carethread.visits import default_as_of, encounters_in_window, visits
 
 #: Columns of :func:`relationship_survival`, in order.
 SURVIVAL_COLUMNS: tuple[str, ...] = (
@@ -38,6 +37,33 @@ SURVIVAL_COLUMNS: tuple[str, ...] = (
 GROUPINGS: tuple[str, ...] = ("all", "practice", "clinician")
 
 
+def usual_clinicians(
+    encounters: ibis.Table, *, settings: Settings = None, start: DateLike = None, end: DateLike = None
+) -> ibis.Table:
+    """Each patient's usual clinician over ``[start, end)``: ``patient_id, clinician_id``.
+
+    The ``usual_clinician_id`` of :func:`~carethread.measures.patient_continuity`
+    with ``min_visits=1`` (most visits, then the latest last visit, then the
+    smallest id; visits without a clinician do not count), as one aggregate
+    over the pairs and a minimum of the best-of key
+    (:func:`carethread.measures.keys.usual_key`): no sort of the visits.
+
+    >>> import datetime as dt
+    >>> enc = ibis.memtable({"patient_id": ["p"] * 3, "clinician_id": ["A", "B", "B"],
+    ...     "practice_id": ["X"] * 3, "setting": ["primary_care"] * 3,
+    ...     "start": [dt.datetime(2024, 1, d) for d in (2, 9, 16)]})
+    >>> usual_clinicians(enc).to_pyarrow().to_pylist()
+    [{'patient_id': 'p', 'clinician_id': 'B'}]
+    """
+    v = visits(encounters, settings=settings, start=start, end=end)
+    v = v.filter(v.clinician_id.notnull())
+    pairs = v.group_by("patient_id", "clinician_id").aggregate(n=v.count(), last_start=v.first_start.max())
+    best = pairs.group_by("patient_id").aggregate(
+        key=usual_key(pairs.n, pairs.last_start, pairs.clinician_id.cast("string")).min()
+    )
+    return best.select("patient_id", clinician_id=decode_usual_key(best.key)["id"])
+
+
 def relationship_spells(
     encounters: ibis.Table,
     *,
@@ -45,6 +71,7 @@ def relationship_spells(
     settings: Settings = None,
     start: DateLike = None,
     end: DateLike = None,
+    breaks: ibis.Table | None = None,
 ) -> ibis.Table:
     """One row per relationship: ``patient_id, clinician_id, practice_id, first_visit, years, broke``.
 
@@ -52,7 +79,15 @@ def relationship_spells(
     break (``broke`` true) or to the end of the data (the day after the last
     encounter, or ``end``). The break is the one of
     :func:`carethread.measures.relationship_breaks` (called through its public
-    signature). Relationships already running when the data begin are
+    signature), or the rows of ``breaks`` when given: a table of
+    :func:`~carethread.measures.relationship_breaks` over the same encounters
+    and window, computed already (``carethread all`` and the report hand
+    theirs in, so the breaks are computed once, in patient batches where
+    needed). The usual clinician is the one of
+    :func:`~carethread.measures.patient_continuity` over the last 24 months
+    (same order: most visits, then the latest last visit, then the smallest
+    id), found by one aggregate with its best-of key rather than the index's
+    sorts. Relationships already running when the data begin are
     counted from their first visit in the data: their durations are
     left-censored, so the curves understate how long relationships last.
 
@@ -66,22 +101,21 @@ def relationship_spells(
     """
     clinicians = clinicians_table(clinicians)
     ends = as_timestamp(end, "end") or default_as_of(encounters_in_window(encounters, start=start))
-    breaks = relationship_breaks(encounters, clinicians=clinicians, settings=settings, start=start, end=end)
+    if breaks is None:
+        breaks = relationship_breaks(encounters, clinicians=clinicians, settings=settings, start=start, end=end)
     broken = breaks.filter(breaks.from_clinician_id.notnull())
     broken = broken.group_by("patient_id", clinician_id=broken.from_clinician_id).aggregate(
         break_date=broken.break_date.min()
     )
     recent = months_before(ends, 24)
     lo = as_timestamp(start, "start")
-    usual = patient_continuity(
-        encounters, settings=settings, start=max(recent, lo) if lo else recent, end=ends, min_visits=1
+    usual = usual_clinicians(encounters, settings=settings, start=max(recent, lo) if lo else recent, end=ends)
+    pairs = _ids(broken).union(_ids(usual), distinct=True)
+    v = visits(encounters, settings=settings, start=start, end=ends)
+    first = v.group_by("patient_id", "clinician_id").aggregate(first_visit=v.visit_date.min())
+    spells = (
+        pairs.distinct().join(first, ["patient_id", "clinician_id"]).left_join(broken, ["patient_id", "clinician_id"])
     )
-    usual = usual.filter(usual.usual_clinician_id.notnull()).select("patient_id", clinician_id="usual_clinician_id")
-    pairs = broken.select("patient_id", "clinician_id").union(usual).distinct()
-    first = dyad_counts(encounters, settings=settings, start=start, end=ends).select(
-        "patient_id", "clinician_id", "first_visit"
-    )
-    spells = pairs.join(first, ["patient_id", "clinician_id"]).left_join(broken, ["patient_id", "clinician_id"])
     spells = spells.select(
         "patient_id", "clinician_id", first_visit=spells.first_visit.cast("date"), break_date=spells.break_date
     )
@@ -133,6 +167,11 @@ def kaplan_meier(years: np.ndarray, event: np.ndarray) -> pd.DataFrame:
     )
 
 
+def _ids(table: ibis.Table) -> ibis.Table:
+    # Both sides of the union as plain (nullable) strings, whatever the engine inferred.
+    return table.select(patient_id=table.patient_id.cast("string"), clinician_id=table.clinician_id.cast("string"))
+
+
 def relationship_survival(
     encounters: ibis.Table,
     *,
@@ -141,6 +180,7 @@ def relationship_survival(
     start: DateLike = None,
     end: DateLike = None,
     by: str = "all",
+    breaks: ibis.Table | None = None,
 ) -> pd.DataFrame:
     """Kaplan-Meier survival of relationships to their break, with the number at risk.
 
@@ -151,6 +191,9 @@ def relationship_survival(
     by
         ``"all"`` (one curve), ``"practice"`` or ``"clinician"`` (one curve
         each; the clinician's practice decides the practice).
+    breaks
+        The relationship breaks over the same encounters and window, when
+        computed already (:func:`relationship_spells`); computed here otherwise.
 
     Returns
     -------
@@ -177,7 +220,9 @@ def relationship_survival(
     True
     """
     check_rule(by, GROUPINGS, "by")
-    spells = relationship_spells(encounters, clinicians=clinicians, settings=settings, start=start, end=end)
+    spells = relationship_spells(
+        encounters, clinicians=clinicians, settings=settings, start=start, end=end, breaks=breaks
+    )
     column = {"all": None, "practice": "practice_id", "clinician": "clinician_id"}[by]
     frame = spells.select("years", "broke", group=spells[column] if column else ibis.literal("all")).to_pandas()
     parts = []

@@ -275,7 +275,12 @@ def _build(input_or_data, options: ReportOptions, *, con, format, bar, keep, ren
     with bar.step(STEPS[5]):
         who = steps.compute_who(inputs, options, tables)
         worth_values = worth.compute_worth(
-            inputs.encounters, clinicians=inputs.clinicians, patients=inputs.people, settings=options.settings
+            inputs.encounters,
+            clinicians=inputs.clinicians,
+            patients=inputs.people,
+            settings=options.settings,
+            **inputs.over_time.bounds(),
+            breaks=tables.breaks,
         )
     from carethread.reporting.departure import compute_departure, protect_departure
 

@@ -48,8 +48,15 @@ class WorthValues:
     notes: list[str] = field(default_factory=list)
 
 
-def compute_worth(encounters, *, clinicians=None, patients=None, settings=None) -> WorthValues:
-    """Fit the headline studies and the two survival curves on the data (exact values)."""
+def compute_worth(
+    encounters, *, clinicians=None, patients=None, settings=None, start=None, end=None, breaks=None
+) -> WorthValues:
+    """Fit the headline studies and the two survival curves on the data (exact values).
+
+    ``start``, ``end``: the window of the relationships' curve, the breaks'
+    (all the data by default); ``breaks``: the report's relationship breaks
+    over that window, so the curve does not compute them a second time.
+    """
     from carethread.outcomes import clinician_tenure, outcomes, relationship_survival, study_windows
     from carethread.outcomes.survival import kaplan_meier
 
@@ -66,7 +73,9 @@ def compute_worth(encounters, *, clinicians=None, patients=None, settings=None) 
             continue
         parts.append(rows.assign(label=label))
     forest = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
-    relationships = relationship_survival(encounters, clinicians=clinicians, settings=settings)
+    relationships = relationship_survival(
+        encounters, clinicians=clinicians, settings=settings, start=start, end=end, breaks=breaks
+    )
     tenure_rows = clinician_tenure(encounters, clinicians=clinicians).to_pandas()
     tenure = kaplan_meier(tenure_rows.tenure_years.to_numpy(), tenure_rows.departed.to_numpy())
     return WorthValues(forest, relationships, tenure, windows=windows.text(), notes=notes)
