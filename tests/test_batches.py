@@ -217,3 +217,22 @@ def test_reading_the_resources_leaves_the_connection_usable():
     t = con.create_table("t", pa.table({"x": [1, 2]}))
     engine.duckdb_resources(con)
     assert t.aggregate(top=t.x.max()).to_pyarrow()["top"].to_pylist() == [2]
+
+
+@pytest.mark.parametrize("batches", [2, 5])
+def test_the_reports_trends_in_batches_equal_one_run(system, monkeypatch, batches):
+    """The trends add each batch's per-window sums: same patients, counts and means as one run."""
+    import pandas as pd
+
+    from carethread.reporting import compute
+    from carethread.reporting.values import Span
+    from carethread.windows import all_data_window, current_window
+
+    encounters, _clinicians = system
+    span = Span.of(current_window(encounters), all_data_window(encounters))
+    one, months = compute.trends(encounters, span)
+    monkeypatch.setattr(compute, "plan", lambda *_args, **_kw: batches)
+    several, months_batched = compute.trends(encounters, span)
+    assert months == months_batched == 12
+    assert one.patients.sum() > 1_000  # windows with patients in them, not an empty comparison
+    pd.testing.assert_frame_equal(several, one, rtol=1e-12)

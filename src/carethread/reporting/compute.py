@@ -16,6 +16,7 @@ import datetime as dt
 import ibis
 import pandas as pd
 
+from carethread.batches import patient_batch, plan
 from carethread.measures.break_causes import CAUSES as BREAK_CAUSES
 from carethread.measures.breaks import KINDS as BREAK_KINDS
 from carethread.options import normalize_settings
@@ -358,7 +359,9 @@ def trends(
 
     Visits are counted per patient, clinician and calendar quarter first;
     windows start and end on quarter boundaries, so summing a window's
-    quarters gives its exact counts.
+    quarters gives its exact counts. The patients are taken in batches when
+    the input is large (:func:`carethread.batches.plan`): each batch gives
+    its patients' sums per window, which add up to the whole input's.
     """
     if span.first is None:
         return pd.DataFrame(columns=TREND_COLUMNS), 12
@@ -381,6 +384,24 @@ def trends(
         schema={"lo": "date", "hi": "date"},
     )
     v = visits(encounters, settings=settings, start=ends[0][0], end=ends[-1][1])
+    # Separable by patient: each batch's sums per window add up to the whole input's.
+    n_batches = plan(encounters._find_backend(), int(encounters.count().execute()), "trends")
+    parts = [_trend_sums(patient_batch(v, b, n_batches), windows, min_visits) for b in range(n_batches)]
+    sums = pd.concat(parts, ignore_index=True).groupby("hi", as_index=False).sum()
+    got = sums.assign(mean_upc=sums.sum_upc / sums.patients, mean_coc=sums.sum_coc / sums.patients).drop(
+        columns=["sum_upc", "sum_coc"]
+    )
+    got["hi"] = got["hi"].map(_date)
+    full = pd.DataFrame({"hi": [hi for _lo, hi in ends]})
+    out = full.merge(got, on="hi", how="left").fillna({"patients": 0, "high": 0})
+    out[["patients", "high"]] = out[["patients", "high"]].astype("int64")
+    out["quarter"] = [quarter(hi - dt.timedelta(days=1)) for hi in out.hi]
+    out = out.rename(columns={"hi": "quarter_end"})
+    return out[TREND_COLUMNS], window
+
+
+def _trend_sums(v: ibis.Table, windows: ibis.Table, min_visits: int) -> pd.DataFrame:
+    """Per trend window (``hi``): patients with enough visits, their UPC and COC sums, and how many have high UPC."""
     per_quarter = v.group_by("patient_id", "clinician_id", q=v.visit_date.truncate("Q")).aggregate(n=ibis._.count())
     j = per_quarter.join(windows, [per_quarter.q >= windows.lo, per_quarter.q < windows.hi])
     pairs = j.group_by("hi", "patient_id", "clinician_id").aggregate(n=j.n.sum())
@@ -390,23 +411,16 @@ def trends(
     per = per.filter(per.big_n >= max(min_visits, 2))
     nf = per.big_n.cast("float64")
     per = per.mutate(upc=per.top.cast("float64") / nf, coc=(per.ssq.cast("float64") - nf) / (nf * (nf - 1)))
-    got = (
+    return (
         per.group_by("hi")
         .aggregate(
             patients=per.count(),
-            mean_upc=per.upc.mean(),
-            mean_coc=per.coc.mean(),
+            sum_upc=per.upc.sum(),
+            sum_coc=per.coc.sum(),
             high=(per.upc >= HIGH_UPC).sum().cast("int64"),
         )
         .to_pandas()
     )
-    got["hi"] = got["hi"].map(_date)
-    full = pd.DataFrame({"hi": [hi for _lo, hi in ends]})
-    out = full.merge(got, on="hi", how="left").fillna({"patients": 0, "high": 0})
-    out[["patients", "high"]] = out[["patients", "high"]].astype("int64")
-    out["quarter"] = [quarter(hi - dt.timedelta(days=1)) for hi in out.hi]
-    out = out.rename(columns={"hi": "quarter_end"})
-    return out[TREND_COLUMNS], window
 
 
 def quarantine_by_reason(quarantine: ibis.Table) -> pd.DataFrame:
