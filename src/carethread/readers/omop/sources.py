@@ -258,7 +258,7 @@ def _stage_concepts(con, path: Path, tables: dict[str, Table]) -> Table:
     provider = tables.get("provider")
     if provider is not None and provider.has("specialty_concept_id"):
         ids.append(provider.table.specialty_concept_id)
-    used = ibis.union(*(as_text(c).name("id").as_table() for c in ids), distinct=True)
+    used = ibis.union(*(as_text(c).name("id").as_table() for c in ids)).distinct()  # union of one is not distinct
     return _stage_file(
         con, "concept", path, keep=lambda t: t.filter(as_text(t.concept_id).isin(used.id) | t.__reject.notnull())
     )
