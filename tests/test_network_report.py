@@ -133,3 +133,34 @@ def test_chart_draws_every_clinician_and_pair(values):
     svg = render(network_chart(shown.nodes, shown.edges, labels=True))
     assert svg.count('role="graphics-symbol"') >= 4 + 3  # four dots, three lines
     assert all(label in svg for label in shown.nodes.clinician)
+
+
+def test_care_density_shows_the_largest_practices_and_says_of_how_many(con, monkeypatch):
+    """A practice per clinician pair here; with the cap at 1 only the practice with most patients is drawn."""
+    from carethread.reporting import network
+
+    monkeypatch.setattr(network, "MAX_PRACTICES", 1)
+    values = compute_network(encounters_table(con, rows()))
+    assert values.practices == 2 and list(values.density.practice) == ["X"]  # X: 32 patients, Y: 11
+    shown, _, practice = _shown(values)
+    html = network_section(_Report(shown))
+    assert "The 1 practices with the most such patients are shown, of 2;" in html
+    assert practice("X") in html.split('data-chart="network-density"', 1)[1]
+
+
+def test_care_density_of_many_practices_is_drawn_for_the_largest(con):
+    """1 680 practices (the 10^8 benchmark's) made a chart Vega could not lay out; now the largest 25 are drawn."""
+    from carethread.reporting.network import MAX_PRACTICES
+
+    many = []
+    for k in range(MAX_PRACTICES + 5):  # practice k: 11 + k patients who each see its two clinicians
+        for i in range(11 + k):
+            for j, c in enumerate((f"A{k}", f"B{k}")):
+                many.append({**enc(f"p{k}-{i}", "A", i + j), "clinician_id": c, "practice_id": f"X{k:02d}"})
+    values = compute_network(encounters_table(con, many))
+    assert values.practices == MAX_PRACTICES + 5 and len(values.density) == MAX_PRACTICES
+    assert list(values.density.patients) == [11 + k for k in range(MAX_PRACTICES + 4, 4, -1)]
+    shown, _, _ = _shown(values)
+    html = network_section(_Report(shown))
+    density = html.split('data-chart="network-density"', 1)[1]
+    assert "<svg" in density and f"of {MAX_PRACTICES + 5};" in html

@@ -25,13 +25,17 @@ import pandas as pd
 from carethread import privacy as pv
 from carethread.reporting import charts
 from carethread.reporting.html import count, esc, figure, section, table, window_text
-from carethread.wording import decimals, is_missing
+from carethread.wording import decimals, format_count, is_missing
 
 #: The network draws at most this many clinicians: those with the most shared patients in drawn pairs.
 MAX_DRAWN = 150
 
 #: Rows of the table of pairs across practices.
 TOP_PAIRS = 5
+
+#: Care density is drawn for at most this many practices, those with the most patients: a health
+#: system of 1 680 practices made a chart 37 000 px tall that Vega could not even lay out.
+MAX_PRACTICES = 25
 
 
 @dataclass
@@ -42,8 +46,10 @@ class NetworkValues:
     clinician's drawn pairs); ``edges``: ``clinician_a, clinician_b,
     shared_patients, x, y, x2, y2, across`` (pairs of at least 11 patients);
     ``density``: ``practice, patients, mean, median`` (care density of the
-    patients whose visits were mostly with the practice); ``clinicians``: in
-    the network before the cap; ``pairs``: pairs of at least 11 patients.
+    patients whose visits were mostly with the practice), the
+    :data:`MAX_PRACTICES` practices with the most such patients, most first;
+    ``practices``: how many practices have any; ``clinicians``: in the
+    network before the cap; ``pairs``: pairs of at least 11 patients.
     """
 
     nodes: pd.DataFrame
@@ -51,6 +57,7 @@ class NetworkValues:
     density: pd.DataFrame
     clinicians: int
     pairs: int
+    practices: int = 0
     privacy: bool | None = None
 
 
@@ -153,10 +160,17 @@ def compute_network(
     density = (
         d.group_by(practice=d.home)
         .aggregate(patients=d.count(), mean=d.care_density.mean(), median=d.care_density.median())
-        .order_by("practice")
         .to_pandas()
+        .sort_values(["patients", "practice"], ascending=[False, True], kind="stable")
     )
-    return NetworkValues(nodes=nodes, edges=drawn, density=density, clinicians=int(shared.size), pairs=len(edges))
+    return NetworkValues(
+        nodes=nodes,
+        edges=drawn,
+        density=density.head(MAX_PRACTICES).reset_index(drop=True),
+        clinicians=int(shared.size),
+        pairs=len(edges),
+        practices=len(density),
+    )
 
 
 def protect_network(values: NetworkValues, *, privacy: bool, clinician_label, practice_label) -> NetworkValues:
@@ -306,6 +320,13 @@ def network_section(shown) -> str:
                 "Care density (Pollack et al. 2013) of a patient with two or more clinicians: the mean number of "
                 "patients each pair of their clinicians shares. Higher means the patient's clinicians work together "
                 "more. Patients are counted with the practice that gave most of their visits."
+                + (
+                    f" The {MAX_PRACTICES} practices with the most such patients are shown, of "
+                    f"{format_count(v.practices)}; every patient's care density is in care_density.parquet of "
+                    "carethread all."
+                    if v.practices > len(v.density)
+                    else ""
+                )
             ),
             name="network-density",
         )
