@@ -276,3 +276,24 @@ def test_cli_rejects_an_unknown_design(synth_folder):
     result = CliRunner().invoke(app, ["outcomes", str(synth_folder), "--design", "smith2020"])
     assert result.exit_code == 2
     assert "--design must be one of barker2017" in result.output
+
+
+def test_relationship_curve_from_the_command_line_is_the_librarys_in_batches_or_not(synth_folder, tmp_path):
+    """`outcomes --side relationships` finds the breaks in patient batches (as `breaks` does) and hands them in."""
+    import carethread
+    from carethread.outcomes.survival import relationship_survival
+
+    runner = CliRunner()
+    curves = []
+    for batches in ("1", "3"):
+        out = tmp_path / f"curve{batches}.csv"
+        result = runner.invoke(
+            app, ["--batches", batches, "outcomes", str(synth_folder), "--side", "relationships", "--out", str(out)]
+        )
+        assert result.exit_code == 0, result.output
+        curves.append(pd.read_csv(out))
+    data = carethread.read(synth_folder, con=carethread.connect())
+    expected = relationship_survival(data.encounters, clinicians=data.clinicians).reset_index(drop=True)
+    assert len(expected) > 20  # steps to compare
+    for curve in curves:
+        pd.testing.assert_frame_equal(curve, expected, check_dtype=False, check_exact=False, rtol=1e-9)

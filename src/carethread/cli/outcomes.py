@@ -117,10 +117,19 @@ def _events(path: Path | None, mapping: str | None, data, shared: DataOptions):
 def _relationships(data, shared: DataOptions) -> None:
     import ibis
 
+    from carethread.cli.measures import computed_in_batches
+    from carethread.measures.breaks import relationship_breaks
     from carethread.outcomes.survival import relationship_survival
 
+    # The breaks follow each patient through time: in patient batches on a large input, like `carethread breaks`.
+    breaks = computed_in_batches(
+        "Finding the relationship breaks", relationship_breaks, data, shared, clinicians=data.clinicians,
+        settings=shared.settings,
+    )  # fmt: skip
     with step("Following every relationship to its break"):
-        curve = relationship_survival(data.encounters, clinicians=data.clinicians, settings=shared.settings)
+        curve = relationship_survival(
+            data.encounters, clinicians=data.clinicians, settings=shared.settings, breaks=breaks
+        )
     emit(ibis.memtable(curve), shared.out, limit=shared.limit, order_by=())
     print_remarks(
         [
