@@ -72,7 +72,7 @@ def main(
         typer.Option(
             "--memory-limit",
             envvar="CARETHREAD_MEMORY_LIMIT",
-            help="Memory the embedded DuckDB may use before spilling to --temp-dir, e.g. 8GB [default: 25% of RAM].",
+            help="Memory the embedded DuckDB may use before spilling to --temp-dir, e.g. 8GB [default: 20% of RAM].",
         ),
     ] = None,
     temp_dir: Annotated[

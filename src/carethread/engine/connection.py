@@ -110,20 +110,20 @@ def connect(
         ) from exc
 
 
-def default_memory_limit(share: float = 0.25) -> str | None:
+def default_memory_limit(share: float = 0.2) -> str | None:
     """DuckDB's memory limit unless told otherwise: ``share`` of the machine's RAM.
 
-    A quarter, far below DuckDB's own 80 %: DuckDB keeps what it was allowed
+    A fifth, far below DuckDB's own 80 %: DuckDB keeps what it was allowed
     to use, and the Python side of a run needs room beside it (``carethread
-    all`` at 10^8 encounters: 1.4 GiB of fitted models, curves and result
-    frames above DuckDB's limit); analysis servers are shared, and a run
-    allowed 60 % of a 23 GB machine grew to 15 GB and was killed when
-    another session's memory came on top (bench/RESULTS.md, *carethread
-    all*). Beyond the limit DuckDB spills to :func:`default_temp_dir` and
-    the measures that follow patients through time run in more patient
-    batches (:func:`carethread.batches.plan`): at 10^8 encounters every
-    table within 5 minutes and the whole run within 6 GiB. Give more with
-    ``--memory-limit`` on a machine of one's own.
+    all`` at 10^8 encounters peaked 1.4-1.6 GiB above DuckDB's limit, with
+    its fitted models, curves and result frames); analysis servers are
+    shared, and a run allowed 60 % of a 23.5 GiB machine grew to 15 GB and
+    was killed when another session's memory came on top. With a quarter
+    that run peaked at 7.96 GB, too near the 8 GB it must stay within
+    (bench/RESULTS.md, *carethread all*). Beyond the limit DuckDB spills to
+    :func:`default_temp_dir`, and the measures that follow patients through
+    time run in more patient batches (:func:`carethread.batches.plan`).
+    Give more with ``--memory-limit`` on a machine of one's own.
 
     >>> default_memory_limit().endswith("GiB")
     True
