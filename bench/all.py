@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import math
 import os
 import shutil
 import statistics
@@ -46,6 +47,19 @@ MEASURES = ("patients", "attribute", "panels", "dyads", "breaks")
 EXTRA = ("summary", "report")
 TARGET_SECONDS = 300  # all five measures at 10^8 (issue 13)
 TARGET_RSS = 8 * 10**9  # bytes
+#: The steps of `all` that make the five measures' tables (and read the input), which the time target is about.
+FIVE_STEPS = (
+    "read",
+    "stage",
+    "windows",
+    "patients",
+    "continuity_summary",
+    "attribution",
+    "attribution_ranking",
+    "panels",
+    "dyads",
+    "breaks",
+)
 
 
 def log(msg: str) -> None:
@@ -208,12 +222,18 @@ def render(r: dict) -> str:
         lines += _steps(size, slot)
     big = r["sizes"].get("100m")
     if big:
+        runs = ok(big["runs"]["all"])
+        tables = sum(statistics.median(x["steps"][n] for x in runs) for n in FIVE_STEPS) if runs else math.nan
         wall, peak = med(big["runs"]["all"], "wall"), max(x["peak_rss"] for x in big["runs"]["all"])
-        met = "met" if wall <= TARGET_SECONDS and peak <= TARGET_RSS else "**missed**"  # NaN (no run) misses
+        five = sum(med(big["runs"][job], "wall") for job in MEASURES)
+        fast = "met" if tables <= TARGET_SECONDS else "**missed**"  # NaN (no run) misses
+        small = "met" if peak <= TARGET_RSS else "**missed**"
         lines += [
             "",
-            f"Target (issue 13): every table at 10⁸ in ≤ {TARGET_SECONDS / 60:.0f} min and ≤ "
-            f"{TARGET_RSS / 1e9:.0f} GB RSS: {met} ({wall:.0f} s, {gib(peak)}).",
+            f"Targets (issue 13) at 10⁸: the five measures' tables ({', '.join(FIVE_STEPS)} inside `all`) in "
+            f"≤ {TARGET_SECONDS / 60:.0f} min: {fast} ({tables:.0f} s, {tables / five:.2f}× the five commands); "
+            f"≤ {TARGET_RSS / 1e9:.0f} GB RSS for the whole run: {small} ({peak / 1e9:.2f} GB = {gib(peak)}). "
+            f"The whole run, with the network, care density, who needs whom and the report: {wall:.0f} s.",
         ]
     return "\n".join(lines)
 
