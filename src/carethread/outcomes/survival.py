@@ -113,9 +113,7 @@ def relationship_spells(
     pairs = _ids(broken).union(_ids(usual), distinct=True)
     v = visits(encounters, settings=settings, start=start, end=ends)
     first = v.group_by("patient_id", "clinician_id").aggregate(first_visit=v.visit_date.min())
-    spells = (
-        pairs.distinct().join(first, ["patient_id", "clinician_id"]).left_join(broken, ["patient_id", "clinician_id"])
-    )
+    spells = pairs.join(first, ["patient_id", "clinician_id"]).left_join(broken, ["patient_id", "clinician_id"])
     spells = spells.select(
         "patient_id", "clinician_id", first_visit=spells.first_visit.cast("date"), break_date=spells.break_date
     )
