@@ -297,3 +297,18 @@ def test_relationship_curve_from_the_command_line_is_the_librarys_in_batches_or_
     assert len(expected) > 20  # steps to compare
     for curve in curves:
         pd.testing.assert_frame_equal(curve, expected, check_dtype=False, check_exact=False, rtol=1e-9)
+
+
+def test_usual_clinicians_of_the_curve_are_patient_continuitys():
+    """The relationship curve's usual clinician is `patient_continuity`'s (min_visits=1), ties included."""
+    import ibis
+
+    from carethread.measures.continuity import patient_continuity
+    from carethread.outcomes.survival import usual_clinicians
+
+    enc = ibis.memtable(generate(2_000, years=2, seed=5).encounters)
+    ours = usual_clinicians(enc).to_pandas().set_index("patient_id").clinician_id.sort_index()
+    theirs = patient_continuity(enc, min_visits=1).to_pandas()
+    theirs = theirs.dropna(subset=["usual_clinician_id"]).set_index("patient_id").usual_clinician_id.sort_index()
+    assert len(ours) > 1_000
+    pd.testing.assert_series_equal(ours, theirs, check_names=False, check_dtype=False)

@@ -15,8 +15,8 @@ import ibis
 import numpy as np
 import pandas as pd
 
+from carethread.measures.attribution.rules import choose, visit_pairs
 from carethread.measures.breaks import relationship_breaks
-from carethread.measures.keys import decode_usual_key, usual_key
 from carethread.measures.practices import clinician_practice
 from carethread.options import Clinicians, DateLike, Settings, as_timestamp, check_rule, clinicians_table, months_before
 from carethread.visits import default_as_of, encounters_in_window, visits
@@ -44,9 +44,9 @@ def usual_clinicians(
 
     The ``usual_clinician_id`` of :func:`~carethread.measures.patient_continuity`
     with ``min_visits=1`` (most visits, then the latest last visit, then the
-    smallest id; visits without a clinician do not count), as one aggregate
-    over the pairs and a minimum of the best-of key
-    (:func:`carethread.measures.keys.usual_key`): no sort of the visits.
+    smallest id; visits without a clinician do not count), chosen by the
+    plurality rule of attribution, which is the same rule in one aggregate
+    (:func:`carethread.measures.attribution.rules.choose`): no sort of the visits.
 
     >>> import datetime as dt
     >>> enc = ibis.memtable({"patient_id": ["p"] * 3, "clinician_id": ["A", "B", "B"],
@@ -56,12 +56,8 @@ def usual_clinicians(
     [{'patient_id': 'p', 'clinician_id': 'B'}]
     """
     v = visits(encounters, settings=settings, start=start, end=end)
-    v = v.filter(v.clinician_id.notnull())
-    pairs = v.group_by("patient_id", "clinician_id").aggregate(n=v.count(), last_start=v.first_start.max())
-    best = pairs.group_by("patient_id").aggregate(
-        key=usual_key(pairs.n, pairs.last_start, pairs.clinician_id.cast("string")).min()
-    )
-    return best.select("patient_id", clinician_id=decode_usual_key(best.key)["id"])
+    pairs = visit_pairs(v.filter(v.clinician_id.notnull()), ["patient_id"]).mutate(tier=ibis.literal(1))
+    return choose(pairs, ["patient_id"], "plurality").select("patient_id", "clinician_id")
 
 
 def relationship_spells(
