@@ -157,7 +157,7 @@ def compute_network(
     per_patient = care_density(encounters, **window) if density is None else density
     d = per_patient.inner_join(home, "patient_id")
     d = d.filter(d.care_density.notnull())
-    density = (
+    per_practice = (
         d.group_by(practice=d.home)
         .aggregate(patients=d.count(), mean=d.care_density.mean(), median=d.care_density.median())
         .to_pandas()
@@ -166,10 +166,10 @@ def compute_network(
     return NetworkValues(
         nodes=nodes,
         edges=drawn,
-        density=density.head(MAX_PRACTICES).reset_index(drop=True),
+        density=per_practice.head(MAX_PRACTICES).reset_index(drop=True),
         clinicians=int(shared.size),
         pairs=len(edges),
-        practices=len(density),
+        practices=len(per_practice),
     )
 
 
